@@ -1,0 +1,160 @@
+"""Model artifacts on disk: one folder holding model.h5, scaler.pkl and model.json.
+
+Saving writes a temporary sibling folder and renames it into place, so an
+interrupted save never leaves half an artifact nor damages the previous one.
+Loading verifies the SHA-256 of every file against model.json before anything
+is unpickled, because a pickle runs code when it is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+
+from . import runtime
+from .config import ModelConfig
+from .data_generator import Windowing
+from .errors import ArtifactError
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.h5"
+SCALER_FILE = "scaler.pkl"
+META_FILE = "model.json"
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(directory: str | Path, model, scaler, metadata: dict) -> Path:
+    """Write an artifact atomically; ``model`` is anything with ``save(path)`` (a Keras model)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
+                                dir=directory.parent))
+    try:
+        model.save(tmp / MODEL_FILE)
+        joblib.dump(scaler, tmp / SCALER_FILE)
+        meta = dict(metadata, format_version=FORMAT_VERSION,
+                    files={name: sha256(tmp / name) for name in (MODEL_FILE, SCALER_FILE)})
+        with open(tmp / META_FILE, "w") as fh:
+            json.dump(meta, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        _swap_into_place(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def _swap_into_place(tmp: Path, directory: Path) -> None:
+    # A folder cannot be renamed over a non-empty one, so the old artifact is
+    # moved aside first and deleted only once the new one is in place.
+    old = None
+    if directory.exists():
+        old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+        directory.rename(old)
+    try:
+        tmp.rename(directory)
+    except BaseException:
+        if old is not None:
+            old.rename(directory)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_metadata(directory: str | Path) -> dict:
+    """model.json of an artifact, checked for format version and file list (no checksums)."""
+    path = Path(directory) / META_FILE
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path} is missing: {Path(directory).name!r} is not an artifact")
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path} is not readable JSON: {exc}") from exc
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ArtifactError(f"{path} has format_version {meta.get('format_version')!r}; "
+                            f"this version reads {FORMAT_VERSION}")
+    files = meta.get("files")
+    if not isinstance(files, dict) or set(files) != {MODEL_FILE, SCALER_FILE}:
+        raise ArtifactError(f"{path} must list the checksums of {MODEL_FILE} and {SCALER_FILE}")
+    return meta
+
+
+def verify(directory: str | Path) -> dict:
+    """Metadata of an artifact whose files all match their recorded SHA-256."""
+    directory = Path(directory)
+    meta = read_metadata(directory)
+    for name, expected in meta["files"].items():
+        path = directory / name
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing")
+        if sha256(path) != expected:
+            raise ArtifactError(f"{path} does not match the SHA-256 in {META_FILE}: "
+                                f"the file was changed or damaged, refusing to load it")
+    return meta
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A verified artifact, ready to serve through the NumPy runtime."""
+
+    name: str
+    path: Path
+    metadata: dict
+    model: runtime.RuntimeModel
+    windowing: Windowing
+
+    @property
+    def config(self) -> ModelConfig:
+        """The model settings it was built with."""
+        return ModelConfig.from_dict(self.metadata["model"])
+
+    @property
+    def scope(self) -> str:
+        """"general" for a model meant for any ticker, "ticker" for a per-ticker one."""
+        return self.metadata.get("scope", "general")
+
+    @property
+    def tickers(self) -> list[str]:
+        """Tickers it was trained on."""
+        return list(self.metadata.get("tickers", []))
+
+    def summary(self) -> dict:
+        """Short description for listings: name, scope, architecture, data trained on."""
+        cfg = self.config
+        return {"name": self.name, "scope": self.scope, "arch": cfg.arch, "target": cfg.target,
+                "window": cfg.window, "tickers": self.tickers,
+                "trained_from": self.metadata.get("date_range", {}).get("start"),
+                "trained_to": self.metadata.get("date_range", {}).get("end")}
+
+
+def load(directory: str | Path) -> Artifact:
+    """Verify, then load an artifact for serving (no TensorFlow involved)."""
+    directory = Path(directory)
+    meta = verify(directory)
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{directory / META_FILE} has no valid model settings: {exc}") from exc
+    try:
+        scaler = joblib.load(directory / SCALER_FILE)
+    except Exception as exc:  # a verified but unreadable pickle: report, never crash the registry
+        raise ArtifactError(f"{directory / SCALER_FILE} could not be loaded: {exc}") from exc
+    model = runtime.load_model(directory / MODEL_FILE)
+    return Artifact(directory.name, directory, meta, model, Windowing.from_config(config, scaler))

@@ -1,0 +1,165 @@
+"""The ``stock-predictor`` command: fetch prices, train, predict, list models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import prices
+from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
+from .errors import StockPredictorError
+from .predict import DEFAULT_HORIZON, forecast
+from .preload import Registry, default_models_dir
+
+SOURCES = ("auto", "yahoo", "sample")
+
+
+def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    action = "append" if many else "store"
+    group.add_argument("--ticker", action=action, help="ticker symbol, e.g. IBM"
+                       + (" (repeat for several)" if many else ""))
+    group.add_argument("--csv", action=action, type=Path, help="a CSV of daily prices "
+                       "(Yahoo export, Kaggle or Bitstamp layout)" + (" (repeatable)" if many else ""))
+    parser.add_argument("--source", choices=SOURCES, default=None,
+                        help="where --ticker prices come from (default: $PRICE_SOURCE or auto: "
+                        "Yahoo, then the bundled 2013 sample)")
+
+
+def _frames(args) -> dict[str, pd.DataFrame]:
+    if args.csv:
+        paths = args.csv if isinstance(args.csv, list) else [args.csv]
+        frames = [prices.read_csv(p) for p in paths]
+    else:
+        tickers = args.ticker if isinstance(args.ticker, list) else [args.ticker]
+        frames = [prices.load(prices.check_ticker(t), args.source) for t in tickers]
+    return {f.attrs["ticker"]: f for f in frames}
+
+
+def cmd_fetch(args) -> int:
+    """Load prices and print where they came from; write them as CSV with --out."""
+    frame = next(iter(_frames(args).values()))
+    print(f"{frame.attrs['ticker']}: {len(frame)} days from {frame.index[0].date()} to "
+          f"{frame.index[-1].date()}, last close {frame['close'].iloc[-1]:.2f} "
+          f"(source: {frame.attrs['source']})")
+    if args.out:
+        out = frame.rename(columns=str.title).rename_axis("Date")
+        out.to_csv(args.out, float_format="%.6f")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    """Train a model and save it as an artifact folder."""
+    from .train import fit  # Keras is loaded only for training
+
+    model_config = ModelConfig(arch=args.arch, target=args.target, window=args.window,
+                               units=args.units, layers=args.layers, dropout=args.dropout)
+    train_config = TrainConfig(learning_rate=args.learning_rate, batch_size=args.batch_size,
+                               epochs=args.epochs, patience=args.patience, seed=args.seed)
+    fit(_frames(args), model_config, train_config, args.out, scope=args.scope,
+        report=lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    """Forecast the next trading days for a ticker or a CSV."""
+    frame = next(iter(_frames(args).values()))
+    registry = Registry(args.models).load()
+    model = registry.get(args.model) if args.model else registry.model_for(frame.attrs["ticker"])
+    result = forecast(frame, model, horizon=args.horizon, as_of=args.as_of)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    elif args.format == "csv":
+        result.to_frame().rename_axis("date").to_csv(sys.stdout, float_format="%.4f")
+    else:
+        print(f"{result.ticker}: last close {result.last_close:.2f} on {result.as_of.date()} "
+              f"(source: {result.source}); model {result.model}")
+        for date, close in zip(result.dates, result.closes):
+            change = close / result.last_close - 1
+            print(f"  {date.date()}  {close:10.2f}  {change:+7.2%}")
+    return 0
+
+
+def cmd_list_models(args) -> int:
+    """List the artifacts in a models folder, and the ones that failed to load."""
+    registry = Registry(args.models).load()
+    rows = [a.summary() for a in registry.artifacts.values()]
+    if args.format == "json":
+        print(json.dumps({"models": rows, "skipped": registry.skipped}, indent=2))
+        return 0
+    if not rows:
+        print(f"no models in {registry.models_dir}")
+    for row in rows:
+        print(f"{row['name']:<16} {row['scope']:<8} {row['arch']:<10} {row['target']:<11} "
+              f"window {row['window']:<4} {','.join(row['tickers'])} "
+              f"{row['trained_from']}..{row['trained_to']}")
+    for name, reason in registry.skipped.items():
+        print(f"{name:<16} SKIPPED: {reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its four subcommands."""
+    parser = argparse.ArgumentParser(prog="stock-predictor", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fetch = sub.add_parser("fetch", help="load prices and save them as CSV")
+    _add_data_args(fetch)
+    fetch.add_argument("--out", type=Path, help="CSV file to write")
+    fetch.set_defaults(func=cmd_fetch)
+
+    defaults_m, defaults_t = ModelConfig(), TrainConfig()
+    train = sub.add_parser("train", help="train an LSTM and save it as an artifact")
+    _add_data_args(train, many=True)
+    train.add_argument("--arch", choices=ARCHITECTURES, default=defaults_m.arch)
+    train.add_argument("--target", choices=TARGETS, default=defaults_m.target,
+                       help="log_return: scale-free, for any ticker; minmax: the original "
+                       "per-ticker recipe")
+    for name in ("window", "units", "layers"):
+        train.add_argument(f"--{name}", type=int, default=getattr(defaults_m, name))
+    train.add_argument("--dropout", type=float, default=defaults_m.dropout)
+    train.add_argument("--learning-rate", type=float, default=defaults_t.learning_rate)
+    for name in ("batch_size", "epochs", "patience", "seed"):
+        train.add_argument(f"--{name.replace('_', '-')}", type=int,
+                           default=getattr(defaults_t, name))
+    train.add_argument("--scope", choices=("general", "ticker"),
+                       help="default: ticker for one ticker, general for several")
+    train.add_argument("--out", type=Path, required=True, help="artifact folder to write")
+    train.set_defaults(func=cmd_train)
+
+    predict = sub.add_parser("predict", help="forecast the next trading days")
+    _add_data_args(predict)
+    predict.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
+                         help=f"trading days to forecast, 1 to {MAX_HORIZON}")
+    predict.add_argument("--as-of", help="forecast from this date (YYYY-MM-DD), using "
+                         "prices up to it only")
+    predict.add_argument("--model", help="model name (default: the ticker's own, else general)")
+    predict.add_argument("--models", type=Path, default=None,
+                         help=f"models folder (default: $MODELS_DIR or {default_models_dir()})")
+    predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    predict.set_defaults(func=cmd_predict)
+
+    models = sub.add_parser("list-models", help="list the trained models")
+    models.add_argument("--models", type=Path, default=None)
+    models.add_argument("--format", choices=("table", "json"), default="table")
+    models.set_defaults(func=cmd_list_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StockPredictorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

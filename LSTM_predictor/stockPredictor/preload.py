@@ -1,0 +1,73 @@
+"""The model registry: every artifact in a models folder, loaded and verified once."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from . import artifacts
+from .errors import NotTrainedError, StockPredictorError
+
+log = logging.getLogger(__name__)
+
+# The committed models live in the web app; an editable install finds them here.
+BUNDLED_MODELS = Path(__file__).resolve().parents[2] / "Flask_webapp" / "models"
+GENERAL = "general"
+
+
+def default_models_dir() -> Path:
+    """``MODELS_DIR`` from the environment, else the committed models folder."""
+    return Path(os.environ.get("MODELS_DIR") or BUNDLED_MODELS)
+
+
+class Registry:
+    """Loads each artifact of ``models_dir`` once; picks the model for a ticker."""
+
+    def __init__(self, models_dir: str | os.PathLike | None = None):
+        self.models_dir = Path(models_dir) if models_dir else default_models_dir()
+        self.artifacts: dict[str, artifacts.Artifact] = {}
+        self.skipped: dict[str, str] = {}
+
+    def load(self) -> "Registry":
+        """Load every artifact folder; a bad one is skipped with its reason logged."""
+        self.artifacts, self.skipped = {}, {}
+        if not self.models_dir.is_dir():
+            log.warning("models folder %s does not exist; no models loaded", self.models_dir)
+            return self
+        for path in sorted(self.models_dir.iterdir()):
+            # Hidden folders are saves in progress or old copies being replaced.
+            if not path.is_dir() or path.name.startswith("."):
+                continue
+            try:
+                self.artifacts[path.name] = artifacts.load(path)
+            except (StockPredictorError, OSError, ValueError, KeyError) as exc:
+                self.skipped[path.name] = str(exc)
+                log.warning("skipped model %s: %s", path.name, exc)
+        return self
+
+    def names(self) -> list[str]:
+        """Names of the loaded models, sorted."""
+        return sorted(self.artifacts)
+
+    def get(self, name: str) -> artifacts.Artifact:
+        """The model called ``name``."""
+        try:
+            return self.artifacts[name]
+        except KeyError:
+            raise NotTrainedError(f"no model named {name!r}; loaded models: "
+                                  f"{', '.join(self.names()) or 'none'}") from None
+
+    def model_for(self, ticker: str) -> artifacts.Artifact:
+        """The ticker's own model if one is loaded, else the general model."""
+        ticker = ticker.upper()
+        own = [a for a in self.artifacts.values() if a.scope == "ticker" and a.tickers == [ticker]]
+        if own:
+            return max(own, key=lambda a: a.metadata.get("created_at", ""))
+        if GENERAL in self.artifacts:
+            return self.artifacts[GENERAL]
+        general = [a for a in self.artifacts.values() if a.scope == "general"]
+        if general:
+            return max(general, key=lambda a: a.metadata.get("created_at", ""))
+        raise NotTrainedError(f"no model for {ticker!r} and no general model in "
+                              f"{self.models_dir}; train one with `stock-predictor train`")

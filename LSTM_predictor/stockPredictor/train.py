@@ -1,0 +1,144 @@
+"""Fit an LSTM on price frames and write an artifact. The only module that runs Keras."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from typing import Callable, Mapping
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import h5py  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import sklearn  # noqa: E402
+
+from . import artifacts  # noqa: E402
+from .config import ModelConfig, TrainConfig  # noqa: E402
+from .data_generator import Windowing, time_split  # noqa: E402
+from .errors import DataError  # noqa: E402
+from .models import build_model  # noqa: E402
+
+
+class Progress(keras.callbacks.Callback):
+    """Prints one line an epoch: loss, validation loss, and the time left."""
+
+    def __init__(self, epochs: int, report: Callable[[str], None]):
+        super().__init__()
+        self.epochs, self.report = epochs, report
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+        logs = logs or {}
+        left = np.mean(self.seconds) * (self.epochs - epoch - 1)
+        self.report(f"epoch {epoch + 1}/{self.epochs}  loss {logs.get('loss', float('nan')):.5f}"
+                    f"  val_loss {logs.get('val_loss', float('nan')):.5f}"
+                    f"  {self.seconds[-1]:.1f}s  at most {left:.0f}s left")
+
+
+def _stack(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([x for x, _ in pairs]), np.concatenate([y for _, y in pairs])
+
+
+def prepare(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
+            train_config: TrainConfig) -> tuple[Windowing, dict, dict]:
+    """Split every frame by time, fit scaling on the training parts, window each part."""
+    splits = {t: time_split(f, train_config.val_fraction, train_config.test_fraction)
+              for t, f in frames.items()}
+    windowing = Windowing.from_config(model_config).fit(s[0] for s in splits.values())
+    data = {}
+    for i, part in enumerate(("train", "val", "test")):
+        try:
+            data[part] = _stack([windowing.transform(s[i]) for s in splits.values()])
+        except DataError as exc:
+            raise DataError(f"the {part} split is too short: {exc}") from exc
+    return windowing, data, splits
+
+
+def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
+        train_config: TrainConfig, out_dir: str | os.PathLike, *, scope: str | None = None,
+        report: Callable[[str], None] = print) -> artifacts.Artifact:
+    """Train on ``frames`` (ticker -> price frame) and save the artifact to ``out_dir``."""
+    if not frames:
+        raise DataError("no price frames to train on")
+    keras.utils.set_random_seed(train_config.seed)
+    windowing, data, splits = prepare(frames, model_config, train_config)
+    (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
+    report(f"{len(x_train)} training and {len(x_val)} validation windows "
+           f"from {', '.join(frames)}")
+    model = build_model(model_config, n_features=x_train.shape[-1])
+    model.compile(optimizer=keras.optimizers.Adam(train_config.learning_rate), loss="mse")
+    progress = Progress(train_config.epochs, report)
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=train_config.patience,
+                                         restore_best_weights=True)
+    history = model.fit(x_train, y_train, validation_data=(x_val, y_val),
+                        epochs=train_config.epochs, batch_size=train_config.batch_size,
+                        shuffle=True, verbose=0, callbacks=[progress, stop])
+    val_loss = [float(v) for v in history.history["val_loss"]]
+    if len(val_loss) < train_config.epochs:
+        report(f"stopped early after {len(val_loss)} epochs; best was {int(np.argmin(val_loss)) + 1}")
+    meta = _metadata(frames, splits, model_config, train_config, scope, history.history,
+                     progress.seconds, _test_metrics(model, windowing, data["test"]))
+    path = artifacts.save(out_dir, model, windowing.scaler_, meta)
+    report(f"saved {path}")
+    return artifacts.load(path)
+
+
+def _test_metrics(model, windowing: Windowing, test: tuple[np.ndarray, np.ndarray]) -> dict:
+    # Errors on the held-out test split, in the target's units, beside the naive
+    # "no change" forecast, so model.json tells whether the model beats it.
+    x, y = test
+    predicted = model.predict(x, verbose=0, batch_size=1024)
+    if windowing.target == "log_return":
+        naive = np.zeros_like(y)
+    else:
+        naive = np.repeat(x[:, -1, :1], y.shape[1], axis=1)
+    mae = np.mean(np.abs(predicted - y), axis=0)
+    naive_mae = np.mean(np.abs(naive - y), axis=0)
+    return {"windows": int(len(x)), "mae": [round(float(v), 6) for v in mae],
+            "naive_mae": [round(float(v), 6) for v in naive_mae],
+            "mae_vs_naive": [round(float(a / b), 4) if b else None
+                             for a, b in zip(mae, naive_mae)]}
+
+
+def _metadata(frames, splits, model_config, train_config, scope, history, seconds,
+              test_metrics) -> dict:
+    starts = [f.index[0] for f in frames.values()]
+    ends = [f.index[-1] for f in frames.values()]
+    return {
+        "scope": scope or ("ticker" if len(frames) == 1 else "general"),
+        "tickers": list(frames),
+        "target": model_config.target,
+        "architecture": model_config.arch,
+        "model": model_config.to_dict(),
+        "training": train_config.to_dict(),
+        "date_range": {"start": str(min(starts).date()), "end": str(max(ends).date())},
+        "data": {t: {"source": f.attrs.get("source"), "rows": len(f),
+                     "train_end": str(splits[t][0].index[-1].date()),
+                     "val_end": str(splits[t][1].index[-1].date()),
+                     "test_end": str(splits[t][2].index[-1].date())}
+                 for t, f in frames.items()},
+        "history": {"epochs_run": len(history["loss"]),
+                    "best_epoch": int(np.argmin(history["val_loss"])) + 1,
+                    "loss": [round(float(v), 6) for v in history["loss"]],
+                    "val_loss": [round(float(v), 6) for v in history["val_loss"]],
+                    "seconds_per_epoch": round(float(np.mean(seconds)), 3)},
+        "test_metrics": test_metrics,
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "library_versions": {"python": platform.python_version(), "numpy": np.__version__,
+                             "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+                             "h5py": h5py.__version__, "keras": keras.__version__,
+                             "tensorflow": _tf_version()},
+    }
+
+
+def _tf_version() -> str:
+    import tensorflow as tf  # already imported by keras; only read its version
+    return tf.__version__

@@ -1,0 +1,96 @@
+"""The stock-predictor command end to end: fetch, train, predict, list-models."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from stockPredictor.cli import main
+
+TINY = ["--window", "5", "--units", "4", "--layers", "1", "--epochs", "1", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="module")
+def ibm_csv(tmp_path_factory):
+    """IBM's bundled prices written by `fetch --out`, the Yahoo export layout."""
+    path = tmp_path_factory.mktemp("csv") / "ibm.csv"
+    assert main(["fetch", "--ticker", "IBM", "--source", "sample", "--out", str(path)]) == 0
+    return path
+
+
+@pytest.fixture(scope="module")
+def cli_models(tmp_path_factory, ibm_csv):
+    """A models folder with one tiny general model trained through the CLI."""
+    folder = tmp_path_factory.mktemp("cli-models")
+    code = main(["train", "--ticker", "IBM", "--ticker", "MSFT", "--source", "sample", *TINY,
+                 "--out", str(folder / "general")])
+    assert code == 0
+    return folder
+
+
+def test_fetch_writes_a_csv_that_reads_back(ibm_csv, capsys):
+    frame = pd.read_csv(ibm_csv)
+    assert list(frame.columns) == ["Date", "Open", "High", "Low", "Close", "Volume"]
+    assert frame["Date"].iloc[-1] == "2013-03-01"
+
+
+def test_train_prints_progress_and_writes_an_artifact(cli_models):
+    meta = json.loads((cli_models / "general" / "model.json").read_text())
+    assert meta["scope"] == "general" and meta["tickers"] == ["IBM", "MSFT"]
+    assert meta["data"]["IBM"]["source"] == "sample"
+
+
+def test_predict_json_for_a_ticker(cli_models, capsys):
+    capsys.readouterr()
+    code = main(["predict", "--ticker", "IBM", "--source", "sample", "--horizon", "3",
+                 "--models", str(cli_models), "--format", "json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "forecast"}
+    assert out["ticker"] == "IBM" and out["model"] == "general" and out["source"] == "sample"
+    assert [row["date"] for row in out["forecast"]] == ["2013-03-04", "2013-03-05", "2013-03-06"]
+
+
+def test_predict_csv_and_table_for_a_csv_file(cli_models, ibm_csv, capsys):
+    capsys.readouterr()
+    assert main(["predict", "--csv", str(ibm_csv), "--as-of", "2012-12-21", "--horizon", "4",
+                 "--models", str(cli_models), "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "date,close"
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "2012-12-24", "2012-12-26", "2012-12-27", "2012-12-28"]  # Christmas is skipped
+    assert main(["predict", "--csv", str(ibm_csv), "--models", str(cli_models)]) == 0
+    assert "model general" in capsys.readouterr().out
+
+
+def test_list_models(cli_models, capsys):
+    capsys.readouterr()
+    assert main(["list-models", "--models", str(cli_models), "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [m["name"] for m in listed["models"]] == ["general"] and listed["skipped"] == {}
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["predict", "--ticker", "../etc/passwd"], "ticker"),
+    (["predict", "--ticker", "NOPE", "--source", "sample"], "NOPE"),
+    (["predict", "--ticker", "IBM", "--source", "sample", "--horizon", "31"], "horizon=31"),
+    (["predict", "--ticker", "IBM", "--source", "sample", "--as-of", "1900-01-01"],
+     "before the first price"),
+])
+def test_bad_input_gets_a_clear_error(cli_models, capsys, argv, message):
+    capsys.readouterr()
+    assert main([*argv, "--models", str(cli_models)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+
+
+def test_console_script_runs_with_the_committed_models():
+    result = subprocess.run([sys.executable, "-m", "stockPredictor.cli", "predict", "--ticker",
+                             "IBM", "--source", "sample", "--format", "json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["model"] == "ibm" and len(out["forecast"]) == 4
+    assert 0.5 < out["forecast"][0]["close"] / out["last_close"] < 1.5

@@ -1,0 +1,86 @@
+"""Forecasts: same numbers as Keras, only past data used, trading-day dates, valid horizons."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from stockPredictor import artifacts, prices
+from stockPredictor.errors import DataError
+from stockPredictor.predict import forecast
+from stockPredictor.trading_calendar import is_trading_day
+
+
+def test_train_save_load_forecast_gives_keras_numbers(tiny_artifact, walk):
+    reloaded = artifacts.load(tiny_artifact.path)
+    result = forecast(walk, reloaded, horizon=5)
+    keras_model = keras.models.load_model(tiny_artifact.path / "model.h5", compile=False)
+    x = reloaded.windowing.inputs(walk)
+    expected = reloaded.windowing.decode(keras_model.predict(x, verbose=0),
+                                         walk["close"].iloc[-1])[0]
+    np.testing.assert_allclose(result.closes, expected, rtol=1e-5)
+    again = forecast(walk, artifacts.load(tiny_artifact.path), horizon=5)
+    np.testing.assert_array_equal(result.closes, again.closes)
+
+
+def test_forecast_sees_nothing_after_as_of(tiny_artifact, walk):
+    as_of = walk.index[300]
+    before = forecast(walk, tiny_artifact, horizon=3, as_of=as_of)
+    shocked = walk.copy()
+    shocked.iloc[301:, :4] *= 3.0  # a jump right after the origin
+    after = forecast(shocked, tiny_artifact, horizon=3, as_of=as_of)
+    np.testing.assert_array_equal(before.closes, after.closes)
+    assert before.as_of == as_of and before.last_close == walk["close"].iloc[300]
+    assert before.dates[0] > as_of
+
+
+def test_as_of_on_a_weekend_uses_the_friday_before(tiny_artifact, walk):
+    saturday = walk.index[200] + pd.offsets.Week(weekday=5)
+    result = forecast(walk, tiny_artifact, as_of=saturday)
+    assert result.as_of == walk.index[walk.index <= saturday][-1]
+
+
+def test_dates_follow_the_calendar(tiny_artifact, walk):
+    equity = forecast(walk, tiny_artifact, horizon=5)
+    assert all(is_trading_day(d) for d in equity.dates)
+    crypto = walk.copy()
+    crypto.attrs["calendar"] = "crypto"
+    dates = forecast(crypto, tiny_artifact, horizon=5).dates
+    assert list(dates) == list(pd.date_range(walk.index[-1] + pd.Timedelta(days=1), periods=5))
+
+
+def test_log_return_model_serves_any_price_level(tiny_artifact, walk):
+    richer = walk.copy()
+    richer[["open", "high", "low", "close"]] *= 1000.0
+    base = forecast(walk, tiny_artifact, horizon=4).closes
+    np.testing.assert_allclose(forecast(richer, tiny_artifact, horizon=4).closes, base * 1000,
+                               rtol=1e-4)
+
+
+@pytest.mark.parametrize("horizon", [0, -1, 6, 31, 2.5, "3", True])
+def test_bad_horizon_is_refused(tiny_artifact, walk, horizon):
+    with pytest.raises(DataError, match="horizon"):
+        forecast(walk, tiny_artifact, horizon=horizon)
+
+
+@pytest.mark.parametrize("as_of,message", [("1999-01-01", "before the first price"),
+                                           ("not a date", "not a date"),
+                                           ("2010-01-07", "at least 6")])
+def test_bad_as_of_is_refused(tiny_artifact, walk, as_of, message):
+    with pytest.raises(DataError, match=message):
+        forecast(walk, tiny_artifact, as_of=as_of)
+
+
+def test_to_dict_has_the_documented_shape(tiny_artifact, walk):
+    data = forecast(walk, tiny_artifact, horizon=2).to_dict()
+    assert set(data) == {"ticker", "model", "as_of", "source", "last_close", "forecast"}
+    assert data["ticker"] == "WALK" and data["source"] == "synthetic"
+    assert [set(row) for row in data["forecast"]] == [{"date", "close"}] * 2
+
+
+def test_forecast_on_the_bundled_sample(tiny_artifact):
+    ibm = prices.load("IBM", "sample")
+    result = forecast(ibm, tiny_artifact, horizon=5)
+    assert result.as_of == pd.Timestamp("2013-03-01")
+    assert result.dates[0] == pd.Timestamp("2013-03-04")
+    assert np.isfinite(result.closes).all() and (result.closes > 0).all()

@@ -1,0 +1,49 @@
+"""Training: repeatable with a seed, progress shown, scaling fitted on training data only."""
+
+import numpy as np
+
+from stockPredictor import train
+from stockPredictor.data_generator import time_split
+from tests.conftest import TINY_MODEL, TINY_TRAINING
+
+
+def test_same_seed_same_model(tmp_path, walk, tiny_artifact):
+    again = train.fit({"WALK": walk}, TINY_MODEL, TINY_TRAINING, tmp_path / "again",
+                      report=lambda line: None)
+    x = tiny_artifact.windowing.inputs(walk, np.arange(50, 60))
+    np.testing.assert_array_equal(again.model(x), tiny_artifact.model(x))
+
+
+def test_progress_reports_epochs_losses_and_time_left(tmp_path, walk):
+    lines = []
+    config = TINY_TRAINING.__class__(epochs=2, batch_size=32, patience=5, seed=3)
+    train.fit({"WALK": walk}, TINY_MODEL, config, tmp_path / "m", report=lines.append)
+    epochs = [line for line in lines if line.startswith("epoch ")]
+    assert len(epochs) == 2
+    assert "loss" in epochs[0] and "val_loss" in epochs[0] and "left" in epochs[0]
+    assert any(line.startswith("saved ") for line in lines)
+
+
+def test_scaler_is_fitted_on_every_tickers_training_split_only(walk):
+    other = walk.copy()
+    other[["open", "high", "low", "close"]] = other[["open", "high", "low", "close"]] ** 1.5
+    frames = {"A": walk, "B": other}
+    windowing, data, splits = train.prepare(frames, TINY_MODEL, TINY_TRAINING)
+    returns = np.concatenate([np.diff(np.log(time_split(f, 0.15, 0.15)[0]["close"]))
+                              for f in frames.values()])
+    assert np.isclose(windowing.scaler_.mean_[0], returns.mean())
+    assert np.isclose(windowing.scaler_.scale_[0], returns.std())
+    # Changing the validation and test periods must not move the scaler.
+    shocked = {t: f.copy() for t, f in frames.items()}
+    for f in shocked.values():
+        f.iloc[-100:, :4] *= np.linspace(1, 5, 100)[:, None]
+    assert np.isclose(train.prepare(shocked, TINY_MODEL, TINY_TRAINING)[0].scaler_.scale_[0],
+                      windowing.scaler_.scale_[0])
+    assert sum(len(x) for x, _ in data.values()) > 0
+
+
+def test_test_metrics_compare_with_naive(tiny_artifact):
+    metrics = tiny_artifact.metadata["test_metrics"]
+    assert len(metrics["mae"]) == TINY_MODEL.output_steps
+    ratio = np.array(metrics["mae"]) / np.array(metrics["naive_mae"])
+    np.testing.assert_allclose(metrics["mae_vs_naive"], ratio, atol=1e-3)
