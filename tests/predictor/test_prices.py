@@ -1,0 +1,487 @@
+"""Price sources -> one normalized frame. Yahoo is never called: yfinance is faked at its edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import io
+import subprocess
+import sys
+import types
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stockPredictor import prices
+from stockPredictor.errors import DataError, SourceUnavailableError, UnknownTickerError
+
+YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+
+
+# --- fixtures and fakes -----------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def no_price_source_env(monkeypatch):
+    """Tests choose their source; an ambient PRICE_SOURCE must not change what they test."""
+    monkeypatch.delenv("PRICE_SOURCE", raising=False)
+
+
+@pytest.fixture(scope="module")
+def yf(tmp_path_factory):
+    """The real yfinance module, set up by prices.import_yfinance with a throwaway cache folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        prices.import_yfinance.cache_clear()
+        yield prices.import_yfinance()
+    prices.import_yfinance.cache_clear()
+
+
+def history_frame(days, tz="America/New_York", close=None):
+    """Shaped as yfinance 1.7 Ticker.history(interval="1d", auto_adjust=True) returns it.
+
+    yfinance rebuilds a daily index as pd.to_datetime(dates).tz_localize(exchange tz), names it
+    "Date", keeps Volume as int64 and appends Dividends and Stock Splits (scrapers/history.py).
+    """
+    index = pd.to_datetime(pd.DatetimeIndex(days).date).tz_localize(
+        tz, ambiguous=True, nonexistent="shift_forward")
+    close = np.linspace(100.0, 110.0, len(index)) if close is None else np.asarray(close, float)
+    frame = pd.DataFrame({
+        "Open": close * 0.99, "High": close * 1.01, "Low": close * 0.98, "Close": close,
+        "Volume": np.arange(1, len(index) + 1, dtype=np.int64) * 1000,
+        "Dividends": 0.0, "Stock Splits": 0.0}, index=index)
+    frame.index.name = "Date"
+    return frame
+
+
+@pytest.fixture
+def fake_yahoo(yf, monkeypatch):
+    """Install a fake yfinance.Ticker; returns the list of history() calls it received."""
+    calls = []
+
+    def install(result):
+        class FakeTicker:
+            def __init__(self, ticker, session=None):
+                self.ticker = ticker
+                self._price_history = None  # read by yf.download after each history() call
+
+            def history(self, period="1mo", interval="1d", start=None, end=None,
+                        actions=True, auto_adjust=True, **kwargs):
+                calls.append(dict(ticker=self.ticker, period=period, interval=interval,
+                                  start=start, end=end, auto_adjust=auto_adjust))
+                if isinstance(result, BaseException):
+                    raise result
+                frame = result.copy()
+                return frame if actions else frame.drop(columns=["Dividends", "Stock Splits"])
+
+        monkeypatch.setattr(yf, "Ticker", FakeTicker)
+        monkeypatch.setattr(yf.multi, "Ticker", FakeTicker)  # what yf.download uses
+        return calls
+
+    return install
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def daily_csv(header=YAHOO_HEADER, rows=None):
+    rows = rows or ["2013-01-02,10,11,9,10,5,100", "2013-01-03,10,12,9,11,5.5,200",
+                    "2013-01-04,11,12,10,12,6,300"]
+    return "\n".join([header, *rows]) + "\n"
+
+
+def log_returns(series):
+    return np.diff(np.log(series.to_numpy()))
+
+
+# --- tickers ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, expected", [(" ibm ", "IBM"), ("BRK-B", "BRK-B"),
+                                           ("^GSPC", "^GSPC"), ("eurusd=x", "EURUSD=X"),
+                                           ("7203.T", "7203.T"), ("A" * 15, "A" * 15)])
+def test_check_ticker_accepts_and_upper_cases(raw, expected):
+    assert prices.check_ticker(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["../etc", "A" * 16, "IBM;rm", "", "IBM RM", "<b>", "ibm/x"])
+def test_check_ticker_rejects_naming_value_and_pattern(raw):
+    with pytest.raises(DataError) as info:
+        prices.check_ticker(raw)
+    assert repr(raw) in str(info.value) and prices.TICKER_PATTERN.pattern in str(info.value)
+
+
+def test_is_crypto():
+    assert prices.is_crypto("BTC-USD") and prices.is_crypto("eth-usdt")
+    assert not any(map(prices.is_crypto, ["IBM", "BRK-B", "EURUSD=X", "^GSPC"]))
+
+
+# --- CSV layouts ---------------------------------------------------------------------------------
+
+def test_yahoo_export_is_adjusted_by_adj_close(tmp_path):
+    frame = prices.read_csv(write(tmp_path, "ibm.csv", daily_csv()))
+    assert frame.attrs["ticker"] == "IBM" and frame.attrs["source"] == "csv"
+    assert frame.attrs["calendar"] == "equity"
+    assert list(frame.columns) == list(prices.COLUMNS) and frame.index.name == "date"
+    np.testing.assert_allclose(frame["close"], [5, 5.5, 6])
+    # Open scaled by the same Adj Close / Close ratio as close: 10 * 5/10, 10 * 5.5/11, 11 * 6/12.
+    np.testing.assert_allclose(frame["open"], [5, 5, 5.5])
+    np.testing.assert_allclose(frame["volume"], [100, 200, 300])
+    assert frame.index[0] == pd.Timestamp("2013-01-02")
+
+
+def test_header_matching_ignores_case_and_spaces(tmp_path):
+    header = " date , OPEN,high,Low , close,adj_close ,VOLUME"
+    frame = prices.read_csv(write(tmp_path, "x.csv", daily_csv(header)), ticker="msft")
+    assert frame.attrs["ticker"] == "MSFT"
+    np.testing.assert_allclose(frame["close"], [5, 5.5, 6])
+
+
+def test_yahoo_export_without_adj_close(tmp_path):
+    rows = ["2013-01-02,10,11,9,10,100", "2013-01-03,10,12,9,11,200"]
+    text = daily_csv("Date,Open,High,Low,Close,Volume", rows)
+    frame = prices.read_csv(write(tmp_path, "spy.csv", text))
+    np.testing.assert_allclose(frame["close"], [10, 11])
+    np.testing.assert_allclose(frame["high"], [11, 12])
+
+
+def test_kaggle_layout(tmp_path):
+    rows = ["1984-09-07,0.42388,0.42902,0.41874,0.42388,23220030,0",
+            "1984-09-10,0.42388,0.42516,0.41366,0.42134,18022532,0"]
+    text = daily_csv("Date,Open,High,Low,Close,Volume,OpenInt", rows)
+    frame = prices.read_csv(write(tmp_path, "aapl.us.txt", text))
+    assert frame.attrs["ticker"] == "AAPL.US"
+    np.testing.assert_allclose(frame["close"], [0.42388, 0.42134])
+    assert frame.index.tolist() == [pd.Timestamp("1984-09-07"), pd.Timestamp("1984-09-10")]
+
+
+def bitstamp_rows():
+    """Minutes over 2021-01-01 (Fri), -02 (Sat), -03 (Sun), NaN minutes, and a NaN-only -04."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for day in ("2021-01-01", "2021-01-02", "2021-01-03", "2021-01-04"):
+        start = int(pd.Timestamp(day).timestamp())
+        for minute in range(6):
+            stamp = start + 60 * minute + 3600 * 5
+            if day == "2021-01-04" or minute in (0, 3):
+                rows.append((stamp, *[np.nan] * 7))
+                continue
+            price = 29000 + rng.normal(0, 50)
+            rows.append((stamp, price, price + 20, price - 20, price + 5,
+                         rng.uniform(0.1, 2.0), rng.uniform(1e3, 5e4), price))
+    return pd.DataFrame(rows, columns=["Timestamp", "Open", "High", "Low", "Close",
+                                       "Volume_(BTC)", "Volume_(Currency)", "Weighted_Price"])
+
+
+def test_bitstamp_minutes_become_days(tmp_path):
+    minutes = bitstamp_rows()
+    path = tmp_path / "bitstampUSD_1-min_data_2012-01-01_to_2021-03-31.csv"
+    minutes.to_csv(path, index=False)
+    frame = prices.read_csv(path)
+    assert frame.attrs["calendar"] == "crypto" and frame.attrs["ticker"] == "BTC-USD"
+    assert frame.index.tolist() == list(pd.date_range("2021-01-01", periods=3))  # -04 had no trades
+    traded = minutes.dropna().assign(day=pd.to_datetime(minutes.dropna()["Timestamp"], unit="s")
+                                     .dt.normalize())
+    for day, rows in traded.groupby("day"):
+        got = frame.loc[day]
+        assert got["open"] == pytest.approx(rows["Open"].iloc[0])
+        assert got["close"] == pytest.approx(rows["Close"].iloc[-1])
+        assert got["high"] == pytest.approx(rows["High"].max())
+        assert got["low"] == pytest.approx(rows["Low"].min())
+        assert got["volume"] == pytest.approx(rows["Volume_(BTC)"].sum())
+
+
+def test_upload_file_objects_binary_text_and_gzip():
+    text = daily_csv()
+    as_bytes = io.BytesIO(("\ufeff" + text).encode("utf-8"))  # Excel's byte-order mark
+    frame = prices.read_csv(as_bytes, ticker="ibm")
+    assert frame.attrs["ticker"] == "IBM" and len(frame) == 3
+    assert len(prices.read_csv(io.StringIO(text))) == 3
+    assert prices.read_csv(io.StringIO(text)).attrs["ticker"] == "CSV"
+    zipped = prices.read_csv(io.BytesIO(gzip.compress(text.encode())), ticker="IBM")
+    pd.testing.assert_frame_equal(zipped, frame)
+
+
+def test_flask_upload_names_the_ticker_after_the_file():
+    from werkzeug.datastructures import FileStorage
+
+    upload = FileStorage(stream=io.BytesIO(daily_csv().encode()), filename="msft.csv")
+    assert prices.read_csv(upload).attrs["ticker"] == "MSFT"
+
+
+@pytest.mark.parametrize("text, words", [
+    (daily_csv("Date,Price,Volume", ["2013-01-02,10,100"]),
+     ["Price", "Yahoo export", "Adj Close", "OpenInt", "Timestamp", "Volume_(BTC)"]),
+    (daily_csv(rows=["2013-01-03,10,11,9,10,5,100", "2013-01-02,10,11,9,10,5,100"]),
+     ["ascending", "2013-01-02", "2013-01-03"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-02,10,11,9,10,5,100"]),
+     ["2013-01-02", "more than once"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-03,0,11,9,10,5,100"]),
+     ["Open is 0.0", "2013-01-03", "positive"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-03,10,11,9,null,null,100"]),
+     ["Close is nan on 2013-01-03"]),
+    (daily_csv("Date,Open,High,Low,Close,Volume,OpenInt",
+               ["2013-01-02,10,11,9,10,100,0", "2013-01-03,10,11,9,inf,100,0"]),
+     ["Close is inf on 2013-01-03"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-03,10,11,9,10,5,-1"]),
+     ["volume is -1.0 on 2013-01-03"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-03,10,11,9,abc,5,100"]),
+     ["'Close'", "'abc'", "row 2"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "yesterday,10,11,9,10,5,100"]),
+     ["'yesterday'", "not a date"]),
+    ("", ["empty"]),
+    (YAHOO_HEADER + "\n", ["no rows"]),
+])
+def test_bad_csv_errors_name_the_problem(tmp_path, text, words):
+    with pytest.raises(DataError) as info:
+        prices.read_csv(write(tmp_path, "bad.csv", text))
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_unknown_columns_error_names_what_was_found(tmp_path):
+    with pytest.raises(DataError, match=r"\['Day', 'Last'\]"):
+        prices.read_csv(write(tmp_path, "odd.csv", "Day,Last\n2013-01-02,10\n"))
+
+
+def test_bitstamp_out_of_order_timestamps_are_an_error(tmp_path):
+    minutes = bitstamp_rows()
+    minutes.iloc[[1, 2]] = minutes.iloc[[2, 1]].to_numpy()
+    minutes.to_csv(tmp_path / "btc.csv", index=False)
+    with pytest.raises(DataError, match="not in ascending order"):
+        prices.read_csv(tmp_path / "btc.csv")
+
+
+def test_missing_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="no such CSV file"):
+        prices.read_csv(tmp_path / "nope.csv")
+
+
+# --- validate ----------------------------------------------------------------------------------
+
+def test_validate_counts_rows():
+    frame = prices.synthetic(n=3)
+    assert prices.validate(frame, min_rows=3) is frame
+    with pytest.raises(DataError, match=r"only 3 rows of prices for 'SYN'; at least 10 are needed"):
+        prices.validate(frame, min_rows=10)
+
+
+def test_validate_rejects_broken_frames():
+    frame = prices.synthetic(n=5)
+    with pytest.raises(DataError, match="not ascending"):
+        prices.validate(frame.iloc[::-1])
+    with pytest.raises(DataError, match="more than once"):
+        prices.validate(pd.concat([frame, frame.iloc[[-1]]]))
+    with pytest.raises(DataError, match="found"):
+        prices.validate(frame[["close", "open", "high", "low", "volume"]])
+    broken = frame.copy()
+    broken.iloc[2, broken.columns.get_loc("close")] = np.inf
+    with pytest.raises(DataError, match=f"close is inf on {broken.index[2].date()}"):
+        prices.validate(broken)
+
+
+# --- bundled sample ------------------------------------------------------------------------------
+
+def test_sample_has_all_tickers_up_to_2013_03_01():
+    for ticker in prices.SAMPLE_TICKERS:
+        frame = prices.from_sample(ticker.lower())
+        assert frame.attrs["ticker"] == ticker and frame.attrs["source"] == "sample"
+        assert frame.index[-1] <= pd.Timestamp("2013-03-01") and len(frame) > 150
+        assert frame.index.is_monotonic_increasing and frame.index.is_unique
+        assert frame.index.tz is None and (frame.dtypes == np.float64).all()
+        fetched = dt.datetime.fromisoformat(frame.attrs["fetched_at"])
+        assert fetched.utcoffset() == dt.timedelta(0)
+
+
+def test_sample_adjusts_aapl_2005_split():
+    path = resources.files("stockPredictor") / "sample_data" / "prices.csv.gz"
+    with path.open("rb") as handle:
+        raw = pd.read_csv(handle, compression="gzip", parse_dates=["date"])
+    raw = raw[raw["ticker"] == "AAPL"].set_index("date")["2005-02-14":"2005-03-14"]
+    adjusted = prices.from_sample("AAPL")["2005-02-14":"2005-03-14"]
+    assert len(adjusted) == len(raw) > 15
+    assert log_returns(raw["close"]).min() < np.log(0.55)  # the unadjusted fake crash
+    assert np.abs(log_returns(adjusted["close"])).max() < 0.1
+    assert np.abs(log_returns(adjusted["open"])).max() < 0.1
+
+
+def test_sample_unknown_ticker_names_the_bundled_ones():
+    with pytest.raises(UnknownTickerError) as info:
+        prices.load("TSLA", "sample")
+    assert "'TSLA'" in str(info.value) and all(t in str(info.value) for t in prices.SAMPLE_TICKERS)
+
+
+def test_sample_date_window_start_inclusive_end_exclusive():
+    frame = prices.load("IBM", "sample", start="2013-02-01", end="2013-03-01")
+    assert frame.index[0] == pd.Timestamp("2013-02-01")
+    assert frame.index[-1] == pd.Timestamp("2013-02-28")
+    assert frame.attrs["ticker"] == "IBM"
+
+
+# --- Yahoo ---------------------------------------------------------------------------------------
+
+def test_yahoo_history_frame_is_normalized(fake_yahoo):
+    days = pd.bdate_range("2024-03-01", periods=10)
+    calls = fake_yahoo(history_frame(days))
+    frame = prices.from_yahoo("ibm")
+    assert calls == [dict(ticker="IBM", period="max", interval="1d", start=None, end=None,
+                          auto_adjust=True)]
+    assert list(frame.columns) == list(prices.COLUMNS)
+    assert frame.index.tz is None and frame.index.name == "date"
+    assert frame.index.tolist() == days.tolist()  # 2024-03-10 DST switch moves no day
+    np.testing.assert_allclose(frame["close"], np.linspace(100, 110, 10))
+    assert frame.attrs["source"] == "yahoo" and frame.attrs["calendar"] == "equity"
+
+
+def test_yahoo_keeps_the_exchange_day_in_asian_time_zones(fake_yahoo):
+    days = pd.bdate_range("2024-03-04", periods=3)
+    fake_yahoo(history_frame(days, tz="Asia/Tokyo"))
+    assert prices.from_yahoo("7203.T").index.tolist() == days.tolist()
+
+
+def test_yahoo_crypto_has_crypto_calendar(fake_yahoo):
+    fake_yahoo(history_frame(pd.date_range("2024-03-01", periods=7), tz="UTC"))
+    frame = prices.from_yahoo("BTC-USD")
+    assert frame.attrs["calendar"] == "crypto" and len(frame) == 7
+
+
+def test_yahoo_start_end_are_passed_on(fake_yahoo):
+    calls = fake_yahoo(history_frame(pd.bdate_range("2024-03-01", periods=3)))
+    prices.load("IBM", "yahoo", start=dt.date(2024, 3, 1), end="2024-03-06")
+    assert calls[0]["start"] == "2024-03-01" and calls[0]["end"] == "2024-03-06"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
+def test_yahoo_download_multiindex_frame(yf, fake_yahoo):
+    days = pd.bdate_range("2024-03-01", periods=5)
+    fake_yahoo(history_frame(days))
+    # The real yf.download, fed by the fake Ticker, builds its real column MultiIndex.
+    raw = yf.download("IBM", progress=False, threads=False, auto_adjust=True)
+    assert list(raw.columns.names) == ["Price", "Ticker"]
+    frame = prices._from_yfinance_frame(raw, "IBM")
+    np.testing.assert_allclose(frame["close"], np.linspace(100, 110, 5))
+    np.testing.assert_allclose(frame["open"], np.linspace(100, 110, 5) * 0.99)
+    assert frame.index.tolist() == days.tolist()
+    both = yf.download(["IBM", "MSFT"], progress=False, threads=False)
+    np.testing.assert_allclose(prices._from_yfinance_frame(both, "MSFT")["high"],
+                               np.linspace(100, 110, 5) * 1.01)
+    with pytest.raises(UnknownTickerError, match="'AAPL' among"):
+        prices._from_yfinance_frame(both, "AAPL")
+
+
+def test_yahoo_multiindex_from_history_goes_through_from_yahoo(fake_yahoo):
+    flat = history_frame(pd.bdate_range("2024-03-01", periods=4))
+    multi = flat.copy()
+    multi.columns = pd.MultiIndex.from_product([flat.columns, ["IBM"]], names=["Price", "Ticker"])
+    fake_yahoo(flat)
+    expected = prices.from_yahoo("IBM")
+    fake_yahoo(multi)
+    pd.testing.assert_frame_equal(prices.from_yahoo("IBM"), expected, check_like=False)
+
+
+def test_yahoo_empty_frame_is_unknown_ticker(yf, fake_yahoo):
+    fake_yahoo(yf.utils.empty_df())  # what history() returns after logging "possibly delisted"
+    with pytest.raises(UnknownTickerError, match="no price data for ticker 'XYZ' on Yahoo"):
+        prices.from_yahoo("XYZ")
+
+
+def http_error(status):
+    from curl_cffi.requests.exceptions import HTTPError
+    return HTTPError(f"HTTP Error {status}", response=types.SimpleNamespace(status_code=status))
+
+
+@pytest.mark.parametrize("make_error, expected", [
+    (lambda e: e.YFRateLimitError(), SourceUnavailableError),
+    (lambda e: e.YFTzMissingError("XYZ"), UnknownTickerError),
+    (lambda e: e.YFPricesMissingError("XYZ", ""), UnknownTickerError),
+    (lambda e: __import__("curl_cffi").requests.exceptions.ConnectionError("down"),
+     SourceUnavailableError),
+    (lambda e: OSError("network unreachable"), SourceUnavailableError),
+    (lambda e: http_error(404), UnknownTickerError),
+    (lambda e: http_error(503), SourceUnavailableError),
+    (lambda e: KeyError("exchangeTimezoneName"), SourceUnavailableError),
+])
+def test_yahoo_failures_map_to_our_errors(yf, fake_yahoo, make_error, expected):
+    fake_yahoo(make_error(yf.exceptions))
+    with pytest.raises(expected):
+        prices.from_yahoo("XYZ")
+
+
+def test_auto_falls_back_to_sample_when_rate_limited(yf, fake_yahoo):
+    fake_yahoo(yf.exceptions.YFRateLimitError())
+    frame = prices.load("MSFT", "auto")
+    assert frame.attrs["source"] == "sample" and frame.attrs["ticker"] == "MSFT"
+    pd.testing.assert_frame_equal(frame, prices.from_sample("MSFT"))
+
+
+def test_auto_falls_back_to_sample_when_yahoo_does_not_know_it(yf, fake_yahoo):
+    fake_yahoo(yf.utils.empty_df())
+    assert prices.load("FB").attrs["source"] == "sample"
+
+
+def test_auto_without_sample_reraises(yf, fake_yahoo):
+    fake_yahoo(yf.exceptions.YFRateLimitError())
+    with pytest.raises(SourceUnavailableError, match="only has AAPL"):
+        prices.load("TSLA")
+    fake_yahoo(yf.utils.empty_df())
+    with pytest.raises(UnknownTickerError):
+        prices.load("TSLA")
+
+
+def test_yahoo_source_does_not_fall_back(yf, fake_yahoo):
+    fake_yahoo(yf.exceptions.YFRateLimitError())
+    with pytest.raises(SourceUnavailableError, match="rate limit"):
+        prices.load("IBM", "yahoo")
+
+
+def test_price_source_env_is_honoured(yf, fake_yahoo, monkeypatch):
+    calls = fake_yahoo(AssertionError("Yahoo must not be asked"))
+    monkeypatch.setenv("PRICE_SOURCE", "sample")
+    assert prices.load("IBM").attrs["source"] == "sample" and calls == []
+    monkeypatch.setenv("PRICE_SOURCE", "yahoo")
+    fake_yahoo(history_frame(pd.bdate_range("2024-03-01", periods=3)))
+    assert prices.load("IBM").attrs["source"] == "yahoo"
+    monkeypatch.setenv("PRICE_SOURCE", "bloomberg")
+    with pytest.raises(DataError, match="'bloomberg'.*auto, yahoo, sample"):
+        prices.load("IBM")
+
+
+def test_import_yfinance_sets_cache_and_loads_curl_cffi_first(yf):
+    assert "curl_cffi" in sys.modules
+    location = yf.cache._TzDBManager.get_location()
+    assert location.endswith("yfinance") and "cache" in location
+    assert yf.config.debug.hide_exceptions is False
+
+
+def test_importing_prices_does_not_import_yfinance():
+    code = "import sys, stockPredictor.prices; assert 'yfinance' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": ":".join(sys.path)})
+
+
+# --- synthetic ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", prices.SYNTHETIC_KINDS)
+def test_synthetic_is_seeded_positive_and_consistent(kind):
+    first, again = prices.synthetic(kind, n=300, seed=7), prices.synthetic(kind, n=300, seed=7)
+    pd.testing.assert_frame_equal(first, again)
+    assert not np.allclose(first["close"], prices.synthetic(kind, n=300, seed=8)["close"])
+    assert (first.to_numpy() > 0).all() and len(first) == 300
+    assert (first["high"] >= first[["open", "close"]].max(axis=1)).all()
+    assert (first["low"] <= first[["open", "close"]].min(axis=1)).all()
+    assert (first.index.day_of_week < 5).all() and first.index[0] == pd.Timestamp("2010-01-04")
+    assert first.attrs["source"] == "synthetic" and first.attrs["calendar"] == "equity"
+
+
+def test_synthetic_drift_shows_in_the_trend():
+    up = prices.synthetic(n=2000, drift=0.002, volatility=0.01, seed=3)["close"]
+    down = prices.synthetic(n=2000, drift=-0.002, volatility=0.01, seed=3)["close"]
+    assert up.iloc[-1] > 10 * up.iloc[0] and down.iloc[-1] < up.iloc[0] / 10
+
+
+def test_synthetic_rejects_unknown_kind():
+    with pytest.raises(DataError, match="'square'"):
+        prices.synthetic("square")
