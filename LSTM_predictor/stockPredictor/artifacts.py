@@ -44,6 +44,7 @@ def save(directory: str | Path, model, scaler, metadata: dict) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
                                 dir=directory.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; a served model must be readable
     try:
         model.save(tmp / MODEL_FILE)
         joblib.dump(scaler, tmp / SCALER_FILE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import platform
 import time
@@ -21,6 +22,9 @@ from .config import ModelConfig, TrainConfig  # noqa: E402
 from .data_generator import Windowing, time_split  # noqa: E402
 from .errors import DataError  # noqa: E402
 from .models import build_model  # noqa: E402
+
+# Keras warns on every .h5 save that the format is legacy; the runtime reads .h5 on purpose.
+logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 class Progress(keras.callbacks.Callback):
@@ -48,17 +52,28 @@ def _stack(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.n
 
 
 def prepare(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
-            train_config: TrainConfig) -> tuple[Windowing, dict, dict]:
-    """Split every frame by time, fit scaling on the training parts, window each part."""
+            train_config: TrainConfig, report: Callable[[str], None] = print
+            ) -> tuple[Windowing, dict, dict]:
+    """Split every frame by time, fit scaling on the training parts, window each part.
+
+    A ticker with too little history for a split (FB listed in 2012) gives no
+    windows to that split; only a split with no windows at all is an error.
+    """
     splits = {t: time_split(f, train_config.val_fraction, train_config.test_fraction)
               for t, f in frames.items()}
     windowing = Windowing.from_config(model_config).fit(s[0] for s in splits.values())
     data = {}
     for i, part in enumerate(("train", "val", "test")):
-        try:
-            data[part] = _stack([windowing.transform(s[i]) for s in splits.values()])
-        except DataError as exc:
-            raise DataError(f"the {part} split is too short: {exc}") from exc
+        pairs = []
+        for ticker, parts in splits.items():
+            try:
+                pairs.append(windowing.transform(parts[i]))
+            except DataError as exc:
+                report(f"{ticker}: no {part} windows ({exc})")
+        if not pairs:
+            raise DataError(f"no ticker has enough prices for a {part} split with window "
+                            f"{model_config.window} and {model_config.output_steps} output steps")
+        data[part] = _stack(pairs)
     return windowing, data, splits
 
 
@@ -69,7 +84,7 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
     if not frames:
         raise DataError("no price frames to train on")
     keras.utils.set_random_seed(train_config.seed)
-    windowing, data, splits = prepare(frames, model_config, train_config)
+    windowing, data, splits = prepare(frames, model_config, train_config, report)
     (x_train, y_train), (x_val, y_val) = data["train"], data["val"]
     report(f"{len(x_train)} training and {len(x_val)} validation windows "
            f"from {', '.join(frames)}")
@@ -83,7 +98,8 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
                         shuffle=True, verbose=0, callbacks=[progress, stop])
     val_loss = [float(v) for v in history.history["val_loss"]]
     if len(val_loss) < train_config.epochs:
-        report(f"stopped early after {len(val_loss)} epochs; best was {int(np.argmin(val_loss)) + 1}")
+        best = int(np.argmin(val_loss)) + 1
+        report(f"stopped early after {len(val_loss)} epochs; best was {best}")
     meta = _metadata(frames, splits, model_config, train_config, scope, history.history,
                      progress.seconds, _test_metrics(model, windowing, data["test"]))
     path = artifacts.save(out_dir, model, windowing.scaler_, meta)

@@ -1,9 +1,11 @@
 """Training: repeatable with a seed, progress shown, scaling fitted on training data only."""
 
 import numpy as np
+import pytest
 
 from stockPredictor import train
 from stockPredictor.data_generator import time_split
+from stockPredictor.errors import DataError
 from tests.conftest import TINY_MODEL, TINY_TRAINING
 
 
@@ -47,3 +49,16 @@ def test_test_metrics_compare_with_naive(tiny_artifact):
     assert len(metrics["mae"]) == TINY_MODEL.output_steps
     ratio = np.array(metrics["mae"]) / np.array(metrics["naive_mae"])
     np.testing.assert_allclose(metrics["mae_vs_naive"], ratio, atol=1e-3)
+
+
+def test_a_short_ticker_only_feeds_the_splits_it_can_fill(walk):
+    short = walk.iloc[:60]  # 42 / 9 / 9 rows: too few for a validation or test window
+    lines = []
+    _, with_short, _ = train.prepare({"A": walk, "S": short}, TINY_MODEL, TINY_TRAINING,
+                                     lines.append)
+    _, alone, _ = train.prepare({"A": walk}, TINY_MODEL, TINY_TRAINING, lines.append)
+    assert len(with_short["train"][0]) == len(alone["train"][0]) + 42 - 1 - 5 - 5 + 1
+    assert len(with_short["val"][0]) == len(alone["val"][0])
+    assert any(line.startswith("S: no val windows") for line in lines)
+    with pytest.raises(DataError, match="no ticker has enough prices for a val split"):
+        train.prepare({"S": short}, TINY_MODEL, TINY_TRAINING, lines.append)
