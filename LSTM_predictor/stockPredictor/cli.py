@@ -23,8 +23,9 @@ def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
     action = "append" if many else "store"
     group.add_argument("--ticker", action=action, help="ticker symbol, e.g. IBM"
                        + (" (repeat for several)" if many else ""))
-    group.add_argument("--csv", action=action, type=Path, help="a CSV of daily prices "
-                       "(Yahoo export, Kaggle or Bitstamp layout)" + (" (repeatable)" if many else ""))
+    group.add_argument("--csv", action=action, type=Path,
+                       help="a CSV of daily prices (Yahoo export, Kaggle or Bitstamp layout)"
+                       + (" (repeatable)" if many else ""))
     parser.add_argument("--source", choices=SOURCES, default=None,
                         help="where --ticker prices come from (default: $PRICE_SOURCE or auto: "
                         "Yahoo, then the bundled 2013 sample)")

@@ -8,7 +8,7 @@ from stockPredictor.trading_calendar import CRYPTO, EQUITY, is_trading_day, next
 def test_equity_days_skip_weekends_and_holidays():
     days = next_trading_days("2026-11-20", 30, EQUITY)  # a Friday, Thanksgiving and Christmas ahead
     assert len(days) == 30 and days.is_monotonic_increasing
-    assert (days.dayofweek < 5).all()
+    assert (days.day_of_week < 5).all()
     for holiday in ("2026-11-26", "2026-12-25", "2027-01-01"):
         assert pd.Timestamp(holiday) not in days
     assert days[0] == pd.Timestamp("2026-11-23")  # Friday -> Monday
