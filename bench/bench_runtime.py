@@ -79,12 +79,12 @@ def bench(label: str, path: Path, reps: int) -> tuple[list[tuple], str]:
     return rows, loads
 
 
-def print_table(rows: list[tuple]) -> None:
+def print_table(rows: list[tuple], header: tuple[str, ...] = HEADER) -> None:
     """A Markdown table, so it pastes into an issue or the README as is."""
-    table = [HEADER] + [tuple(str(v) for v in row) for row in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
+    table = [header] + [tuple(str(v) for v in row) for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     line = "| " + " | ".join("{:>%d}" % w for w in widths) + " |"
-    print(line.format(*HEADER))
+    print(line.format(*header))
     print("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
     for row in table[1:]:
         print(line.format(*row))
