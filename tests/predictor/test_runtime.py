@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,7 +14,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import stockPredictor.runtime as runtime  # noqa: E402
 from stockPredictor.config import ModelConfig  # noqa: E402
 from stockPredictor.errors import ArtifactError, DataError  # noqa: E402
 from stockPredictor.models import build_model  # noqa: E402
@@ -162,18 +159,3 @@ def test_wrong_input_shape_is_a_data_error(saved_lstm):
         net(np.zeros((2, WINDOW + 1, 1)))
     with pytest.raises(DataError):
         net(np.zeros((WINDOW, 1)))
-
-
-def test_importing_runtime_does_not_import_tensorflow():
-    package_root = str(Path(runtime.__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-    code = (
-        "import sys, stockPredictor.runtime\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras'))\n"
-        "print(heavy)\n"
-        "sys.exit(1 if heavy else 0)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
