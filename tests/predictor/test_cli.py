@@ -94,3 +94,19 @@ def test_console_script_runs_with_the_committed_models():
     out = json.loads(result.stdout)
     assert out["model"] == "ibm" and len(out["forecast"]) == 4
     assert 0.5 < out["forecast"][0]["close"] / out["last_close"] < 1.5
+
+
+def test_train_from_a_csv_file(ibm_csv, tmp_path, capsys):
+    assert main(["train", "--csv", str(ibm_csv), *TINY, "--target", "minmax",
+                 "--out", str(tmp_path / "mine")]) == 0
+    meta = json.loads((tmp_path / "mine" / "model.json").read_text())
+    assert meta["tickers"] == ["IBM"] and meta["scope"] == "ticker"
+    assert meta["target"] == "minmax" and meta["data"]["IBM"]["source"] == "csv"
+    assert "epoch 1/1" in capsys.readouterr().out
+
+
+def test_bad_training_settings_are_named(tmp_path, capsys):
+    assert main(["train", "--ticker", "IBM", "--source", "sample", "--window", "1",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "window=1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
