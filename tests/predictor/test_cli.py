@@ -9,6 +9,8 @@ import pytest
 
 from stockPredictor.cli import main
 
+pytestmark = pytest.mark.slow  # trains through the CLI and starts a subprocess
+
 TINY = ["--window", "5", "--units", "4", "--layers", "1", "--epochs", "1", "--batch-size", "32"]
 
 

@@ -19,6 +19,8 @@ from stockPredictor.errors import ArtifactError, DataError  # noqa: E402
 from stockPredictor.models import build_model  # noqa: E402
 from stockPredictor.runtime import load_model  # noqa: E402
 
+pytestmark = pytest.mark.slow  # builds and saves Keras models
+
 TOLERANCE = 1e-5
 WINDOW, UNITS, STEPS, BATCH = 10, 8, 5, 7
 

@@ -8,6 +8,8 @@ from stockPredictor.data_generator import time_split
 from stockPredictor.errors import DataError
 from tests.conftest import TINY_MODEL, TINY_TRAINING
 
+pytestmark = pytest.mark.slow  # trains small models with Keras
+
 
 def test_same_seed_same_model(tmp_path, walk, tiny_artifact):
     again = train.fit({"WALK": walk}, TINY_MODEL, TINY_TRAINING, tmp_path / "again",
