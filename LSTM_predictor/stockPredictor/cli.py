@@ -11,7 +11,7 @@ import pandas as pd
 
 from . import prices
 from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
-from .errors import StockPredictorError
+from .errors import DataError, StockPredictorError
 from .predict import DEFAULT_HORIZON, forecast
 from .preload import Registry, default_models_dir
 
@@ -38,7 +38,12 @@ def _frames(args) -> dict[str, pd.DataFrame]:
     else:
         tickers = args.ticker if isinstance(args.ticker, list) else [args.ticker]
         frames = [prices.load(prices.check_ticker(t), args.source) for t in tickers]
-    return {f.attrs["ticker"]: f for f in frames}
+    tickers = [f.attrs["ticker"] for f in frames]
+    repeated = sorted({t for t in tickers if tickers.count(t) > 1})
+    if repeated:
+        raise DataError(f"ticker {repeated[0]!r} is given more than once; each ticker's prices "
+                        f"may be used once (name CSV files after their ticker)")
+    return dict(zip(tickers, frames))
 
 
 def cmd_fetch(args) -> int:

@@ -105,6 +105,8 @@ class Windowing:
         offset = len(frame) - len(scaled)  # log returns start one row later
         ends = np.array([len(frame) - 1]) if ends is None else np.asarray(ends)
         starts = ends - offset - self.window + 1
+        if (ends >= len(frame)).any():
+            raise DataError(f"window ends {ends.tolist()} go past the {len(frame)} rows of prices")
         if len(frame) < self.rows_needed or (starts < 0).any():
             raise DataError(f"only {len(frame)} rows of prices up to the forecast date; "
                             f"at least {self.rows_needed} are needed for window {self.window}")

@@ -112,3 +112,9 @@ def test_bad_training_settings_are_named(tmp_path, capsys):
                  "--out", str(tmp_path / "x")]) == 1
     assert "window=1" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_the_same_ticker_twice_is_refused(tmp_path, capsys):
+    assert main(["train", "--ticker", "IBM", "--ticker", "ibm", "--source", "sample",
+                 "--out", str(tmp_path / "x")]) == 1
+    assert "'IBM' is given more than once" in capsys.readouterr().err

@@ -81,3 +81,9 @@ def test_too_few_rows_is_a_clear_error(walk):
 def test_unfitted_windowing_says_so(walk):
     with pytest.raises(DataError, match="not fitted"):
         Windowing().transform(walk)
+
+
+def test_window_ends_past_the_data_are_refused(walk):
+    w = Windowing("log_return", window=5, output_steps=2).fit([walk])
+    with pytest.raises(DataError, match="go past"):
+        w.inputs(walk, [len(walk)])
