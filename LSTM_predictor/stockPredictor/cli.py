@@ -37,7 +37,7 @@ def _frames(args) -> dict[str, pd.DataFrame]:
         frames = [prices.read_csv(p) for p in paths]
     else:
         tickers = args.ticker if isinstance(args.ticker, list) else [args.ticker]
-        frames = [prices.load(prices.check_ticker(t), args.source) for t in tickers]
+        frames = [prices.load(t, args.source) for t in tickers]
     tickers = [f.attrs["ticker"] for f in frames]
     repeated = sorted({t for t in tickers if tickers.count(t) > 1})
     if repeated:

@@ -127,8 +127,6 @@ def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None) -> pd.
     except (YFException, KeyError, IndexError, TypeError, ValueError) as exc:
         # With exceptions on, a malformed Yahoo reply surfaces as one of these: Yahoo's fault.
         raise SourceUnavailableError(f"Yahoo sent a reply that could not be read: {exc!r}") from exc
-    if raw is None or raw.empty:
-        raise UnknownTickerError(unknown)
     return _finish(_from_yfinance_frame(raw, ticker), ticker, "yahoo")
 
 
