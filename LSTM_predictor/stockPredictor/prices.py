@@ -24,6 +24,10 @@ from .errors import DataError, SourceUnavailableError, UnknownTickerError
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 SAMPLE_TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
+# Names as the companies were called when the sample ends (2013).
+SAMPLE_NAMES = {"AAPL": "Apple Inc.", "FB": "Facebook, Inc.", "GOOG": "Google Inc.",
+                "IBM": "International Business Machines Corporation",
+                "MSFT": "Microsoft Corporation"}
 SOURCES = ("auto", "yahoo", "sample")
 SYNTHETIC_KINDS = ("random_walk", "sine")
 # Anchored with ^...$ rather than \A...\Z so the same text works as an HTML/OpenAPI pattern.
@@ -68,13 +72,18 @@ def load(ticker: str, source: str | None = None, *, start: DateLike = None,
     try:
         return from_yahoo(ticker, start, end)
     except (SourceUnavailableError, UnknownTickerError) as exc:
-        if ticker not in SAMPLE_TICKERS:
-            if isinstance(exc, SourceUnavailableError):
-                raise SourceUnavailableError(
-                    f"{exc}; the bundled sample only has {', '.join(SAMPLE_TICKERS)}") from exc
-            raise
-        logger.warning("Yahoo failed for %s (%s); using the bundled sample", ticker, exc)
-        return _between(from_sample(ticker), start, end)
+        return _between(sample_instead(ticker, exc), start, end)
+
+
+def sample_instead(ticker: str, exc: Exception) -> pd.DataFrame:
+    """The bundled sample standing in after Yahoo failed with ``exc``; raises if it lacks it."""
+    if ticker not in SAMPLE_TICKERS:
+        if isinstance(exc, SourceUnavailableError):
+            raise SourceUnavailableError(
+                f"{exc}; the bundled sample only has {', '.join(SAMPLE_TICKERS)}") from exc
+        raise exc
+    logger.warning("Yahoo failed for %s (%s); using the bundled sample", ticker, exc)
+    return from_sample(ticker)
 
 
 def _cache_dir() -> Path:
@@ -113,8 +122,9 @@ def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None) -> pd.
     unknown = f"no price data for ticker {ticker!r} on Yahoo"
     start, end = _day(start), _day(end)
     period = {"period": "max"} if start is None and end is None else {"start": start, "end": end}
+    handle = yf.Ticker(ticker)
     try:
-        raw = yf.Ticker(ticker).history(**period, interval="1d", auto_adjust=True)
+        raw = handle.history(**period, interval="1d", auto_adjust=True)
     except YFRateLimitError as exc:
         raise SourceUnavailableError(f"Yahoo is rate limiting requests ({exc})") from exc
     except YFTickerMissingError as exc:
@@ -127,7 +137,21 @@ def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None) -> pd.
     except (YFException, KeyError, IndexError, TypeError, ValueError) as exc:
         # With exceptions on, a malformed Yahoo reply surfaces as one of these: Yahoo's fault.
         raise SourceUnavailableError(f"Yahoo sent a reply that could not be read: {exc!r}") from exc
-    return _finish(_from_yfinance_frame(raw, ticker), ticker, "yahoo")
+    frame = _finish(_from_yfinance_frame(raw, ticker), ticker, "yahoo")
+    name = _yahoo_name(handle)
+    if name:
+        frame.attrs["name"] = name
+    return frame
+
+
+def _yahoo_name(handle) -> str | None:
+    # history() already fetched the chart metadata, which carries the long name: no extra request.
+    try:
+        meta = handle.get_history_metadata() if hasattr(handle, "get_history_metadata") else {}
+    except Exception:  # the name is a nicety; never fail a price load over it
+        return None
+    name = (meta or {}).get("longName") or (meta or {}).get("shortName")
+    return str(name) if name else None
 
 
 def _from_yfinance_frame(raw: pd.DataFrame, ticker: str) -> pd.DataFrame:
@@ -192,7 +216,9 @@ def from_sample(ticker: str) -> pd.DataFrame:
     if ticker not in frames:
         raise UnknownTickerError(f"ticker {ticker!r} is not in the bundled sample, which has "
                                  f"{', '.join(SAMPLE_TICKERS)}")
-    return _finish(frames[ticker].copy(), ticker, "sample")
+    frame = _finish(frames[ticker].copy(), ticker, "sample")
+    frame.attrs["name"] = SAMPLE_NAMES[ticker]
+    return frame
 
 
 def read_csv(source: csv_formats.CsvSource, ticker: str | None = None) -> pd.DataFrame:

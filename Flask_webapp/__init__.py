@@ -1,0 +1,1 @@
+"""The Flask web app of the stock predictor; see app.py."""

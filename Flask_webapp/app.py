@@ -1,0 +1,102 @@
+"""The web app: ``create_app()``, the module-level ``app`` for gunicorn, and the dev server.
+
+Run it with ``python Flask_webapp/app.py``, ``flask --app Flask_webapp.app run`` or the
+Procfile's gunicorn command, from the repository root. It serves through the NumPy runtime and
+never imports TensorFlow.
+"""
+
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # `python Flask_webapp/app.py` runs this file outside its package, so its relative imports
+    # would fail. Load this folder as the package Flask_webapp and run the packaged module.
+    import importlib.util
+    from pathlib import Path
+
+    _here = Path(__file__).resolve().parent
+    _spec = importlib.util.spec_from_file_location(
+        "Flask_webapp", _here / "__init__.py", submodule_search_locations=[str(_here)])
+    sys.modules["Flask_webapp"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["Flask_webapp"])
+    from Flask_webapp.app import main
+    sys.exit(main())
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+
+from flask import Flask
+from stockPredictor.preload import BUNDLED_MODELS, Registry
+from stockPredictor.price_cache import PriceCache
+from stockPredictor.prices import SOURCES
+
+from . import api, errors, pages
+
+# Settings a deployment sets through the environment (12-factor, as Heroku does).
+ENVIRONMENT = ("PORT", "SECRET_KEY", "MODELS_DIR", "CACHE_DIR", "PRICE_SOURCE")
+DEFAULTS = {
+    "PORT": 5000,
+    "MODELS_DIR": str(BUNDLED_MODELS),
+    "CACHE_DIR": os.path.expanduser("~/.cache/stock-predictor"),
+    "PRICE_SOURCE": "auto",
+    "PRICE_TTL": 900,                      # seconds a Yahoo download is reused
+    "MAX_CONTENT_LENGTH": 5 * 1000 * 1000,  # uploads: a decade of daily prices is ~300 kB
+    "API_TITLE": "Stock predictor API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+def load_config(test_config: Mapping | None = None, environ: Mapping = os.environ) -> dict:
+    """Defaults, then the environment, then ``test_config``; checked before anything starts."""
+    config = dict(DEFAULTS)
+    config.update({key: environ[key] for key in ENVIRONMENT if environ.get(key)})
+    config.update(test_config or {})
+    try:
+        config["PORT"] = int(config["PORT"])
+    except (TypeError, ValueError):
+        raise ValueError(f"PORT={config['PORT']!r} must be a whole number") from None
+    source = str(config["PRICE_SOURCE"]).strip().lower()
+    if source not in SOURCES:
+        raise ValueError(f"PRICE_SOURCE={config['PRICE_SOURCE']!r} must be one of "
+                         f"{', '.join(SOURCES)}")
+    config["PRICE_SOURCE"] = source
+    # Without a configured key, each process gets its own: nothing here outlives a process.
+    config["SECRET_KEY"] = config.get("SECRET_KEY") or secrets.token_hex(32)
+    return config
+
+
+def create_app(test_config: Mapping | None = None) -> Flask:
+    """Build the app: configuration, the model registry (loaded once), pages, API, errors."""
+    app = Flask(__name__)
+    app.config.update(load_config(test_config))
+    # yfinance keeps its small caches under CACHE_DIR; the package reads it from the environment.
+    os.environ["CACHE_DIR"] = str(app.config["CACHE_DIR"])
+    registry = Registry(app.config["MODELS_DIR"]).load()
+    if not registry.names():
+        app.logger.warning("no models loaded from %s: forecasts will fail until one is trained",
+                           app.config["MODELS_DIR"])
+    app.extensions["registry"] = registry
+    app.extensions["price_cache"] = PriceCache(app.config["PRICE_SOURCE"],
+                                               ttl=float(app.config["PRICE_TTL"]))
+    app.register_blueprint(pages.bp)
+    api.Api(app).register_blueprint(api.blp)
+    app.add_url_rule("/healthz", "healthz", api.healthz)
+    errors.register(app)
+    return app
+
+
+def main() -> None:
+    """Serve on 127.0.0.1:$PORT with Flask's development server (debug only if asked for)."""
+    logging.basicConfig(level=logging.INFO)
+    debug = os.environ.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes")
+    app.run(host="127.0.0.1", port=app.config["PORT"], debug=debug)
+
+
+app = create_app()
+
+if __name__ == "__main__":  # python -m Flask_webapp.app
+    main()

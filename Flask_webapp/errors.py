@@ -1,0 +1,103 @@
+"""One way to fail: JSON ``{"error", "message"}`` under /api, a friendly page elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from marshmallow import ValidationError
+from stockPredictor.errors import (ArtifactError, DataError, NotTrainedError,
+                                   SourceUnavailableError, StockPredictorError,
+                                   UnknownTickerError)
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Most specific first: each package error and the status and code it answers with.
+PACKAGE_ERRORS = (
+    (UnknownTickerError, 404, "unknown_ticker"),
+    (NotTrainedError, 404, "unknown_model"),
+    (SourceUnavailableError, 503, "source_unavailable"),
+    (DataError, 422, "invalid_input"),
+    (ArtifactError, 500, "model_error"),
+)
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+              413: "payload_too_large", 422: "invalid_input"}
+TITLES = {404: "Not found", 413: "File too large", 422: "Please check your input",
+          503: "Prices unavailable"}
+
+
+def error_response(status: int, code: str, message: str):
+    """The error as JSON for API calls, as an HTML page for everything else."""
+    if request.path.startswith("/api/"):
+        return jsonify(error=code, message=message), status
+    title = TITLES.get(status, "Something went wrong" if status >= 500 else "Bad request")
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def describe(messages) -> str:
+    """One sentence from marshmallow's nested messages: 'horizon: must be ...; ticker: ...'."""
+    parts = []
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                # webargs nests by location ("json", "query", "form"); a field path is enough.
+                walk(inner, path if key in ("json", "query", "form", "files", "view_args",
+                                            "json_or_form", "_schema") else path + [str(key)])
+        elif isinstance(value, (list, tuple)):
+            for inner in value:
+                walk(inner, path)
+        else:
+            text = str(value).rstrip(".")
+            parts.append(f"{'.'.join(path)}: {text}" if path else text)
+
+    walk(messages, [])
+    return "; ".join(parts) or "the request is not valid"
+
+
+def package_status(exc: StockPredictorError) -> tuple[int, str, str]:
+    """The status, code and message a package error answers with."""
+    for kind, status, code in PACKAGE_ERRORS:
+        if isinstance(exc, kind):
+            if status >= 500:
+                log.error("%s: %s", code, exc)
+                return status, code, "the model could not be used; the server log says why"
+            return status, code, str(exc)
+    log.error("unmapped package error: %r", exc)
+    return 500, "internal_error", "something went wrong on our side"
+
+
+def _package_error(exc: StockPredictorError):
+    return error_response(*package_status(exc))
+
+
+def _http_error(exc: HTTPException):
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    if "messages" in data:  # webargs' validation errors
+        message = describe(data["messages"])
+    elif status == 413:
+        limit = request.max_content_length or 0
+        message = f"the upload is larger than the limit of {limit // 1_000_000} MB"
+    else:
+        message = exc.description or exc.name
+    return error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")),
+                          message)
+
+
+def _validation_error(exc: ValidationError):
+    return error_response(422, "invalid_input", describe(exc.messages))
+
+
+def _unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def register(app: Flask) -> None:
+    """Route every error of ``app`` through ``error_response``."""
+    app.register_error_handler(StockPredictorError, _package_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ValidationError, _validation_error)
+    app.register_error_handler(Exception, _unexpected)

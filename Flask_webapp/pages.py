@@ -1,0 +1,107 @@
+"""The HTML pages: search and info card, the forecast form, and the forecast itself."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from urllib.parse import quote
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from stockPredictor import info
+from stockPredictor.config import MAX_HORIZON
+from stockPredictor.errors import StockPredictorError
+from stockPredictor.predict import DEFAULT_HORIZON
+from stockPredictor.prices import SAMPLE_TICKERS, check_ticker
+
+from . import errors, forecasting, schemas
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def _suggestions() -> dict:
+    # Every page's search box offers the tickers that work offline.
+    return {"suggestions": SAMPLE_TICKERS}
+
+
+@bp.route("/")
+def index():
+    """Ticker search; with ?ticker=, its info card and price chart."""
+    ticker = request.args.get("ticker", "").strip()
+    if not ticker:
+        return render_template("index.html", ticker=None)
+    try:
+        card = info.summary(forecasting.load_prices(check_ticker(ticker)))
+    except StockPredictorError as exc:
+        status, code, message = errors.package_status(exc)
+        return render_template("index.html", ticker=ticker, error=message), status
+    return render_template("index.html", ticker=card["ticker"], card=card)
+
+
+@bp.route("/predict", methods=["GET", "POST"])
+def predict():
+    """The forecast form; a ticker goes on to its forecast page, an upload is forecast here."""
+    if request.method == "GET":
+        return _form({"ticker": request.args.get("ticker", ""), "horizon": DEFAULT_HORIZON})
+    form = request.form.to_dict()
+    upload = request.files.get("file")
+    try:
+        args = schemas.ForecastRequest().load(form)
+        if upload is not None and upload.filename:
+            frame = forecasting.read_upload(upload, args["ticker"])
+            return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"],
+                                                  args["model"]), frame)
+        if not args["ticker"]:
+            raise ValidationError("enter a ticker, or choose a CSV file of prices", "ticker")
+    except ValidationError as exc:
+        return _form(form, {field: errors.describe(messages)
+                            for field, messages in exc.messages.items()}), 422
+    except StockPredictorError as exc:
+        status, _, message = errors.package_status(exc)
+        return _form(form, {"file" if upload and upload.filename else "ticker": message}), status
+    query = {key: args[key] for key in ("as_of", "model") if args[key]}
+    return redirect(url_for("pages.prediction", ticker=args["ticker"].upper(),
+                            horizon=args["horizon"], **query), 303)
+
+
+@bp.route("/prediction/<ticker>")
+def prediction(ticker: str):
+    """The forecast of a ticker: chart, table, model, data freshness and downloads."""
+    args = schemas.ForecastOptions().load(request.args.to_dict())
+    frame = forecasting.load_prices(check_ticker(ticker))
+    return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"]),
+                 frame)
+
+
+def _form(values: dict, field_errors: dict | None = None):
+    models = forecasting.registry()
+    return render_template("price_predict.html", values=values, errors=field_errors or {},
+                           models=[forecasting.model_info(models.get(n)) for n in models.names()],
+                           max_horizon=MAX_HORIZON)
+
+
+def _show(result: dict, frame):
+    chart = {"ticker": result["ticker"],
+             "history": forecasting.chart_history(frame, result["as_of"]),
+             "forecast": result["forecast"], "actual": result["actual"],
+             "level": result.get("level")}
+    name = f"{result['ticker']}-forecast-{result['as_of']}"
+    downloads = {"csv": ("data:text/csv;charset=utf-8," + quote(_csv(result)), f"{name}.csv"),
+                 "json": ("data:application/json;charset=utf-8," + quote(json.dumps(result)),
+                          f"{name}.json")}
+    return render_template("show_prediction.html", result=result, chart=chart,
+                           downloads=downloads)
+
+
+def _csv(result: dict) -> str:
+    actual = {row["date"]: row["close"] for row in result["actual"] or []}
+    banded = any("low" in row for row in result["forecast"])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "forecast"] + (["low", "high"] if banded else []) + ["actual"])
+    for row in result["forecast"]:
+        band = [row.get("low"), row.get("high")] if banded else []
+        writer.writerow([row["date"], row["close"], *band, actual.get(row["date"])])
+    return out.getvalue()

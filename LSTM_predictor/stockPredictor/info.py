@@ -1,0 +1,57 @@
+"""What a person sees first about a ticker: the info card, and how fresh its prices are."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from .prices import validate
+
+# A year of trading days, for the 52-week range.
+YEAR = pd.DateOffset(weeks=52)
+SOURCE_LABELS = {"yahoo": "Yahoo Finance", "sample": "Bundled sample (Quandl WIKI, to 2013)",
+                 "csv": "Uploaded file", "synthetic": "Synthetic series"}
+# Daily closes older than this (in calendar days) are called stale: a weekend and a holiday fit.
+STALE_AFTER_DAYS = 4
+
+
+def freshness(frame: pd.DataFrame, now: dt.datetime | None = None) -> dict:
+    """Where the prices came from, when, and a notice when they are not current."""
+    attrs = frame.attrs
+    source = str(attrs.get("source", "unknown"))
+    now = pd.Timestamp(now or dt.datetime.now(dt.timezone.utc))
+    if now.tzinfo is not None:
+        now = now.tz_convert("UTC").tz_localize(None)
+    last = frame.index[-1]
+    age = (now.normalize() - last).days
+    notice = None
+    if source == "sample":
+        notice = (f"These are the bundled sample prices, which end on {last.date()}: "
+                  "not current prices.")
+    elif attrs.get("stale"):
+        notice = (f"Yahoo Finance could not be reached; these prices were fetched at "
+                  f"{attrs.get('fetched_at')} and end on {last.date()}.")
+    elif source == "yahoo" and age > STALE_AFTER_DAYS:
+        notice = f"The latest price Yahoo Finance has is from {last.date()}, {age} days ago."
+    return {"source": source, "source_label": SOURCE_LABELS.get(source, source),
+            "fetched_at": attrs.get("fetched_at"), "last_date": last.strftime("%Y-%m-%d"),
+            "age_days": int(age), "stale": bool(attrs.get("stale")), "notice": notice}
+
+
+def summary(frame: pd.DataFrame, now: dt.datetime | None = None) -> dict:
+    """The info card: name, source, date range, last close, day change, 52-week range."""
+    validate(frame, min_rows=1)
+    close = frame["close"]
+    last_close = float(close.iloc[-1])
+    previous = float(close.iloc[-2]) if len(close) > 1 else None
+    year = frame.loc[frame.index[-1] - YEAR:]
+    change = None if previous is None else last_close - previous
+    return {"ticker": frame.attrs.get("ticker"), "name": frame.attrs.get("name"),
+            "first_date": frame.index[0].strftime("%Y-%m-%d"), "rows": len(frame),
+            "last_close": round(last_close, 4),
+            "change": None if change is None else round(change, 4),
+            "change_pct": None if change is None else round(100.0 * change / previous, 2),
+            "low_52w": round(float(year["low"].min()), 4),
+            "high_52w": round(float(year["high"].max()), 4),
+            **freshness(frame, now)}

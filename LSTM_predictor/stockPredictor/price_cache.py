@@ -1,0 +1,72 @@
+"""A per-process cache of daily prices: fresh copies spare Yahoo, stale ones stand in for it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+import pandas as pd
+
+from . import prices
+from .errors import DataError, SourceUnavailableError, UnknownTickerError
+
+
+class PriceCache:
+    """Prices by ticker, reused for ``ttl`` seconds and served stale while Yahoo is down."""
+
+    def __init__(self, source: str = "auto", ttl: float = 900.0, max_tickers: int = 32,
+                 retry_after: float = 60.0, clock=time.monotonic):
+        if source not in prices.SOURCES:
+            raise DataError(f"price source {source!r} is not one of {', '.join(prices.SOURCES)}")
+        self.source, self.ttl, self.max_tickers, self.clock = source, ttl, max_tickers, clock
+        # After Yahoo fails to answer, skip it this long: offline, every page would wait on it.
+        self.retry_after = retry_after
+        self._down: tuple[float, SourceUnavailableError] | None = None
+        self._entries: OrderedDict[str, tuple[float, pd.DataFrame]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, ticker: str) -> pd.DataFrame:
+        """Daily prices of ``ticker``: cache if fresh, else the source, else a stale copy."""
+        ticker = prices.check_ticker(ticker)
+        if self.source == "sample":
+            return prices.from_sample(ticker)
+        entry = self._get(ticker)
+        if entry is not None and self.clock() - entry[0] < self.ttl:
+            return entry[1]
+        try:
+            frame = self._from_yahoo(ticker)
+        except (SourceUnavailableError, UnknownTickerError) as exc:
+            if entry is not None and isinstance(exc, SourceUnavailableError):
+                stale = entry[1].copy()
+                stale.attrs = {**entry[1].attrs, "stale": True}
+                return stale
+            if self.source == "yahoo":
+                raise
+            return prices.sample_instead(ticker, exc)
+        self._put(ticker, frame)
+        return frame
+
+    def _from_yahoo(self, ticker: str) -> pd.DataFrame:
+        down = self._down
+        if down is not None and self.clock() - down[0] < self.retry_after:
+            raise SourceUnavailableError(f"{down[1]} (not retried for {self.retry_after:.0f} s)")
+        try:
+            return prices.from_yahoo(ticker)
+        except SourceUnavailableError as exc:
+            self._down = (self.clock(), exc)
+            raise
+
+    def _get(self, ticker: str):
+        with self._lock:
+            entry = self._entries.get(ticker)
+            if entry is not None:
+                self._entries.move_to_end(ticker)
+            return entry
+
+    def _put(self, ticker: str, frame: pd.DataFrame) -> None:
+        with self._lock:
+            self._entries[ticker] = (self.clock(), frame)
+            self._entries.move_to_end(ticker)
+            while len(self._entries) > self.max_tickers:
+                self._entries.popitem(last=False)
