@@ -60,7 +60,7 @@ def package_status(exc: StockPredictorError) -> tuple[int, str, str]:
     """The status, code and message a package error answers with."""
     for kind, status, code in PACKAGE_ERRORS:
         if isinstance(exc, kind):
-            if status >= 500:
+            if status == 500:
                 log.error("%s: %s", code, exc)
                 return status, code, "the model could not be used; the server log says why"
             return status, code, str(exc)

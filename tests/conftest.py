@@ -30,3 +30,62 @@ def tiny_artifact(tmp_path_factory, walk):
 
     out = tmp_path_factory.mktemp("models") / "walk"
     return train.fit({"WALK": walk}, TINY_MODEL, TINY_TRAINING, out, report=lambda line: None)
+
+
+# --- a fake Yahoo: the real yfinance module with its Ticker replaced -------------------------
+
+@pytest.fixture(scope="module")
+def yf(tmp_path_factory):
+    """The real yfinance module, set up by prices.import_yfinance with a throwaway cache folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        prices.import_yfinance.cache_clear()
+        yield prices.import_yfinance()
+    prices.import_yfinance.cache_clear()
+
+
+@pytest.fixture
+def fake_yahoo(yf, monkeypatch):
+    """Install a fake yfinance.Ticker; returns the list of history() calls it received."""
+    calls = []
+
+    def install(result):
+        class FakeTicker:
+            def __init__(self, ticker, session=None):
+                self.ticker = ticker
+                self._price_history = None  # read by yf.download after each history() call
+
+            def get_history_metadata(self):
+                # The chart API's meta block, which history() has already fetched.
+                return {"currency": "USD", "symbol": self.ticker, "longName": f"{self.ticker} Inc."}
+
+            def history(self, period="1mo", interval="1d", start=None, end=None,
+                        actions=True, auto_adjust=True, **kwargs):
+                calls.append(dict(ticker=self.ticker, period=period, interval=interval,
+                                  start=start, end=end, auto_adjust=auto_adjust))
+                if isinstance(result, BaseException):
+                    raise result
+                frame = result.copy()
+                return frame if actions else frame.drop(columns=["Dividends", "Stock Splits"])
+
+        monkeypatch.setattr(yf, "Ticker", FakeTicker)
+        monkeypatch.setattr(yf.multi, "Ticker", FakeTicker)  # what yf.download uses
+        return calls
+
+    return install
+
+
+# --- real servers on loopback ------------------------------------------------------------------
+
+@pytest.fixture
+def free_port():
+    """A function returning a free port on 127.0.0.1."""
+    from tests.servers import free_port
+    return free_port
+
+
+@pytest.fixture
+def serve():
+    """Context manager: start a server command, wait for /healthz, stop it afterwards."""
+    from tests.servers import serve
+    return serve

@@ -16,6 +16,7 @@ import pytest
 
 from stockPredictor import prices
 from stockPredictor.errors import DataError, SourceUnavailableError, UnknownTickerError
+from tests.fakes import history_frame
 
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 
@@ -26,60 +27,6 @@ YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 def no_price_source_env(monkeypatch):
     """Tests choose their source; an ambient PRICE_SOURCE must not change what they test."""
     monkeypatch.delenv("PRICE_SOURCE", raising=False)
-
-
-@pytest.fixture(scope="module")
-def yf(tmp_path_factory):
-    """The real yfinance module, set up by prices.import_yfinance with a throwaway cache folder."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        prices.import_yfinance.cache_clear()
-        yield prices.import_yfinance()
-    prices.import_yfinance.cache_clear()
-
-
-def history_frame(days, tz="America/New_York", close=None):
-    """Shaped as yfinance 1.7 Ticker.history(interval="1d", auto_adjust=True) returns it.
-
-    yfinance rebuilds a daily index as pd.to_datetime(dates).tz_localize(exchange tz), names it
-    "Date", keeps Volume as int64 and appends Dividends and Stock Splits (scrapers/history.py).
-    """
-    index = pd.to_datetime(pd.DatetimeIndex(days).date).tz_localize(
-        tz, ambiguous=True, nonexistent="shift_forward")
-    close = np.linspace(100.0, 110.0, len(index)) if close is None else np.asarray(close, float)
-    frame = pd.DataFrame({
-        "Open": close * 0.99, "High": close * 1.01, "Low": close * 0.98, "Close": close,
-        "Volume": np.arange(1, len(index) + 1, dtype=np.int64) * 1000,
-        "Dividends": 0.0, "Stock Splits": 0.0}, index=index)
-    frame.index.name = "Date"
-    return frame
-
-
-@pytest.fixture
-def fake_yahoo(yf, monkeypatch):
-    """Install a fake yfinance.Ticker; returns the list of history() calls it received."""
-    calls = []
-
-    def install(result):
-        class FakeTicker:
-            def __init__(self, ticker, session=None):
-                self.ticker = ticker
-                self._price_history = None  # read by yf.download after each history() call
-
-            def history(self, period="1mo", interval="1d", start=None, end=None,
-                        actions=True, auto_adjust=True, **kwargs):
-                calls.append(dict(ticker=self.ticker, period=period, interval=interval,
-                                  start=start, end=end, auto_adjust=auto_adjust))
-                if isinstance(result, BaseException):
-                    raise result
-                frame = result.copy()
-                return frame if actions else frame.drop(columns=["Dividends", "Stock Splits"])
-
-        monkeypatch.setattr(yf, "Ticker", FakeTicker)
-        monkeypatch.setattr(yf.multi, "Ticker", FakeTicker)  # what yf.download uses
-        return calls
-
-    return install
 
 
 def write(tmp_path, name, text):

@@ -1,0 +1,46 @@
+"""Fixtures in the flaskr style: an app on the bundled sample, and its client."""
+
+from __future__ import annotations
+
+import pytest
+
+from Flask_webapp.app import create_app
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    """Build an app with test settings on top of the offline defaults."""
+    # create_app points yfinance's cache at CACHE_DIR through the environment; undo it after.
+    monkeypatch.setenv("CACHE_DIR", str(tmp_path / "cache"))
+
+    def build(**overrides):
+        config = {"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": str(tmp_path / "cache")}
+        return create_app({**config, **overrides})
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    """The app on the bundled sample with the committed models."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of ``app``."""
+    return app.test_client()
+
+
+@pytest.fixture
+def ibm_csv(tmp_path):
+    """The bundled IBM prices written as a Yahoo export CSV file, as a person would upload it."""
+    from stockPredictor.prices import from_sample
+
+    frame = from_sample("IBM").iloc[-400:]
+    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.close:.4f},"
+              f"{r.volume:.0f}" for d, r in zip(frame.index, frame.itertuples())]
+    path = tmp_path / "my_prices.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path

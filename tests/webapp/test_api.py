@@ -1,0 +1,180 @@
+"""The JSON API: every answer matches its documented schema, every mistake gets a named 4xx."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from marshmallow import Schema
+
+from Flask_webapp import schemas
+from stockPredictor import prices
+from tests.fakes import history_frame
+
+
+def conforms(payload: dict, schema: type[Schema]) -> dict:
+    """``payload`` if the documented schema accepts it exactly (no missing or extra field)."""
+    problems = schema().validate(payload)
+    assert problems == {}, problems
+    return payload
+
+
+def error_of(answer, status: int) -> str:
+    assert answer.status_code == status, answer.data
+    body = conforms(answer.get_json(), schemas.Error)
+    return body["message"]
+
+
+def test_healthz_lists_the_models(client):
+    body = conforms(client.get("/api/v1/healthz").get_json(), schemas.Health)
+    assert body["status"] == "ok" and body["models"] == ["general", "ibm"]
+    assert client.get("/healthz").get_json() == body
+
+
+def test_models_say_what_they_were_trained_on(client):
+    body = conforms(client.get("/api/v1/models").get_json(), schemas.ModelList)
+    by_name = {m["name"]: m for m in body["models"]}
+    assert by_name["ibm"]["scope"] == "ticker" and by_name["ibm"]["tickers"] == ["IBM"]
+    assert set(by_name["general"]["tickers"]) == set(prices.SAMPLE_TICKERS)
+    assert len(by_name["general"]["test_mae_vs_naive"]) == 30
+
+
+def test_stock_info_matches_the_prices(client):
+    body = conforms(client.get("/api/v1/stocks/ibm").get_json(), schemas.StockInfo)
+    frame = prices.from_sample("IBM")
+    assert body["ticker"] == "IBM" and body["source"] == "sample"
+    assert body["last_date"] == "2013-03-01" and body["first_date"] == "2000-03-01"
+    assert body["last_close"] == pytest.approx(frame["close"].iloc[-1], abs=1e-4)
+    assert body["change"] == pytest.approx(frame["close"].iloc[-1] - frame["close"].iloc[-2],
+                                           abs=1e-3)
+    assert body["notice"] and "sample" in body["notice"]
+
+
+def test_history_honours_its_range(client):
+    body = conforms(client.get("/api/v1/stocks/IBM/history?start=2013-02-01&end=2013-02-08")
+                    .get_json(), schemas.History)
+    assert [row["date"] for row in body["prices"]] == [
+        "2013-02-01", "2013-02-04", "2013-02-05", "2013-02-06", "2013-02-07"]
+    whole = client.get("/api/v1/stocks/IBM/history").get_json()["prices"]
+    assert len(whole) == len(prices.from_sample("IBM"))
+
+
+@pytest.mark.parametrize("query, named", [("start=2013-02-08&end=2013-02-01", "end"),
+                                          ("start=yesterday", "start")])
+def test_history_rejects_a_bad_range_by_name(client, query, named):
+    message = error_of(client.get(f"/api/v1/stocks/IBM/history?{query}"), 422)
+    assert message.startswith(f"{named}:")
+
+
+def test_forecast_of_a_ticker(client):
+    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 4})
+    body = conforms(answer.get_json(), schemas.ForecastResult)
+    assert body["model"] == "ibm"  # IBM's own model is preferred to the general one
+    assert body["as_of"] == "2013-03-01" and body["actual"] is None
+    assert [row["date"] for row in body["forecast"]] == [
+        "2013-03-04", "2013-03-05", "2013-03-06", "2013-03-07"]
+
+
+def test_forecast_as_of_a_past_date_carries_the_actual_prices(client):
+    body = client.post("/api/v1/forecast", json={"ticker": "MSFT", "horizon": 5,
+                                                 "as_of": "2012-06-01", "model": "general"}
+                       ).get_json()
+    conforms(body, schemas.ForecastResult)
+    assert body["model"] == "general" and body["as_of"] == "2012-06-01"
+    closes = prices.from_sample("MSFT")["close"]
+    dates = [row["date"] for row in body["forecast"]]
+    assert [row["date"] for row in body["actual"]] == dates
+    assert [row["close"] for row in body["actual"]] == pytest.approx(
+        closes.loc[dates].round(4).tolist())
+
+
+def test_forecast_of_an_uploaded_csv(client, ibm_csv):
+    with ibm_csv.open("rb") as handle:
+        answer = client.post("/api/v1/forecast", data={"file": (handle, "my_prices.csv"),
+                                                       "horizon": "3"},
+                             content_type="multipart/form-data")
+    body = conforms(answer.get_json(), schemas.ForecastResult)
+    assert body["source"] == "csv" and body["model"] == "general"
+    assert len(body["forecast"]) == 3
+    assert body["last_close"] == pytest.approx(prices.from_sample("IBM")["close"].iloc[-1],
+                                               abs=1e-3)
+
+
+@pytest.mark.parametrize("payload, named", [
+    ({"ticker": "IBM", "horizon": 0}, "horizon"),
+    ({"ticker": "IBM", "horizon": 31}, "horizon"),
+    ({"ticker": "IBM", "horizon": "four"}, "horizon"),
+    ({"ticker": "IBM", "as_of": "2999-01-01"}, "as_of"),
+    ({"ticker": "IBM", "as_of": "01/02/2013"}, "as_of"),
+    ({"ticker": "../../etc/passwd"}, "ticker"),
+    ({"ticker": "IBM", "model": "../general"}, "model"),
+    ({}, "ticker"),
+])
+def test_forecast_names_the_bad_field(client, payload, named):
+    message = error_of(client.post("/api/v1/forecast", json=payload), 422)
+    assert message.startswith(f"{named}:")
+
+
+def test_forecast_with_an_as_of_before_the_data_is_refused(client):
+    message = error_of(client.post("/api/v1/forecast", json={"ticker": "FB",
+                                                             "as_of": "2001-01-02"}), 422)
+    assert "2001-01-02" in message
+
+
+@pytest.mark.parametrize("payload, code", [({"ticker": "NOPE"}, "unknown_ticker"),
+                                           ({"ticker": "IBM", "model": "nope"}, "unknown_model")])
+def test_unknown_ticker_or_model_is_404(client, payload, code):
+    answer = client.post("/api/v1/forecast", json=payload)
+    assert answer.status_code == 404 and answer.get_json()["error"] == code
+    assert "NOPE" in answer.get_json()["message"] or "nope" in answer.get_json()["message"]
+
+
+def test_a_file_that_is_not_prices_is_named(client):
+    data = {"file": (io.BytesIO(b"name,colour\nsky,blue\n"), "colours.csv")}
+    message = error_of(client.post("/api/v1/forecast", data=data,
+                                   content_type="multipart/form-data"), 422)
+    assert "Date" in message  # says which columns were expected
+
+
+def test_an_oversized_upload_is_413(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    data = {"file": (io.BytesIO(b"Date,Close\n" + b"2013-01-02,1\n" * 200), "big.csv")}
+    message = error_of(client.post("/api/v1/forecast", data=data,
+                                   content_type="multipart/form-data"), 413)
+    assert "limit" in message
+
+
+def test_yahoo_down_with_nothing_cached_is_503(make_app, fake_yahoo):
+    from yfinance.exceptions import YFRateLimitError
+    fake_yahoo(YFRateLimitError())
+    client = make_app(PRICE_SOURCE="yahoo").test_client()
+    message = error_of(client.post("/api/v1/forecast", json={"ticker": "TSLA"}), 503)
+    assert "rate limiting" in message
+
+
+def test_yahoo_prices_are_served_and_named(make_app, fake_yahoo):
+    days = prices.from_sample("IBM").index[-300:]
+    calls = fake_yahoo(history_frame(days))
+    client = make_app(PRICE_SOURCE="yahoo").test_client()
+    card = conforms(client.get("/api/v1/stocks/TSLA").get_json(), schemas.StockInfo)
+    assert card["source"] == "yahoo" and card["name"] == "TSLA Inc."
+    body = client.post("/api/v1/forecast", json={"ticker": "TSLA"}).get_json()
+    assert body["model"] == "general" and body["source"] == "yahoo"
+    assert len(calls) == 1  # the second request was served from the price cache
+
+
+def test_wrong_method_and_unknown_path_are_json(client):
+    assert error_of(client.get("/api/v1/forecast"), 405)
+    assert error_of(client.get("/api/v1/nothing-here"), 404)
+
+
+def test_openapi_document_is_generated_from_the_schemas(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert set(spec["paths"]) >= {"/api/v1/healthz", "/api/v1/models", "/api/v1/stocks/{ticker}",
+                                  "/api/v1/stocks/{ticker}/history", "/api/v1/forecast"}
+    body = spec["paths"]["/api/v1/forecast"]["post"]["requestBody"]["content"]
+    assert set(body) == {"application/json", "multipart/form-data"}
+    request = spec["components"]["schemas"]["ForecastRequest"]["properties"]
+    assert request["horizon"]["maximum"] == 30 and request["horizon"]["minimum"] == 1
+    assert spec["components"]["schemas"]["Error"]["required"] == ["error", "message"]

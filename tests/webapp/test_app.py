@@ -1,0 +1,92 @@
+"""The application factory: configuration order, start-up work, and no TensorFlow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from Flask_webapp import app as app_module
+from stockPredictor import artifacts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_then_environment_then_test_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("PORT", "6123")
+    monkeypatch.setenv("PRICE_SOURCE", "Yahoo")
+    monkeypatch.setenv("MODELS_DIR", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    config = app_module.load_config({"MODELS_DIR": "/elsewhere"})
+    assert config["PORT"] == 6123                     # from the environment, as an int
+    assert config["PRICE_SOURCE"] == "yahoo"          # normalized
+    assert config["MODELS_DIR"] == "/elsewhere"       # the test override wins
+    assert config["MAX_CONTENT_LENGTH"] == app_module.DEFAULTS["MAX_CONTENT_LENGTH"]
+    assert len(config["SECRET_KEY"]) >= 32            # generated when none is configured
+    monkeypatch.setenv("SECRET_KEY", "from-env")
+    assert app_module.load_config()["SECRET_KEY"] == "from-env"
+
+
+@pytest.mark.parametrize("key, value, named", [("PORT", "eighty", "PORT='eighty'"),
+                                               ("PRICE_SOURCE", "bloomberg", "bloomberg")])
+def test_bad_settings_stop_start_up_with_the_value_named(key, value, named):
+    with pytest.raises(ValueError, match=named):
+        app_module.load_config({key: value})
+
+
+def test_debug_is_off_unless_asked(app):
+    assert app.debug is False
+    assert app_module.app.debug is False
+
+
+def test_models_load_once_at_start_up_never_per_request(make_app, monkeypatch):
+    loads = []
+    real = artifacts.load
+    monkeypatch.setattr(artifacts, "load", lambda path: loads.append(path) or real(path))
+    client = make_app().test_client()
+    at_start = len(loads)
+    assert at_start == 2  # general and ibm, the committed models
+    for _ in range(3):
+        assert client.post("/api/v1/forecast", json={"ticker": "IBM"}).status_code == 200
+        assert client.get("/prediction/MSFT").status_code == 200
+    assert len(loads) == at_start
+
+
+def test_an_empty_models_folder_starts_and_says_so(make_app, tmp_path):
+    client = make_app(MODELS_DIR=str(tmp_path)).test_client()
+    assert client.get("/api/v1/healthz").json["models"] == []
+    answer = client.post("/api/v1/forecast", json={"ticker": "IBM"})
+    assert answer.status_code == 404
+    assert "no model for 'IBM'" in answer.json["message"]
+
+
+def test_serving_a_forecast_never_imports_tensorflow():
+    # A fresh interpreter: this test process may have imported Keras for the training tests.
+    code = textwrap.dedent("""
+        import sys
+        from Flask_webapp.app import app
+        answer = app.test_client().post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 4})
+        assert answer.status_code == 200, answer.data
+        assert len(answer.json["forecast"]) == 4
+        page = app.test_client().get("/prediction/IBM")
+        assert page.status_code == 200
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras"}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={"PRICE_SOURCE": "sample", "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "Flask_webapp/app.py"],
+    [sys.executable, "-m", "flask", "--app", "Flask_webapp.app", "run", "--port", "{port}"],
+])
+def test_the_documented_ways_to_start_serve_a_page(command, free_port, serve):
+    port = free_port()
+    command = [part.format(port=port) for part in command]
+    with serve(command, port, env={"PORT": str(port), "PRICE_SOURCE": "sample"}) as base:
+        assert '"status":"ok"' in base.get("/healthz").replace(" ", "")
