@@ -57,7 +57,7 @@ def predict():
             raise ValidationError("enter a ticker, or choose a CSV file of prices", "ticker")
     except ValidationError as exc:
         return _form(form, {field: errors.describe(messages)
-                            for field, messages in exc.messages.items()}), 422
+                            for field, messages in exc.normalized_messages().items()}), 422
     except StockPredictorError as exc:
         status, _, message = errors.package_status(exc)
         return _form(form, {"file" if upload and upload.filename else "ticker": message}), status

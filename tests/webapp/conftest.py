@@ -41,6 +41,6 @@ def ibm_csv(tmp_path):
     lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
     lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.close:.4f},"
               f"{r.volume:.0f}" for d, r in zip(frame.index, frame.itertuples())]
-    path = tmp_path / "my_prices.csv"
+    path = tmp_path / "MYCO.csv"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -90,7 +90,7 @@ def test_forecast_as_of_a_past_date_carries_the_actual_prices(client):
 
 def test_forecast_of_an_uploaded_csv(client, ibm_csv):
     with ibm_csv.open("rb") as handle:
-        answer = client.post("/api/v1/forecast", data={"file": (handle, "my_prices.csv"),
+        answer = client.post("/api/v1/forecast", data={"file": (handle, "MYCO.csv"),
                                                        "horizon": "3"},
                              content_type="multipart/form-data")
     body = conforms(answer.get_json(), schemas.ForecastResult)

@@ -1,0 +1,195 @@
+"""HTML pages: rendered on the server, usable without scripts, friendly about mistakes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
+import pytest
+
+from stockPredictor import prices
+
+
+class Page(HTMLParser):
+    """The parts of a page the tests look at: scripts, inputs and labels, table rows, links."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.scripts, self.inputs, self.labels, self.rows, self.links = [], [], set(), [], {}
+        self.inline_handlers, self._row, self._cell, self._data = [], None, None, []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.inline_handlers += [name for name in attrs if name.startswith("on")]
+        if tag == "script":
+            self.scripts.append(attrs)
+        elif tag in ("input", "select") and attrs.get("type") not in ("hidden", "submit"):
+            self.inputs.append(attrs)
+        elif tag == "label" and "for" in attrs:
+            self.labels.add(attrs["for"])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "a" and "download" in attrs:
+            self.links[attrs["download"]] = attrs["href"]
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def check_page(answer, status=200) -> Page:
+    """The page parsed, after the checks every page must pass."""
+    assert answer.status_code == status, answer.data[:500]
+    page = Page(answer.get_data(as_text=True))
+    # No inline scripts or handlers: scripts have a src, or are JSON data islands.
+    assert all("src" in s or s.get("type") == "application/json" for s in page.scripts)
+    assert page.inline_handlers == []
+    # Every input is labelled.
+    assert all(i.get("id") in page.labels for i in page.inputs), page.inputs
+    assert 'name="viewport"' in answer.get_data(as_text=True)
+    return page
+
+
+def test_index_has_a_labelled_search(client):
+    page = check_page(client.get("/"))
+    assert [i["name"] for i in page.inputs] == ["ticker"]
+
+
+def test_searching_a_ticker_shows_its_card(client):
+    html = client.get("/?ticker=ibm").get_data(as_text=True)
+    check_page(client.get("/?ticker=ibm"))
+    close = prices.from_sample("IBM")["close"].iloc[-1]
+    assert 'id="stock-info"' in html and "International Business Machines" in html
+    assert f"{close:.2f}" in html
+    assert "bundled sample" in html  # the stale-data notice
+    assert 'data-history-url="/api/v1/stocks/IBM/history"' in html
+
+
+@pytest.mark.parametrize("ticker, status, says", [("NOPE", 404, "NOPE"),
+                                                  ("no way!", 422, "no way!")])
+def test_a_bad_search_explains_itself(client, ticker, status, says):
+    answer = client.get("/", query_string={"ticker": ticker})
+    check_page(answer, status)
+    html = answer.get_data(as_text=True)
+    assert 'role="alert"' in html and says in html
+    assert 'id="ticker-search"' in html  # the person can try again at once
+
+
+def test_the_form_offers_every_model(client):
+    page = check_page(client.get("/predict?ticker=MSFT"))
+    html = client.get("/predict?ticker=MSFT").get_data(as_text=True)
+    assert {i["name"] for i in page.inputs} == {"ticker", "horizon", "as_of", "model", "file"}
+    assert 'value="MSFT"' in html
+    assert 'option value="general"' in html and 'option value="ibm"' in html
+
+
+def test_the_form_sends_a_ticker_on_to_its_page(client):
+    answer = client.post("/predict", data={"ticker": "msft", "horizon": "7", "as_of": "",
+                                           "model": ""})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/prediction/MSFT?horizon=7"
+
+
+def test_the_form_shows_field_errors_in_place(client):
+    answer = client.post("/predict", data={"ticker": "IBM", "horizon": "45"})
+    check_page(answer, 422)
+    html = answer.get_data(as_text=True)
+    assert 'id="horizon-error"' in html and 'aria-invalid="true"' in html
+    assert 'value="IBM"' in html  # what the person typed is kept
+
+
+def test_the_form_without_ticker_or_file_asks_for_one(client):
+    answer = client.post("/predict", data={"horizon": "4"})
+    check_page(answer, 422)
+    assert 'id="ticker-error"' in answer.get_data(as_text=True)
+
+
+def test_the_forecast_page_has_a_dated_table_without_scripts(client):
+    page = check_page(client.get("/prediction/IBM?horizon=4"))
+    body = [row for row in page.rows if re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[0])]
+    assert [row[0] for row in body] == ["2013-03-04", "2013-03-05", "2013-03-06", "2013-03-07"]
+    html = client.get("/prediction/IBM?horizon=4").get_data(as_text=True)
+    assert "not investment advice" in html and "bundled sample" in html
+    assert "Trained on" in html and "ibm" in html
+
+
+def test_the_chart_data_island_matches_the_table(client):
+    html = client.get("/prediction/GOOG?horizon=6").get_data(as_text=True)
+    island = re.search(r'<script type="application/json" id="prediction-data">(.*?)</script>',
+                       html, re.S).group(1)
+    data = json.loads(island)
+    assert data["ticker"] == "GOOG" and len(data["forecast"]) == 6
+    assert data["history"][-1]["date"] == "2013-03-01"
+    assert data["history"][-1]["close"] == pytest.approx(
+        prices.from_sample("GOOG")["close"].iloc[-1], abs=1e-4)
+
+
+def test_a_past_as_of_shows_the_actual_prices(client):
+    page = check_page(client.get("/prediction/AAPL?horizon=3&as_of=2012-09-14&model=general"))
+    closes = prices.from_sample("AAPL")["close"]
+    header = next(row for row in page.rows if row[0] == "Date")
+    assert "Actual" in header
+    first = next(row for row in page.rows if row[0] == "2012-09-17")
+    assert first[header.index("Actual")] == f"{closes.loc['2012-09-17']:.2f}"
+
+
+def test_downloads_hold_the_same_forecast(client):
+    page = check_page(client.get("/prediction/IBM?horizon=4"))
+    json_href = next(href for name, href in page.links.items() if name.endswith(".json"))
+    csv_href = next(href for name, href in page.links.items() if name.endswith(".csv"))
+    from_json = json.loads(unquote(json_href.split(",", 1)[1]))
+    rows = list(csv.DictReader(io.StringIO(unquote(csv_href.split(",", 1)[1]))))
+    assert [r["date"] for r in rows] == [f["date"] for f in from_json["forecast"]]
+    assert [float(r["forecast"]) for r in rows] == [f["close"] for f in from_json["forecast"]]
+
+
+def test_an_uploaded_csv_is_forecast_on_the_spot(client, ibm_csv):
+    with ibm_csv.open("rb") as handle:
+        answer = client.post("/predict", data={"file": (handle, "MYCO.csv"), "horizon": "4",
+                                               "ticker": ""},
+                             content_type="multipart/form-data")
+    page = check_page(answer)
+    assert len([r for r in page.rows if re.fullmatch(r"\d{4}-\d{2}-\d{2}", r[0])]) == 4
+    assert "MYCO" in answer.get_data(as_text=True)  # named after the file
+    assert "Uploaded file" in answer.get_data(as_text=True)
+
+
+def test_a_bad_upload_is_explained_on_the_form(client):
+    answer = client.post("/predict", data={"file": (io.BytesIO(b"a,b\n1,2\n"), "x.csv")},
+                         content_type="multipart/form-data")
+    check_page(answer, 422)
+    assert 'id="file-error"' in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url, status", [("/prediction/NOPE", 404),
+                                         ("/prediction/IBM?horizon=0", 422),
+                                         ("/prediction/IBM?model=nope", 404),
+                                         ("/no/such/page", 404)])
+def test_errors_are_friendly_pages(client, url, status):
+    answer = client.get(url)
+    check_page(answer, status)
+    html = answer.get_data(as_text=True)
+    assert "<h1>" in html and 'role="alert"' in html and "Traceback" not in html
+
+
+def test_static_assets_are_served_locally(client):
+    html = client.get("/prediction/IBM").get_data(as_text=True)
+    sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert sources and all(s.startswith("/static/") for s in sources)
+    for source in sources:
+        assert client.get(source).status_code == 200, source
