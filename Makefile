@@ -1,4 +1,5 @@
-# `make run`: serving set only, forecast from the committed models on the bundled data.
+# `make run`: serving set only; the web app on http://127.0.0.1:5000 with the committed models
+# and the bundled data (set PRICE_SOURCE=auto to try Yahoo first).
 # `make test`: everything, then flake8 and the whole test suite.
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -19,12 +20,17 @@ $(VENV)/.dev: $(VENV)/.serve requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.serve
-	PRICE_SOURCE=$${PRICE_SOURCE:-sample} $(BIN)/stock-predictor predict --ticker IBM
+	PRICE_SOURCE=$${PRICE_SOURCE:-sample} $(BIN)/python Flask_webapp/app.py
 
 lint: $(VENV)/.dev
 	$(BIN)/flake8
 
-pytest: $(VENV)/.dev
+# The browser tests drive Debian's chromium (never a Playwright download).
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
+
+pytest: $(VENV)/.dev /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 test: lint pytest
@@ -32,6 +38,8 @@ test: lint pytest
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_forecast.py
+	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/bench_evaluate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,92 @@
+"""A real server on 127.0.0.1 and Debian's Chromium driven by Playwright (never downloaded)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from Flask_webapp.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Kept after the run (ignored by git): what each main page looked like.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory):
+    """The app on the bundled sample, served by a threaded server on a free loopback port."""
+    app = create_app({"PRICE_SOURCE": "sample",
+                      "CACHE_DIR": str(tmp_path_factory.mktemp("cache"))})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium; `.ci/run` installs it with apt-get."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package "
+                    "(apt-get install chromium); never `playwright install`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=[(1280, 900), (360, 740)], ids=["desktop", "phone"])
+def page(request, browser, base_url):
+    """A fresh page at desktop or phone width; console errors and failed requests fail the test."""
+    width, height = request.param
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  base_url=base_url)
+    page = context.new_page()
+    problems = []
+    page.on("console", lambda message: problems.append(f"console {message.type}: "
+                                                       f"{message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+    page.width = width
+    # A test expecting an error status allows the console line Chromium writes for it.
+    page.allowed = []
+    yield page
+    context.close()
+    unexpected = [p for p in problems if not any(a in p for a in page.allowed)]
+    assert unexpected == [], unexpected
+
+
+@pytest.fixture
+def screenshot(page):
+    """Save a full-page screenshot named after the page and the viewport width."""
+    def take(name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}-{page.width}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+    return take
+
+
+@pytest.fixture
+def upload_csv(tmp_path):
+    """Two years of the bundled IBM prices as a Yahoo export file called MYCO.csv."""
+    from stockPredictor.prices import from_sample
+
+    frame = from_sample("IBM").iloc[-500:]
+    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.close:.4f},"
+              f"{r.volume:.0f}" for d, r in zip(frame.index, frame.itertuples())]
+    path = tmp_path / "MYCO.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
