@@ -8,6 +8,7 @@ from .artifacts import Artifact
 from .artifacts import load as load_artifact
 from .config import ModelConfig, TrainConfig
 from .data_generator import Windowing, time_split
+from .evaluate import Backtest, backtest
 from .errors import (ArtifactError, DataError, NotTrainedError, SourceUnavailableError,
                      StockPredictorError, UnknownTickerError)
 from .predict import Forecast, forecast
@@ -21,6 +22,7 @@ from .trading_calendar import next_trading_days
 __all__ = [
     "Artifact",
     "ArtifactError",
+    "Backtest",
     "DataError",
     "Forecast",
     "ModelConfig",
@@ -32,6 +34,7 @@ __all__ = [
     "TrainConfig",
     "UnknownTickerError",
     "Windowing",
+    "backtest",
     "forecast",
     "load_artifact",
     "load_prices",

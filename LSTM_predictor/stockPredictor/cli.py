@@ -1,4 +1,4 @@
-"""The ``stock-predictor`` command: fetch prices, train, predict, list models."""
+"""The ``stock-predictor`` command: fetch prices, train, predict, evaluate, list models."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import prices
+from . import evaluate, prices
+from .bands import DEFAULT_LEVEL
 from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
 from .errors import DataError, StockPredictorError
 from .predict import DEFAULT_HORIZON, forecast
@@ -72,12 +73,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _model(args, frame: pd.DataFrame):
+    registry = Registry(args.models).load()
+    return registry.get(args.model) if args.model else registry.model_for(frame.attrs["ticker"])
+
+
 def cmd_predict(args) -> int:
     """Forecast the next trading days for a ticker or a CSV."""
     frame = next(iter(_frames(args).values()))
-    registry = Registry(args.models).load()
-    model = registry.get(args.model) if args.model else registry.model_for(frame.attrs["ticker"])
-    result = forecast(frame, model, horizon=args.horizon, as_of=args.as_of)
+    result = forecast(frame, _model(args, frame), horizon=args.horizon, as_of=args.as_of,
+                      level=args.level)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     elif args.format == "csv":
@@ -85,9 +90,42 @@ def cmd_predict(args) -> int:
     else:
         print(f"{result.ticker}: last close {result.last_close:.2f} on {result.as_of.date()} "
               f"(source: {result.source}); model {result.model}")
-        for date, close in zip(result.dates, result.closes):
+        banded = result.level is not None
+        if banded:
+            print(f"  {'date':<10}  {'close':>10}  {'change':>7}  {result.level:.0%} band")
+        for i, (date, close) in enumerate(zip(result.dates, result.closes)):
             change = close / result.last_close - 1
-            print(f"  {date.date()}  {close:10.2f}  {change:+7.2%}")
+            band = f"  {result.lows[i]:10.2f} to {result.highs[i]:.2f}" if banded else ""
+            print(f"  {date.date()}  {close:10.2f}  {change:+7.2%}{band}")
+        if args.level is not None and not banded:
+            print("  (no band: too little history before the forecast date to calibrate one)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Walk-forward backtest of a model against the naive, drift and moving-average baselines."""
+    frame = next(iter(_frames(args).values()))
+    result = evaluate.backtest(frame, _model(args, frame), horizon=args.horizon,
+                               start=args.start, end=args.end, stride=args.stride,
+                               level=args.level)
+    written = []
+    try:
+        if args.out:
+            result.to_frame().to_csv(args.out, index=False, float_format="%.4f",
+                                     date_format="%Y-%m-%d")
+            written.append(args.out)
+        if args.plot:
+            evaluate.plot(result, args.plot)
+            written.append(args.plot)
+    except OSError as exc:
+        raise StockPredictorError(f"cannot write {exc.filename or 'the output'}: "
+                                  f"{exc.strerror or exc}") from exc
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(evaluate.table(result))
+    for path in written:  # stderr for JSON, so stdout stays one JSON document
+        print(f"wrote {path}", file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
 
 
@@ -109,8 +147,16 @@ def cmd_list_models(args) -> int:
     return 0
 
 
+def _add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
+                        help=f"coverage of the forecast band (default {DEFAULT_LEVEL})")
+    parser.add_argument("--model", help="model name (default: the ticker's own, else general)")
+    parser.add_argument("--models", type=Path, default=None,
+                        help=f"models folder (default: $MODELS_DIR or {default_models_dir()})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its four subcommands."""
+    """The argument parser with its five subcommands."""
     parser = argparse.ArgumentParser(prog="stock-predictor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -144,11 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"trading days to forecast, 1 to {MAX_HORIZON}")
     predict.add_argument("--as-of", help="forecast from this date (YYYY-MM-DD), using "
                          "prices up to it only")
-    predict.add_argument("--model", help="model name (default: the ticker's own, else general)")
-    predict.add_argument("--models", type=Path, default=None,
-                         help=f"models folder (default: $MODELS_DIR or {default_models_dir()})")
+    _add_model_args(predict)
     predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
     predict.set_defaults(func=cmd_predict)
+
+    backtest = sub.add_parser("evaluate", help="walk-forward backtest against baselines")
+    _add_data_args(backtest)
+    backtest.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
+                          help=f"trading days each origin forecasts, 1 to {MAX_HORIZON}")
+    backtest.add_argument("--start", help="first origin date (default: the day after the "
+                          "model's training data)")
+    backtest.add_argument("--end", help="last date whose price is used (default: the last)")
+    backtest.add_argument("--stride", type=int, default=1,
+                          help="trading days between origins (default 1: every day)")
+    _add_model_args(backtest)
+    backtest.add_argument("--format", choices=("table", "json"), default="table")
+    backtest.add_argument("--plot", type=Path, help="PNG file to draw the backtest in")
+    backtest.add_argument("--out", type=Path,
+                          help="CSV file to write every forecast against its actual value")
+    backtest.set_defaults(func=cmd_evaluate)
 
     models = sub.add_parser("list-models", help="list the trained models")
     models.add_argument("--models", type=Path, default=None)

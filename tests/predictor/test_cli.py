@@ -1,4 +1,4 @@
-"""The stock-predictor command end to end: fetch, train, predict, list-models."""
+"""The stock-predictor command end to end: fetch, train, predict, evaluate, list-models."""
 
 import json
 import subprocess
@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from stockPredictor.cli import main
+from stockPredictor.preload import BUNDLED_MODELS
 
 pytestmark = pytest.mark.slow  # trains through the CLI and starts a subprocess
 
@@ -50,9 +51,11 @@ def test_predict_json_for_a_ticker(cli_models, capsys):
                  "--models", str(cli_models), "--format", "json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "forecast"}
+    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level"}
     assert out["ticker"] == "IBM" and out["model"] == "general" and out["source"] == "sample"
     assert [row["date"] for row in out["forecast"]] == ["2013-03-04", "2013-03-05", "2013-03-06"]
+    assert out["level"] == 0.8
+    assert all(row["low"] < row["close"] < row["high"] for row in out["forecast"])
 
 
 def test_predict_csv_and_table_for_a_csv_file(cli_models, ibm_csv, capsys):
@@ -60,11 +63,12 @@ def test_predict_csv_and_table_for_a_csv_file(cli_models, ibm_csv, capsys):
     assert main(["predict", "--csv", str(ibm_csv), "--as-of", "2012-12-21", "--horizon", "4",
                  "--models", str(cli_models), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "date,close"
+    assert lines[0] == "date,close,low,high"
     assert [line.split(",")[0] for line in lines[1:]] == [
         "2012-12-24", "2012-12-26", "2012-12-27", "2012-12-28"]  # Christmas is skipped
     assert main(["predict", "--csv", str(ibm_csv), "--models", str(cli_models)]) == 0
-    assert "model general" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "model general" in table and "80% band" in table
 
 
 def test_list_models(cli_models, capsys):
@@ -118,3 +122,50 @@ def test_the_same_ticker_twice_is_refused(tmp_path, capsys):
     assert main(["train", "--ticker", "IBM", "--ticker", "ibm", "--source", "sample",
                  "--out", str(tmp_path / "x")]) == 1
     assert "'IBM' is given more than once" in capsys.readouterr().err
+
+
+def test_evaluate_json_out_and_plot(tmp_path, capsys):
+    capsys.readouterr()
+    out, png = tmp_path / "backtest.csv", tmp_path / "backtest.png"
+    assert main(["evaluate", "--ticker", "IBM", "--models", str(BUNDLED_MODELS),
+                 "--horizon", "5", "--start", "2012-06-01", "--stride", "2", "--format", "json",
+                 "--out", str(out), "--plot", str(png)]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert {"ticker", "horizon", "origins", "start", "end", "level", "models"} <= set(data)
+    assert data["ticker"] == "IBM" and data["horizon"] == 5 and data["level"] == 0.8
+    assert data["start"] == "2012-06-01" and data["trained_until"] == "2011-03-18"
+    assert set(data["models"]) == {"ibm", "naive", "drift", "moving_average"}
+    for values in data["models"].values():
+        assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "directional_accuracy",
+                               "coverage"}
+        assert all(len(v) == 5 for v in values.values())
+    rows = pd.read_csv(out)
+    assert list(rows.columns) == ["origin", "date", "step", "model", "forecast", "actual",
+                                  "low", "high"]
+    assert len(rows) == data["origins"] * 5 * 4
+    assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in captured.err
+
+
+def test_evaluate_table_names_origins_inside_the_training_period(capsys):
+    capsys.readouterr()
+    assert main(["evaluate", "--ticker", "IBM", "--source", "sample", "--model", "general",
+                 "--models", str(BUNDLED_MODELS), "--horizon", "12", "--start", "2011-01-03",
+                 "--end", "2011-06-30"]) == 0
+    out = capsys.readouterr().out
+    assert "MAE/naive" in out and "coverage" in out
+    steps = [line.split()[0] for line in out.splitlines()[2:] if line[:4].strip().isdigit()]
+    assert steps == ["1", "5", "10", "12"]
+    assert "origins lie inside the model's training period (to 2011-03-18)" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--start", "2013-02-27"], "holds no origin for a 4-day backtest of IBM"),
+    (["--stride", "0"], "stride=0"),
+    (["--level", "1.2"], "level=1.2"),
+])
+def test_evaluate_bad_input_gets_a_clear_error(capsys, argv, message):
+    capsys.readouterr()
+    assert main(["evaluate", "--ticker", "IBM", "--models", str(BUNDLED_MODELS), *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err

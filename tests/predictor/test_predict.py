@@ -7,7 +7,9 @@ import pytest
 
 from stockPredictor import artifacts, prices
 from stockPredictor.errors import DataError
+from stockPredictor.evaluate import backtest
 from stockPredictor.predict import forecast
+from stockPredictor.preload import BUNDLED_MODELS
 from stockPredictor.trading_calendar import is_trading_day
 
 
@@ -73,9 +75,12 @@ def test_bad_as_of_is_refused(tiny_artifact, walk, as_of, message):
 
 def test_to_dict_has_the_documented_shape(tiny_artifact, walk):
     data = forecast(walk, tiny_artifact, horizon=2).to_dict()
-    assert set(data) == {"ticker", "model", "as_of", "source", "last_close", "forecast"}
-    assert data["ticker"] == "WALK" and data["source"] == "synthetic"
-    assert [set(row) for row in data["forecast"]] == [{"date", "close"}] * 2
+    assert set(data) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level"}
+    assert data["ticker"] == "WALK" and data["source"] == "synthetic" and data["level"] == 0.8
+    assert [set(row) for row in data["forecast"]] == [{"date", "close", "low", "high"}] * 2
+    plain = forecast(walk, tiny_artifact, horizon=2, level=None).to_dict()
+    assert set(plain) == {"ticker", "model", "as_of", "source", "last_close", "forecast"}
+    assert [set(row) for row in plain["forecast"]] == [{"date", "close"}] * 2
 
 
 def test_forecast_on_the_bundled_sample(tiny_artifact):
@@ -84,3 +89,46 @@ def test_forecast_on_the_bundled_sample(tiny_artifact):
     assert result.as_of == pd.Timestamp("2013-03-01")
     assert result.dates[0] == pd.Timestamp("2013-03-04")
     assert np.isfinite(result.closes).all() and (result.closes > 0).all()
+
+
+def test_bands_surround_the_forecast_and_widen_with_the_step(tiny_artifact, walk):
+    result = forecast(walk, tiny_artifact, horizon=5)
+    assert result.level == 0.8
+    assert (result.lows < result.closes).all() and (result.closes < result.highs).all()
+    assert np.all(np.diff(np.log(result.highs / result.closes)) >= 0)
+    wider = forecast(walk, tiny_artifact, horizon=5, level=0.95)
+    assert (wider.lows <= result.lows).all() and (wider.highs >= result.highs).all()
+    assert list(result.to_frame().columns) == ["close", "low", "high"]
+
+
+def test_bands_see_nothing_after_as_of(tiny_artifact, walk):
+    as_of = walk.index[300]
+    shocked = walk.copy()
+    shocked.iloc[301:, :4] *= 3.0
+    before = forecast(walk, tiny_artifact, horizon=5, as_of=as_of)
+    after = forecast(shocked, tiny_artifact, horizon=5, as_of=as_of)
+    np.testing.assert_array_equal(before.lows, after.lows)
+    np.testing.assert_array_equal(before.highs, after.highs)
+
+
+def test_too_little_history_gives_no_band_rather_than_an_error(tiny_artifact, walk):
+    result = forecast(walk, tiny_artifact, horizon=5, as_of=walk.index[30])
+    assert result.level is None and result.lows is None and result.highs is None
+    assert "level" not in result.to_dict() and list(result.to_frame().columns) == ["close"]
+
+
+def test_forecast_bands_match_the_backtest_at_the_same_origin():
+    general = artifacts.load(BUNDLED_MODELS / "general")
+    ibm = prices.load("IBM", "sample")
+    run = backtest(ibm, general, horizon=5, start="2012-11-01", end="2012-12-31")
+    origin = run.origins[7]
+    one = forecast(ibm, general, horizon=5, as_of=origin)
+    np.testing.assert_allclose(one.closes, run.forecasts["general"][7], rtol=1e-6)
+    np.testing.assert_allclose(one.lows, run.lows["general"][7], rtol=1e-6)
+    np.testing.assert_allclose(one.highs, run.highs["general"][7], rtol=1e-6)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 80])
+def test_bad_level_is_refused(tiny_artifact, walk, level):
+    with pytest.raises(DataError, match=f"level={level!r}"):
+        forecast(walk, tiny_artifact, level=level)

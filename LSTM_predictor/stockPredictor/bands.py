@@ -1,0 +1,98 @@
+"""Conformal forecast bands: quantiles of past forecast errors, one per horizon step.
+
+The band for step h at origin t is ``forecast * exp(+-q)``, where q is the conformal quantile of
+the absolute log errors ``|log(actual / forecast)|`` of the step-h forecasts made at the latest
+``calibration`` origins o whose outcome was already known at t (o + h <= t). Nothing after t is
+used, so a band is as honest as the forecast it surrounds. With n errors the quantile is the
+ceil((n + 1) * level)-th smallest, the finite-sample rule that makes coverage at least ``level``
+when errors are exchangeable; daily prices only approximate that, so backtests report the
+coverage actually observed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .errors import DataError
+
+DEFAULT_LEVEL = 0.8
+CALIBRATION_ORIGINS = 250  # about one trading year of past forecasts per step
+MIN_CALIBRATION = 30  # fewer errors than this give no band rather than a guess
+
+
+def check_level(level: float) -> float:
+    """``level`` as a float if it lies strictly between 0 and 1, else a DataError."""
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) \
+            or not 0.0 < float(level) < 1.0:
+        raise DataError(f"level={level!r} must be a band coverage strictly between 0 and 1, "
+                        f"such as 0.8")
+    return float(level)
+
+
+def conformal_quantile(scores, level: float) -> float:
+    """The ceil((n + 1) * level)-th smallest of n scores; inf when that rank exceeds n."""
+    values = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    values = values[~np.isnan(values)]
+    rank = _rank(len(values), level)
+    return float(values[rank - 1]) if 1 <= rank <= len(values) else math.inf
+
+
+def _rank(n, level: float):
+    # The tiny epsilon keeps (n + 1) * level from rounding up past an exact integer.
+    return np.ceil((np.asarray(n) + 1) * level - 1e-9).astype(int)
+
+
+def log_errors(closes: np.ndarray, positions: np.ndarray, forecasts: np.ndarray) -> np.ndarray:
+    """|log(actual / forecast)| of forecasts (n, H) made at row ``positions`` of ``closes``.
+
+    NaN where the outcome lies past the end of ``closes`` or a forecast is not positive.
+    """
+    closes = np.asarray(closes, dtype=np.float64)
+    horizon = forecasts.shape[1]
+    targets = np.asarray(positions)[:, None] + np.arange(1, horizon + 1)
+    known = targets < len(closes)
+    actual = np.where(known, closes[np.minimum(targets, len(closes) - 1)], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        errors = np.abs(np.log(actual / forecasts))
+    errors[~np.isfinite(errors)] = np.nan
+    return errors
+
+
+def halfwidths(positions: np.ndarray, errors: np.ndarray, origins: np.ndarray,
+               level: float = DEFAULT_LEVEL, calibration: int = CALIBRATION_ORIGINS,
+               min_calibration: int = MIN_CALIBRATION) -> np.ndarray:
+    """Band half-widths in log units, shape (origins, H), from errors known at each origin.
+
+    ``positions`` are consecutive row numbers and ``errors`` (len(positions), H) the log errors
+    of the forecasts made there. For origin t and step h only the errors of origins o with
+    t - h - calibration < o <= t - h count: their outcomes were known by t. NaN where fewer
+    than ``min_calibration`` of them exist or the level needs more than there are.
+    """
+    positions, origins = np.asarray(positions), np.asarray(origins)
+    if len(positions) and np.any(np.diff(positions) != 1):
+        raise DataError("calibration positions must be consecutive rows")
+    n_pos, horizon = errors.shape
+    first = positions[0] if n_pos else 0
+    out = np.full((len(origins), horizon), np.nan)
+    for h in range(1, horizon + 1):
+        # Pad with NaN in front so every origin gets a full-length window; NaN sorts last.
+        padded = np.concatenate([np.full(calibration, np.nan), errors[:, h - 1]])
+        windows = sliding_window_view(padded, calibration)
+        ends = np.clip(origins - h - first + 1, 0, n_pos)  # window k ends at row k - 1
+        ranked = np.sort(windows[ends], axis=1)
+        count = np.sum(~np.isnan(ranked), axis=1)
+        rank = _rank(count, level)
+        ok = (count >= min_calibration) & (rank <= count)
+        picked = ranked[np.arange(len(origins)), np.clip(rank - 1, 0, calibration - 1)]
+        out[ok, h - 1] = picked[ok]
+    return out
+
+
+def band(forecasts: np.ndarray, halfwidth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds forecast * exp(-q) and forecast * exp(q); NaN without a forecast."""
+    forecasts = np.asarray(forecasts, dtype=np.float64)
+    positive = np.where(forecasts > 0, forecasts, np.nan)
+    return positive * np.exp(-halfwidth), positive * np.exp(halfwidth)

@@ -1,0 +1,286 @@
+"""Walk-forward backtests: the model and three baselines on identical origins, with bands.
+
+At each origin the forecasts see prices up to that origin only: the model's input window ends
+there and its scaling is the one fitted on its training data; the baselines read only past
+closes. Weights stay fixed (no retraining), so origins inside the model's training period flatter
+it: by default the range starts after that period, and any origin inside it is counted and
+reported. Every forecast gets a conformal band calibrated on errors known by its origin
+(see bands.py), so the coverage a backtest reports is what a user would have seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .artifacts import Artifact
+from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, halfwidths, log_errors
+from .config import MAX_HORIZON
+from .errors import DataError, StockPredictorError
+from .predict import DEFAULT_HORIZON, check_horizon, model_forecasts
+
+BASELINES = ("naive", "drift", "moving_average")
+DRIFT_WINDOW = 250  # trading days: a year of average daily change
+MOVING_AVERAGE_WINDOW = 20  # trading days: about a month
+METRICS = ("mae", "rmse", "mape", "mae_vs_naive", "directional_accuracy", "coverage")
+
+
+def naive_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
+    """The last close at each origin t for every step: f_h = c_t."""
+    closes = np.asarray(closes, dtype=np.float64)
+    return np.repeat(closes[np.asarray(ends)][:, None], horizon, axis=1)
+
+
+def drift_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int,
+                    window: int = DRIFT_WINDOW) -> np.ndarray:
+    """The last close plus h average daily changes: f_h = c_t + h * (c_t - c_{t-w}) / w.
+
+    w is ``window``, or fewer days where the history is shorter.
+    """
+    closes, ends = np.asarray(closes, dtype=np.float64), np.asarray(ends)
+    span = np.minimum(window, ends)
+    slope = np.divide(closes[ends] - closes[ends - span], span,
+                      out=np.zeros(len(ends)), where=span > 0)
+    return closes[ends][:, None] + slope[:, None] * np.arange(1, horizon + 1)
+
+
+def moving_average_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int,
+                             window: int = MOVING_AVERAGE_WINDOW) -> np.ndarray:
+    """The mean of the last w closes for every step: f_h = (c_{t-w+1} + ... + c_t) / w."""
+    closes, ends = np.asarray(closes, dtype=np.float64), np.asarray(ends)
+    totals = np.concatenate([[0.0], np.cumsum(closes)])
+    span = np.minimum(window, ends + 1)
+    mean = (totals[ends + 1] - totals[ends + 1 - span]) / span
+    return np.repeat(mean[:, None], horizon, axis=1)
+
+
+_BASELINE_FUNCTIONS = {"naive": naive_forecasts, "drift": drift_forecasts,
+                       "moving_average": moving_average_forecasts}
+
+
+def trained_until(model: Artifact, ticker: str | None = None) -> pd.Timestamp | None:
+    """Last day of the data that shaped the model's weights (training and validation).
+
+    For a ticker it was not trained on, the latest such day over all its tickers: the model
+    has seen the market of those dates through them. None when model.json does not say.
+    """
+    data = model.metadata.get("data") or {}
+    rows = [data[ticker]] if ticker in data else list(data.values())
+    ends = [row.get("val_end") or row.get("train_end") for row in rows]
+    ends = [pd.Timestamp(e) for e in ends if e]
+    if not ends and model.metadata.get("date_range", {}).get("end"):
+        ends = [pd.Timestamp(model.metadata["date_range"]["end"])]
+    return max(ends) if ends else None
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """Forecasts of the model and baselines at each origin, against what happened."""
+
+    ticker: str
+    model: str
+    horizon: int
+    stride: int
+    level: float
+    origins: pd.DatetimeIndex  # (n,) the forecast origins
+    dates: np.ndarray  # (n, H) datetime64: the trading day each step lands on
+    last_closes: np.ndarray  # (n,)
+    actual: np.ndarray  # (n, H)
+    forecasts: dict  # method name -> (n, H) closes; the model first, then BASELINES
+    lows: dict  # method name -> (n, H), NaN where too little history to calibrate
+    highs: dict
+    trained_until: pd.Timestamp | None
+    closes: pd.Series  # the actual closes from the first origin to the last outcome
+
+    @property
+    def in_training(self) -> np.ndarray:
+        """True for each origin on or before the last day of the model's training data."""
+        if self.trained_until is None:
+            return np.zeros(len(self.origins), bool)
+        return np.asarray(self.origins <= self.trained_until)
+
+    def metrics(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per method, each metric of METRICS as an array over steps 1..H."""
+        naive = self.forecasts["naive"]
+        return {name: {"mae": metrics.mae(self.actual, f),
+                       "rmse": metrics.rmse(self.actual, f),
+                       "mape": metrics.mape(self.actual, f),
+                       "mae_vs_naive": metrics.relative_mae(self.actual, f, naive),
+                       "directional_accuracy": metrics.directional_accuracy(
+                           self.actual, f, self.last_closes),
+                       "coverage": metrics.coverage(self.actual, self.lows[name],
+                                                    self.highs[name])}
+                for name, f in self.forecasts.items()}
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: the range, the level and every method's metrics per step."""
+        def clean(values: np.ndarray) -> list:
+            return [None if np.isnan(v) else round(float(v), 4) for v in values]
+
+        return {"ticker": self.ticker, "model": self.model, "horizon": self.horizon,
+                "origins": len(self.origins), "stride": self.stride,
+                "start": _day(self.origins[0]), "end": _day(self.origins[-1]),
+                "level": self.level, "trained_until": _day(self.trained_until),
+                "origins_in_training": int(self.in_training.sum()),
+                "models": {name: {k: clean(v) for k, v in values.items()}
+                           for name, values in self.metrics().items()}}
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every forecast against its actual value: origin, date, step, model, forecast, ..."""
+        n, horizon = self.actual.shape
+        parts = []
+        for name, values in self.forecasts.items():
+            parts.append(pd.DataFrame({
+                "origin": np.repeat(self.origins.values, horizon),
+                "date": self.dates.ravel(), "step": np.tile(np.arange(1, horizon + 1), n),
+                "model": name, "forecast": values.ravel(), "actual": self.actual.ravel(),
+                "low": self.lows[name].ravel(), "high": self.highs[name].ravel()}))
+        return pd.concat(parts, ignore_index=True)
+
+
+def _day(value) -> str | None:
+    return None if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _date(value, name: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value).tz_localize(None).normalize()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name}={value!r} is not a date; expected YYYY-MM-DD") from exc
+
+
+def _check_stride(stride: int) -> int:
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
+        raise DataError(f"stride={stride!r} must be a whole number of trading days, 1 or more")
+    return int(stride)
+
+
+def _origin_rows(frame: pd.DataFrame, model: Artifact, horizon: int, stride: int,
+                 start: pd.Timestamp | None, end: pd.Timestamp | None,
+                 until: pd.Timestamp | None) -> np.ndarray:
+    # Origins need a full input window up to them and all H outcomes on or before ``end``.
+    index = frame.index
+    first_row = model.windowing.rows_needed - 1
+    begin = start if start is not None else (
+        until + pd.Timedelta(days=1) if until is not None else None)
+    first = max(first_row, 0 if begin is None else int(index.searchsorted(begin)))
+    last = (len(index) if end is None else int(index.searchsorted(end, side="right"))) - 1
+    rows = np.arange(first, last - horizon + 1, stride)
+    if len(rows):
+        return rows
+    why = (f" (by default the range starts after the model's training data, which ends "
+           f"{until.date()}; give a start date to evaluate earlier)"
+           if start is None and until is not None else "")
+    raise DataError(
+        f"the range {_day(begin) or index[0].date()} to {_day(end) or index[-1].date()} holds "
+        f"no origin for a {horizon}-day backtest of {frame.attrs.get('ticker', 'these prices')}:"
+        f" an origin needs {first_row + 1} rows of prices up to it (window "
+        f"{model.config.window}) and {horizon} trading days after it within the range; the "
+        f"prices run from {index[0].date()} to {index[-1].date()}{why}")
+
+
+def backtest(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON,
+             start=None, end=None, stride: int = 1, level: float = DEFAULT_LEVEL,
+             calibration: int = CALIBRATION_ORIGINS) -> Backtest:
+    """Walk-forward backtest of ``model`` and the baselines from ``start`` to ``end``."""
+    horizon = check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
+    stride, level = _check_stride(stride), check_level(level)
+    start, end = _date(start, "start"), _date(end, "end")
+    ticker = str(frame.attrs.get("ticker", ""))
+    until = trained_until(model, ticker)
+    origins = _origin_rows(frame, model, horizon, stride, start, end, until)
+    # Band calibration needs the forecasts of every trading day up to calibration + H days
+    # before the first origin: all of them are computed in one batch per method.
+    first = max(model.windowing.rows_needed - 1, origins[0] - horizon - calibration + 1)
+    positions = np.arange(first, origins[-1] + 1)
+    closes = frame["close"].to_numpy(np.float64)
+    every = {model.name if model.name not in BASELINES else f"{model.name} (model)":
+             model_forecasts(frame, model, positions, horizon)}
+    every.update({name: fn(closes, positions, horizon) for name, fn in _BASELINE_FUNCTIONS.items()})
+    rows = origins - first
+    targets = origins[:, None] + np.arange(1, horizon + 1)
+    forecasts, lows, highs = {}, {}, {}
+    for name, values in every.items():
+        width = halfwidths(positions, log_errors(closes, positions, values), origins, level,
+                           calibration)
+        forecasts[name] = values[rows]
+        lows[name], highs[name] = band(forecasts[name], width)
+    return Backtest(ticker=ticker, model=model.name, horizon=horizon, stride=stride, level=level,
+                    origins=frame.index[origins], dates=frame.index.values[targets],
+                    last_closes=closes[origins], actual=closes[targets], forecasts=forecasts,
+                    lows=lows, highs=highs, trained_until=until,
+                    closes=frame["close"].iloc[origins[0]:targets[-1, -1] + 1])
+
+
+def _percent(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.1%}"
+
+
+def table(result: Backtest) -> str:
+    """Per-step rows of MAE, MAE vs naive, direction and coverage, and a training-data note."""
+    h = result.horizon
+    steps = range(1, h + 1) if h <= 10 else sorted({1, 5, 10, 20, h} & set(range(1, h + 1)))
+    scores = result.metrics()
+    name_width = max(len(name) for name in scores)
+    every = "every trading day" if result.stride == 1 else f"every {result.stride} trading days"
+    lines = [f"{result.ticker}: {len(result.origins)} origins from {_day(result.origins[0])} to "
+             f"{_day(result.origins[-1])} ({every}), horizon {h}, model {result.model}, "
+             f"{result.level:.0%} bands",
+             f"{'step':>4}  {'method':<{name_width}}  {'MAE':>10}  {'MAE/naive':>9}  "
+             f"{'direction':>9}  {'coverage':>8}"]
+    for step in steps:
+        for i, (name, values) in enumerate(scores.items()):
+            k = step - 1
+            lines.append(f"{step if i == 0 else '':>4}  {name:<{name_width}}  "
+                         f"{values['mae'][k]:>10.4f}  {values['mae_vs_naive'][k]:>9.3f}  "
+                         f"{_percent(values['directional_accuracy'][k]):>9}  "
+                         f"{_percent(values['coverage'][k]):>8}")
+    inside = int(result.in_training.sum())
+    if result.trained_until is None:
+        lines.append("note: the model does not say which dates it was trained on")
+    elif inside:
+        lines.append(f"note: {inside} of {len(result.origins)} origins lie inside the model's "
+                     f"training period (to {_day(result.trained_until)}); their errors flatter it")
+    else:
+        lines.append(f"note: no origin lies inside the model's training period "
+                     f"(to {_day(result.trained_until)})")
+    lines.append("MAE/naive below 1 beats the naive forecast; direction: share of origins where "
+                 "the forecast moved the way the price did")
+    return "\n".join(lines)
+
+
+def plot(result: Backtest, path) -> None:
+    """Write a PNG: actual closes, the model's one-step backtest with its band, and naive."""
+    # Imported here: matplotlib is a dev tool, not part of the serving set. The Figure API with
+    # its default Agg canvas leaves pyplot's global state (and any GUI backend) alone.
+    try:
+        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise StockPredictorError("plotting needs matplotlib, which is in the dev set: "
+                                  "pip install -r requirements-dev.txt") from exc
+
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(result.closes.index, result.closes.to_numpy(), color="black", lw=1.2, label="actual")
+    model = next(iter(result.forecasts))
+    dates = result.dates[:, 0]
+    ax.plot(dates, result.forecasts[model][:, 0], color="tab:blue", lw=1,
+            label=f"{model}, 1 day ahead")
+    ax.fill_between(dates, result.lows[model][:, 0], result.highs[model][:, 0], color="tab:blue",
+                    alpha=0.2, lw=0, label=f"{model} {result.level:.0%} band")
+    ax.plot(dates, result.forecasts["naive"][:, 0], color="tab:orange", lw=1, ls="--",
+            label="naive (last close)")
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_ylabel("close")
+    ax.set_title(f"{result.ticker}: walk-forward backtest of {result.model}, "
+                 f"{len(result.origins)} origins")
+    ax.legend(loc="best")
+    fig.savefig(path, dpi=100)
