@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from stockPredictor.preload import BUNDLED_MODELS, Registry
-from stockPredictor.price_cache import PriceCache
+from stockPredictor.price_cache import BoundedCache, PriceCache
 from stockPredictor.prices import SOURCES
 
 from . import api, errors, pages
@@ -41,6 +41,7 @@ DEFAULTS = {
     "CACHE_DIR": os.path.expanduser("~/.cache/stock-predictor"),
     "PRICE_SOURCE": "auto",
     "PRICE_TTL": 900,                      # seconds a Yahoo download is reused
+    "FORECAST_CACHE_SIZE": 256,            # forecasts (with band and track record) kept
     "MAX_CONTENT_LENGTH": 5 * 1000 * 1000,  # uploads: a decade of daily prices is ~300 kB
     "API_TITLE": "Stock predictor API",
     "API_VERSION": "v1",
@@ -82,6 +83,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["registry"] = registry
     app.extensions["price_cache"] = PriceCache(app.config["PRICE_SOURCE"],
                                                ttl=float(app.config["PRICE_TTL"]))
+    app.extensions["forecasts"] = BoundedCache(int(app.config["FORECAST_CACHE_SIZE"]))
     app.register_blueprint(pages.bp)
     api.Api(app).register_blueprint(api.blp)
     app.add_url_rule("/healthz", "healthz", api.healthz)

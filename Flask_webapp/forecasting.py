@@ -9,7 +9,8 @@ from stockPredictor.artifacts import Artifact
 from stockPredictor.errors import DataError
 from stockPredictor.predict import forecast
 from stockPredictor.preload import Registry
-from stockPredictor.price_cache import PriceCache
+from stockPredictor.price_cache import BoundedCache, PriceCache
+from stockPredictor.track_record import YEAR_OF_ORIGINS, track_record
 
 # Rows of history drawn before the forecast on the prediction page.
 CHART_HISTORY = 250
@@ -40,18 +41,42 @@ def model_info(artifact: Artifact) -> dict:
 
 
 def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None) -> dict:
-    """Forecast ``frame`` with the named model (default: the best for its ticker) as a dict."""
+    """Forecast ``frame`` with the named model (default: the best for its ticker) as a dict.
+
+    With its band and its track record, a forecast runs a few hundred windows through the
+    model, so results are kept per model, horizon, as_of and price data in a bounded cache.
+    """
     models = registry()
     ticker = str(frame.attrs.get("ticker", ""))
     artifact = models.get(model) if model else models.model_for(ticker)
+    results: BoundedCache = current_app.extensions["forecasts"]
+    key = (artifact.name, horizon, str(as_of), ticker, _fingerprint(frame))
+    cached = results.get(key)
+    if cached is None:
+        cached = _run(frame, artifact, horizon, as_of)
+        results.put(key, cached)
+    # Freshness is about this request's prices: a stale copy must say so even on a cache hit.
+    return {**cached, "data": info.freshness(frame)}
+
+
+def _fingerprint(frame: pd.DataFrame) -> tuple:
+    # The prices themselves, not when they were fetched: the same data gives the same forecast.
+    return (frame.attrs.get("source"), len(frame), frame.index[-1].value,
+            int(pd.util.hash_pandas_object(frame, index=True).sum()))
+
+
+def _run(frame: pd.DataFrame, artifact: Artifact, horizon: int, as_of) -> dict:
     result = forecast(frame, artifact, horizon, as_of)
     known = frame["close"].reindex(result.dates)
     actual = None
     if known.notna().any():
         actual = [{"date": d.strftime("%Y-%m-%d"), "close": None if pd.isna(c) else round(c, 4)}
                   for d, c in known.items()]
+    # An uploaded file is judged on all of it; a ticker on its last year.
+    origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
     return {**result.to_dict(), "horizon": horizon, "actual": actual,
-            "model_info": model_info(artifact), "data": info.freshness(frame)}
+            "model_info": model_info(artifact),
+            "track_record": track_record(frame, artifact, horizon, result.as_of, origins)}
 
 
 def chart_history(frame: pd.DataFrame, as_of: str) -> list[dict]:

@@ -167,6 +167,26 @@ class ClosePoint(ma.Schema):
     high = fields.Float()
 
 
+class TrackRecord(ma.Schema):
+    """How the model did on this series before the forecast, against assuming no change."""
+
+    available = fields.Boolean(required=True)
+    reason = fields.String(metadata={"description": "why there is no track record"})
+    origins = fields.Integer(metadata={"description": "past forecasts scored"})
+    horizon = fields.Integer()
+    start = fields.String(metadata={"description": "first past forecast's date"})
+    end = fields.String(metadata={"description": "last past forecast's date"})
+    level = fields.Float()
+    origins_in_training = fields.Integer()
+    mae_vs_naive = fields.List(fields.Float(allow_none=True), metadata={
+        "description": "per step: MAE over the naive forecast's MAE (below 1 beats it)"})
+    directional_accuracy = fields.List(fields.Float(allow_none=True), metadata={
+        "description": "per step: share of forecasts that moved the way the price did"})
+    coverage = fields.List(fields.Float(allow_none=True), metadata={
+        "description": "per step: share of actual prices inside the band"})
+    verdict = fields.String()
+
+
 class ForecastResult(ma.Schema):
     """A forecast, the prices it started from, and the actual prices when they are known."""
 
@@ -182,3 +202,4 @@ class ForecastResult(ma.Schema):
         "description": "actual closes on the forecast dates, when as_of is in the past"})
     model_info = fields.Nested(ModelSummary, required=True)
     data = fields.Nested(Freshness, required=True)
+    track_record = fields.Nested(TrackRecord, required=True)

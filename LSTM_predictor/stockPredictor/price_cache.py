@@ -12,6 +12,31 @@ from . import prices
 from .errors import DataError, SourceUnavailableError, UnknownTickerError
 
 
+class BoundedCache:
+    """A thread-safe mapping that keeps the ``size`` most recently used entries."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        """The value under ``key`` (now the most recently used), else ``default``."""
+        with self._lock:
+            if key not in self._entries:
+                return default
+            self._entries.move_to_end(key)
+            return self._entries[key]
+
+    def put(self, key, value) -> None:
+        """Store ``value``, dropping the least recently used entry past ``size``."""
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 class PriceCache:
     """Prices by ticker, reused for ``ttl`` seconds and served stale while Yahoo is down."""
 
@@ -23,15 +48,14 @@ class PriceCache:
         # After Yahoo fails to answer, skip it this long: offline, every page would wait on it.
         self.retry_after = retry_after
         self._down: tuple[float, SourceUnavailableError] | None = None
-        self._entries: OrderedDict[str, tuple[float, pd.DataFrame]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._frames = BoundedCache(max_tickers)  # ticker -> (time fetched, frame)
 
     def load(self, ticker: str) -> pd.DataFrame:
         """Daily prices of ``ticker``: cache if fresh, else the source, else a stale copy."""
         ticker = prices.check_ticker(ticker)
         if self.source == "sample":
             return prices.from_sample(ticker)
-        entry = self._get(ticker)
+        entry = self._frames.get(ticker)
         if entry is not None and self.clock() - entry[0] < self.ttl:
             return entry[1]
         try:
@@ -44,7 +68,7 @@ class PriceCache:
             if self.source == "yahoo":
                 raise
             return prices.sample_instead(ticker, exc)
-        self._put(ticker, frame)
+        self._frames.put(ticker, (self.clock(), frame))
         return frame
 
     def _from_yahoo(self, ticker: str) -> pd.DataFrame:
@@ -56,17 +80,3 @@ class PriceCache:
         except SourceUnavailableError as exc:
             self._down = (self.clock(), exc)
             raise
-
-    def _get(self, ticker: str):
-        with self._lock:
-            entry = self._entries.get(ticker)
-            if entry is not None:
-                self._entries.move_to_end(ticker)
-            return entry
-
-    def _put(self, ticker: str, frame: pd.DataFrame) -> None:
-        with self._lock:
-            self._entries[ticker] = (self.clock(), frame)
-            self._entries.move_to_end(ticker)
-            while len(self._entries) > self.max_tickers:
-                self._entries.popitem(last=False)

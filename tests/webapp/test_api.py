@@ -178,3 +178,35 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     request = spec["components"]["schemas"]["ForecastRequest"]["properties"]
     assert request["horizon"]["maximum"] == 30 and request["horizon"]["minimum"] == 1
     assert spec["components"]["schemas"]["Error"]["required"] == ["error", "message"]
+
+
+def test_forecast_carries_the_models_track_record(client):
+    body = conforms(client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 5})
+                    .get_json(), schemas.ForecastResult)
+    record = body["track_record"]
+    assert record["available"] and record["origins"] == 250
+    assert record["end"] < body["as_of"]  # only forecasts whose outcome was known by then
+    assert len(record["mae_vs_naive"]) == len(record["coverage"]) == 5
+    assert record["verdict"].startswith("Over the last 250 trading days")
+    assert body["level"] == 0.8 and all(r["low"] < r["close"] < r["high"]
+                                        for r in body["forecast"])
+
+
+def test_an_upload_is_judged_on_the_whole_file(client, ibm_csv):
+    with ibm_csv.open("rb") as handle:
+        body = client.post("/api/v1/forecast", data={"file": (handle, "MYCO.csv")},
+                           content_type="multipart/form-data").get_json()
+    assert "forecasts this data allows" in body["track_record"]["verdict"]
+    assert body["track_record"]["origins"] > 250
+
+
+def test_repeated_forecasts_are_served_from_the_cache(client, monkeypatch):
+    from Flask_webapp import forecasting
+    runs = []
+    real = forecasting._run
+    monkeypatch.setattr(forecasting, "_run", lambda *a: runs.append(a[2:]) or real(*a))
+    first = client.post("/api/v1/forecast", json={"ticker": "IBM"}).get_json()
+    assert client.post("/api/v1/forecast", json={"ticker": "IBM"}).get_json() == first
+    client.post("/api/v1/forecast", json={"ticker": "IBM", "as_of": "2012-01-03"})
+    client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 9})
+    assert len(runs) == 3

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
@@ -126,6 +127,13 @@ def test_the_forecast_page_has_a_dated_table_without_scripts(client):
     html = client.get("/prediction/IBM?horizon=4").get_data(as_text=True)
     assert "not investment advice" in html and "bundled sample" in html
     assert "Trained on" in html and "ibm" in html
+
+
+def test_the_forecast_page_gives_the_track_record_in_words(client):
+    html = client.get("/prediction/IBM?horizon=4").get_data(as_text=True)
+    section = unescape(html[html.index('id="track-record"'):])
+    assert "Over the last 250 trading days, this model's forecasts 4 days ahead" in section
+    assert "Direction right" in section and "Inside the 80% band" in section
 
 
 def test_the_chart_data_island_matches_the_table(client):
