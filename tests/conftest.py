@@ -32,6 +32,20 @@ def tiny_artifact(tmp_path_factory, walk):
     return train.fit({"WALK": walk}, TINY_MODEL, TINY_TRAINING, out, report=lambda line: None)
 
 
+@pytest.fixture
+def ibm_csv(tmp_path):
+    """400 days of the bundled IBM prices as a Yahoo export file, MYCO.csv, as a person uploads."""
+    from stockPredictor.prices import from_sample
+
+    frame = from_sample("IBM").iloc[-400:]
+    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.close:.4f},"
+              f"{r.volume:.0f}" for d, r in zip(frame.index, frame.itertuples())]
+    path = tmp_path / "MYCO.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 # --- a fake Yahoo: the real yfinance module with its Ticker replaced -------------------------
 
 @pytest.fixture(scope="module")

@@ -76,17 +76,3 @@ def screenshot(page):
         page.screenshot(path=str(path), full_page=True)
         return path
     return take
-
-
-@pytest.fixture
-def upload_csv(tmp_path):
-    """Two years of the bundled IBM prices as a Yahoo export file called MYCO.csv."""
-    from stockPredictor.prices import from_sample
-
-    frame = from_sample("IBM").iloc[-500:]
-    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
-    lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.close:.4f},"
-              f"{r.volume:.0f}" for d, r in zip(frame.index, frame.itertuples())]
-    path = tmp_path / "MYCO.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path

@@ -60,10 +60,10 @@ def test_a_past_forecast_is_drawn_beside_what_happened(page):
     drawn(page, "#prediction-chart")
 
 
-def test_uploading_a_csv_gives_a_forecast(page, upload_csv, screenshot):
+def test_uploading_a_csv_gives_a_forecast(page, ibm_csv, screenshot):
     page.goto("/predict")
     page.get_by_label("Or upload a CSV of your own prices (optional)").set_input_files(
-        str(upload_csv))
+        str(ibm_csv))
     page.get_by_label("Horizon (trading days)").fill("5")
     page.get_by_role("button", name="Forecast", exact=True).click()
     expect(page.locator("h1")).to_contain_text("MYCO")

@@ -30,17 +30,3 @@ def app(make_app):
 def client(app):
     """A test client of ``app``."""
     return app.test_client()
-
-
-@pytest.fixture
-def ibm_csv(tmp_path):
-    """The bundled IBM prices written as a Yahoo export CSV file, as a person would upload it."""
-    from stockPredictor.prices import from_sample
-
-    frame = from_sample("IBM").iloc[-400:]
-    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
-    lines += [f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.close:.4f},"
-              f"{r.volume:.0f}" for d, r in zip(frame.index, frame.itertuples())]
-    path = tmp_path / "MYCO.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return path
