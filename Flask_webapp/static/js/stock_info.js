@@ -1,0 +1,288 @@
+/*
+ * Price chart on the index page (/).
+ *
+ * Contract with templates/index.html (the chart is optional: without #price-chart this does nothing):
+ *   #price-chart[data-history-url]   chart container; GET data-history-url returns
+ *                                     {"ticker", "source", "prices": [{date, open, high, low, close, volume}]}
+ *                                     ascending by date, or {"error", "message"} with a 4xx/5xx status
+ *   #chart-controls[hidden]          buttons [data-range="1M|3M|6M|1Y|5Y|ALL"] and [data-style="candles|line"]
+ *                                     with aria-pressed; un-hidden once the chart is drawn
+ *   #chart-status                    role="status" line for "Loading…" and error messages
+ * Needs the vendored lightweight-charts 5 (global LightweightCharts), loaded before this with defer.
+ */
+(function () {
+  'use strict';
+
+  var DEFAULT_RANGE = '1Y';
+  var DEFAULT_STYLE = 'candles';
+  var RANGE_MONTHS = { '1M': 1, '3M': 3, '6M': 6, '1Y': 12, '5Y': 60 };
+
+  function cssColor(name, fallback) {
+    var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
+    return value && value.trim() ? value.trim() : fallback;
+  }
+
+  function setStatus(statusEl, message, isError) {
+    if (!statusEl) {
+      return;
+    }
+    statusEl.textContent = message;
+    statusEl.classList.toggle('chart-status-error', Boolean(isError));
+  }
+
+  function isFiniteNumber(value) {
+    return typeof value === 'number' && isFinite(value);
+  }
+
+  /* Ascending, unique dates with finite prices: the library throws on anything else. */
+  function cleanRows(prices) {
+    var rows = [];
+    var lastDate = '';
+    prices.forEach(function (row) {
+      if (!row || typeof row.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(row.date)) {
+        return;
+      }
+      if (!isFiniteNumber(row.close) || row.date <= lastDate) {
+        return;
+      }
+      rows.push(row);
+      lastDate = row.date;
+    });
+    return rows;
+  }
+
+  /* The date `months` calendar months before isoDate, clamped to the end of a shorter month. */
+  function monthsBefore(isoDate, months) {
+    var parts = isoDate.split('-').map(Number);
+    var target = new Date(Date.UTC(parts[0], parts[1] - 1 - months, 1));
+    var lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
+    target.setUTCDate(Math.min(parts[2], lastDay));
+    return target.toISOString().slice(0, 10);
+  }
+
+  function pricePrecision(rows) {
+    var lowest = Infinity;
+    rows.forEach(function (row) {
+      lowest = Math.min(lowest, row.close);
+    });
+    return lowest < 1 ? 4 : 2;
+  }
+
+  function buildSeriesData(rows, colors) {
+    var candles = [];
+    var closes = [];
+    var volumes = [];
+    rows.forEach(function (row) {
+      closes.push({ time: row.date, value: row.close });
+      if (isFiniteNumber(row.open) && isFiniteNumber(row.high) && isFiniteNumber(row.low)) {
+        candles.push({ time: row.date, open: row.open, high: row.high, low: row.low, close: row.close });
+      }
+      if (isFiniteNumber(row.volume) && row.volume >= 0) {
+        var up = !isFiniteNumber(row.open) || row.close >= row.open;
+        volumes.push({ time: row.date, value: row.volume, color: up ? colors.volumeUp : colors.volumeDown });
+      }
+    });
+    return { candles: candles, closes: closes, volumes: volumes };
+  }
+
+  function createPriceChart(container, rows) {
+    var LW = window.LightweightCharts;
+    var colors = {
+      text: cssColor('--chart-text', '#343a40'),
+      grid: cssColor('--chart-grid', '#eef0f3'),
+      border: cssColor('--chart-border', '#d0d5dc'),
+      background: cssColor('--chart-background', '#ffffff'),
+      up: cssColor('--chart-up', '#12805c'),
+      down: cssColor('--chart-down', '#c92a2a'),
+      line: cssColor('--chart-history', '#1f4e99'),
+      volumeUp: cssColor('--chart-volume-up', 'rgba(18, 128, 92, 0.35)'),
+      volumeDown: cssColor('--chart-volume-down', 'rgba(201, 42, 42, 0.35)')
+    };
+    var data = buildSeriesData(rows, colors);
+    var precision = pricePrecision(rows);
+    var priceFormat = { type: 'price', precision: precision, minMove: Math.pow(10, -precision) };
+
+    // layout.attributionLogo stays at its default (true): the licence asks for the TradingView link.
+    var chart = LW.createChart(container, {
+      autoSize: true,
+      layout: {
+        background: { type: LW.ColorType.Solid, color: colors.background },
+        textColor: colors.text,
+        fontFamily: window.getComputedStyle(container).fontFamily
+      },
+      grid: { vertLines: { color: colors.grid }, horzLines: { color: colors.grid } },
+      rightPriceScale: { borderColor: colors.border, scaleMargins: { top: 0.08, bottom: 0.22 } },
+      // A small minimum bar spacing lets "All" show decades of days on a phone-wide chart.
+      timeScale: { borderColor: colors.border, lockVisibleTimeRangeOnResize: true, minBarSpacing: 0.02 },
+      crosshair: { mode: LW.CrosshairMode.Normal },
+      // Let a vertical swipe over the chart scroll the page on phones.
+      handleScroll: { vertTouchDrag: false }
+    });
+
+    var volume = null;
+    if (data.volumes.length) {
+      volume = chart.addSeries(LW.HistogramSeries, {
+        priceScaleId: 'volume',
+        priceFormat: { type: 'volume' },
+        lastValueVisible: false,
+        priceLineVisible: false,
+        title: ''
+      });
+      chart.priceScale('volume').applyOptions({ scaleMargins: { top: 0.82, bottom: 0 } });
+      volume.setData(data.volumes);
+    }
+
+    var candles = chart.addSeries(LW.CandlestickSeries, {
+      upColor: colors.up,
+      downColor: colors.down,
+      borderUpColor: colors.up,
+      borderDownColor: colors.down,
+      wickUpColor: colors.up,
+      wickDownColor: colors.down,
+      priceFormat: priceFormat
+    });
+    candles.setData(data.candles);
+
+    var line = chart.addSeries(LW.LineSeries, {
+      color: colors.line,
+      lineWidth: 2,
+      priceFormat: priceFormat,
+      visible: false
+    });
+    line.setData(data.closes);
+
+    return {
+      chart: chart,
+      series: { candles: candles, line: line },
+      hasCandles: data.candles.length > 0
+    };
+  }
+
+  function showRange(chart, rows, range) {
+    var timeScale = chart.timeScale();
+    var months = RANGE_MONTHS[range];
+    var last = rows[rows.length - 1].date;
+    if (!months || monthsBefore(last, months) <= rows[0].date) {
+      timeScale.fitContent();
+      return;
+    }
+    var cutoff = monthsBefore(last, months);
+    var first = rows.length - 1;
+    while (first > 0 && rows[first - 1].date >= cutoff) {
+      first -= 1;
+    }
+    // Relative to the last date in the data, never to today: bundled data ends years ago.
+    timeScale.setVisibleRange({ from: rows[first].date, to: last });
+  }
+
+  function showStyle(drawn, style) {
+    var useLine = style === 'line' || !drawn.hasCandles;
+    drawn.series.candles.applyOptions({ visible: !useLine });
+    drawn.series.line.applyOptions({ visible: useLine });
+  }
+
+  function pressOnly(buttons, pressed) {
+    buttons.forEach(function (button) {
+      button.setAttribute('aria-pressed', button === pressed ? 'true' : 'false');
+    });
+  }
+
+  function initialChoice(buttons, attribute, fallback) {
+    var pressed = buttons.filter(function (button) {
+      return button.getAttribute('aria-pressed') === 'true';
+    })[0];
+    return pressed ? pressed.getAttribute(attribute) : fallback;
+  }
+
+  function wireControls(controls, drawn, rows) {
+    if (!controls) {
+      showRange(drawn.chart, rows, DEFAULT_RANGE);
+      return;
+    }
+    var rangeButtons = Array.prototype.slice.call(controls.querySelectorAll('button[data-range]'));
+    var styleButtons = Array.prototype.slice.call(controls.querySelectorAll('button[data-style]'));
+
+    rangeButtons.forEach(function (button) {
+      button.addEventListener('click', function () {
+        pressOnly(rangeButtons, button);
+        showRange(drawn.chart, rows, button.getAttribute('data-range'));
+      });
+    });
+    styleButtons.forEach(function (button) {
+      if (button.getAttribute('data-style') === 'candles' && !drawn.hasCandles) {
+        button.disabled = true;
+      }
+      button.addEventListener('click', function () {
+        pressOnly(styleButtons, button);
+        showStyle(drawn, button.getAttribute('data-style'));
+      });
+    });
+
+    var style = drawn.hasCandles ? initialChoice(styleButtons, 'data-style', DEFAULT_STYLE) : 'line';
+    pressOnly(styleButtons, styleButtons.filter(function (b) { return b.getAttribute('data-style') === style; })[0]);
+    showStyle(drawn, style);
+    showRange(drawn.chart, rows, initialChoice(rangeButtons, 'data-range', DEFAULT_RANGE));
+    controls.hidden = false;
+  }
+
+  function errorMessage(response, body) {
+    if (body && typeof body.message === 'string' && body.message) {
+      return body.message;
+    }
+    return 'The price history could not be loaded (HTTP ' + response.status + ').';
+  }
+
+  function loadHistory(url) {
+    return window.fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          if (!response.ok) {
+            throw new Error(errorMessage(response, body));
+          }
+          if (!body || !Array.isArray(body.prices)) {
+            throw new Error('The price history came back in an unexpected format.');
+          }
+          return body;
+        });
+      }, function () {
+        throw new Error('The price history could not be loaded: the server did not answer.');
+      });
+  }
+
+  function init() {
+    var container = document.getElementById('price-chart');
+    if (!container) {
+      return;
+    }
+    var statusEl = document.getElementById('chart-status');
+    var controls = document.getElementById('chart-controls');
+    var url = container.getAttribute('data-history-url');
+    if (!url) {
+      return;
+    }
+    if (!window.LightweightCharts || !window.fetch) {
+      setStatus(statusEl, 'The chart cannot be shown: its script did not load.', true);
+      return;
+    }
+
+    setStatus(statusEl, 'Loading price history…', false);
+    loadHistory(url).then(function (body) {
+      var rows = cleanRows(body.prices);
+      if (!rows.length) {
+        setStatus(statusEl, 'There is no price history to chart.', true);
+        return;
+      }
+      var drawn = createPriceChart(container, rows);
+      wireControls(controls, drawn, rows);
+      setStatus(statusEl, '', false);
+    }).catch(function (error) {
+      setStatus(statusEl, error && error.message ? error.message : 'The chart could not be drawn.', true);
+    });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', init);
+  } else {
+    init();
+  }
+}());
