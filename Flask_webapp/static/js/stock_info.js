@@ -8,48 +8,20 @@
  *   #chart-controls[hidden]          buttons [data-range="1M|3M|6M|1Y|5Y|ALL"] and [data-style="candles|line"]
  *                                     with aria-pressed; un-hidden once the chart is drawn
  *   #chart-status                    role="status" line for "Loading…" and error messages
- * Needs the vendored lightweight-charts 5 (global LightweightCharts), loaded before this with defer.
+ * Needs the vendored lightweight-charts 5 (global LightweightCharts) and charts.js (window.StockCharts),
+ * both loaded before this with defer.
  */
 (function () {
   'use strict';
 
+  var cssColor = window.StockCharts.cssColor;
+  var setStatus = window.StockCharts.setStatus;
+  var isFiniteNumber = window.StockCharts.isFiniteNumber;
+  var cleanRows = window.StockCharts.cleanRows;
+
   var DEFAULT_RANGE = '1Y';
   var DEFAULT_STYLE = 'candles';
   var RANGE_MONTHS = { '1M': 1, '3M': 3, '6M': 6, '1Y': 12, '5Y': 60 };
-
-  function cssColor(name, fallback) {
-    var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
-    return value && value.trim() ? value.trim() : fallback;
-  }
-
-  function setStatus(statusEl, message, isError) {
-    if (!statusEl) {
-      return;
-    }
-    statusEl.textContent = message;
-    statusEl.classList.toggle('chart-status-error', Boolean(isError));
-  }
-
-  function isFiniteNumber(value) {
-    return typeof value === 'number' && isFinite(value);
-  }
-
-  /* Ascending, unique dates with finite prices: the library throws on anything else. */
-  function cleanRows(prices) {
-    var rows = [];
-    var lastDate = '';
-    prices.forEach(function (row) {
-      if (!row || typeof row.date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(row.date)) {
-        return;
-      }
-      if (!isFiniteNumber(row.close) || row.date <= lastDate) {
-        return;
-      }
-      rows.push(row);
-      lastDate = row.date;
-    });
-    return rows;
-  }
 
   /* The date `months` calendar months before isoDate, clamped to the end of a shorter month. */
   function monthsBefore(isoDate, months) {

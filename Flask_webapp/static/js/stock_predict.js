@@ -8,44 +8,16 @@
  *   #prediction-chart   chart container
  *   #chart-status       role="status" line for error messages
  *   #prediction-legend  optional <ul> for the legend; created after the chart when absent
- * Needs the vendored lightweight-charts 5 (global LightweightCharts), loaded before this with defer.
+ * Needs the vendored lightweight-charts 5 (global LightweightCharts) and charts.js (window.StockCharts),
+ * both loaded before this with defer.
  */
 (function () {
   'use strict';
 
-  function cssColor(name, fallback) {
-    var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
-    return value && value.trim() ? value.trim() : fallback;
-  }
-
-  function setStatus(statusEl, message, isError) {
-    if (!statusEl) {
-      return;
-    }
-    statusEl.textContent = message;
-    statusEl.classList.toggle('chart-status-error', Boolean(isError));
-  }
-
-  function isFiniteNumber(value) {
-    return typeof value === 'number' && isFinite(value);
-  }
-
-  function isDate(value) {
-    return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value);
-  }
-
-  /* Rows with a date and a finite close, ascending and unique: the library throws on anything else. */
-  function cleanRows(rows) {
-    var kept = [];
-    var lastDate = '';
-    (Array.isArray(rows) ? rows : []).forEach(function (row) {
-      if (row && isDate(row.date) && isFiniteNumber(row.close) && row.date > lastDate) {
-        kept.push(row);
-        lastDate = row.date;
-      }
-    });
-    return kept;
-  }
+  var cssColor = window.StockCharts.cssColor;
+  var setStatus = window.StockCharts.setStatus;
+  var isFiniteNumber = window.StockCharts.isFiniteNumber;
+  var cleanRows = window.StockCharts.cleanRows;
 
   function toLine(rows) {
     return rows.map(function (row) {
