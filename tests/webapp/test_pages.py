@@ -177,6 +177,14 @@ def test_an_uploaded_csv_is_forecast_on_the_spot(client, ibm_csv):
     assert "Uploaded file" in answer.get_data(as_text=True)
 
 
+def test_an_oversized_upload_gets_a_friendly_413_page(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=1000).test_client()
+    answer = client.post("/predict", data={"file": (io.BytesIO(b"x" * 5000), "big.csv")},
+                         content_type="multipart/form-data")
+    check_page(answer, 413)
+    assert "File too large" in answer.get_data(as_text=True)
+
+
 def test_a_bad_upload_is_explained_on_the_form(client):
     answer = client.post("/predict", data={"file": (io.BytesIO(b"a,b\n1,2\n"), "x.csv")},
                          content_type="multipart/form-data")

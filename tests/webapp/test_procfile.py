@@ -53,3 +53,10 @@ def test_the_procfile_serves_forecasts_within_a_small_dyno(serve, free_port):
         worst = max(resident_mb(pid) for pid in workers)
         print(f"\nworker resident memory: {worst:.0f} MB of a {DYNO_MB} MB dyno")
         assert worst < DYNO_MB / 2
+
+
+def test_runtime_txt_and_python_version_agree():
+    runtime = (ROOT / "runtime.txt").read_text().strip()
+    version = (ROOT / ".python-version").read_text().strip()
+    assert runtime.startswith("python-")
+    assert runtime.removeprefix("python-").split(".")[:2] == version.split(".")[:2]
