@@ -51,15 +51,43 @@ def save(directory: str | Path, model, scaler, metadata: dict) -> Path:
         meta = dict(metadata, format_version=FORMAT_VERSION,
                     files={name: sha256(tmp / name) for name in (MODEL_FILE, SCALER_FILE)})
         with open(tmp / META_FILE, "w") as fh:
-            json.dump(meta, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            _dump(meta, fh)
         _swap_into_place(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def _dump(meta: dict, fh) -> None:
+    json.dump(meta, fh, indent=2, sort_keys=True)
+    fh.write("\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def update_metadata(directory: str | Path, **entries) -> dict:
+    """Set top-level entries of a verified artifact's model.json atomically; returns the result.
+
+    The new model.json is written beside the old one and renamed over it, so a reader sees the
+    old file or the new one, never half of either. The checksums cover model.h5 and scaler.pkl
+    only, so the artifact still verifies; ``files`` and ``format_version`` cannot be set here.
+    """
+    directory = Path(directory)
+    fixed = sorted({"files", "format_version"} & set(entries))
+    if fixed:
+        raise ArtifactError(f"{', '.join(fixed)} in {META_FILE} are written only by save()")
+    meta = dict(verify(directory), **entries)  # never annotate a damaged artifact
+    fd, tmp = tempfile.mkstemp(prefix=f".{META_FILE}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o644)  # mkstemp makes it private; it must stay readable
+            _dump(meta, fh)
+        os.replace(tmp, directory / META_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return meta
 
 
 def _swap_into_place(tmp: Path, directory: Path) -> None:

@@ -100,3 +100,41 @@ def test_save_replaces_an_existing_artifact_whole(copy, tiny_artifact):
                    tiny_artifact.windowing.scaler_, meta)
     assert artifacts.load(copy).tickers == ["NEW"]
     assert sorted(p.name for p in copy.parent.iterdir()) == ["walk"]
+
+
+def test_update_metadata_adds_an_entry_and_still_verifies(copy):
+    before = json.loads((copy / "model.json").read_text())
+    meta = artifacts.update_metadata(copy, backtest={"horizon": 5, "mae_vs_naive": [0.99]})
+    after = json.loads((copy / "model.json").read_text())
+    assert after == meta and after["backtest"] == {"horizon": 5, "mae_vs_naive": [0.99]}
+    assert {k: v for k, v in after.items() if k != "backtest"} == before
+    assert artifacts.verify(copy)["files"] == before["files"]
+    assert artifacts.load(copy).metadata["backtest"]["horizon"] == 5
+    assert sorted(p.name for p in copy.iterdir()) == ["model.h5", "model.json", "scaler.pkl"]
+    assert (copy / "model.json").stat().st_mode & 0o444 == 0o444  # readable by the web process
+
+
+def test_update_metadata_refuses_checksums_and_damaged_artifacts(copy):
+    before = (copy / "model.json").read_bytes()
+    with pytest.raises(ArtifactError, match="files"):
+        artifacts.update_metadata(copy, files={})
+    with open(copy / "model.h5", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ArtifactError, match="model.h5"):
+        artifacts.update_metadata(copy, backtest={})
+    assert (copy / "model.json").read_bytes() == before
+
+
+def test_interrupted_metadata_update_keeps_the_old_model_json(copy, monkeypatch):
+    before = (copy / "model.json").read_bytes()
+
+    def half_written(meta, fh):
+        fh.write('{"half": ')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(artifacts, "_dump", half_written)
+    with pytest.raises(KeyboardInterrupt):
+        artifacts.update_metadata(copy, backtest={"horizon": 5})
+    assert (copy / "model.json").read_bytes() == before
+    assert sorted(p.name for p in copy.iterdir()) == ["model.h5", "model.json", "scaler.pkl"]
+    artifacts.load(copy)
