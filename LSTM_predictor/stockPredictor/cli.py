@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from . import evaluate, prices
+from . import artifacts, evaluate, prices
 from .bands import DEFAULT_LEVEL
 from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
 from .errors import DataError, StockPredictorError
@@ -104,29 +105,69 @@ def cmd_predict(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Walk-forward backtest of a model against the naive, drift and moving-average baselines."""
-    frame = next(iter(_frames(args).values()))
-    result = evaluate.backtest(frame, _model(args, frame), horizon=args.horizon,
-                               start=args.start, end=args.end, stride=args.stride,
-                               level=args.level)
+    frames = _frames(args)
+    if len(frames) > 1 and (args.out or args.plot):
+        raise DataError("--out and --plot take one ticker or CSV; give several only for the "
+                        "pooled table or --record")
+    registry = Registry(args.models).load()
+    models = {t: registry.get(args.model) if args.model else registry.model_for(t)
+              for t in frames}
+    names = {t: m.name for t, m in models.items()}
+    if args.record and len(set(names.values())) > 1:
+        raise DataError(f"--record needs one model, but these tickers use several ("
+                        f"{', '.join(f'{t}: {n}' for t, n in names.items())}); "
+                        f"name it with --model")
+    results = [evaluate.backtest(frame, models[t], horizon=args.horizon, start=args.start,
+                                 end=args.end, stride=args.stride, level=args.level)
+               for t, frame in frames.items()]
     written = []
     try:
         if args.out:
-            result.to_frame().to_csv(args.out, index=False, float_format="%.4f",
-                                     date_format="%Y-%m-%d")
+            results[0].to_frame().to_csv(args.out, index=False, float_format="%.4f",
+                                         date_format="%Y-%m-%d")
             written.append(args.out)
         if args.plot:
-            evaluate.plot(result, args.plot)
+            evaluate.plot(results[0], args.plot)
             written.append(args.plot)
     except OSError as exc:
         raise StockPredictorError(f"cannot write {exc.filename or 'the output'}: "
                                   f"{exc.strerror or exc}") from exc
+    pooled = evaluate.summary(results) if len(results) > 1 or args.record else None
+    if args.record:
+        model = models[results[0].ticker]
+        created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        artifacts.update_metadata(model.path, backtest=dict(pooled, created_at=created))
+        written.append(model.path / artifacts.META_FILE)
     if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
+        document = (results[0].to_dict() if len(results) == 1 else
+                    {"backtests": [r.to_dict() for r in results], "pooled": pooled})
+        print(json.dumps(document, indent=2))
     else:
-        print(evaluate.table(result))
+        print("\n\n".join(evaluate.table(r) for r in results))
+        if len(results) > 1:
+            print("\n" + _pooled_table(pooled))
     for path in written:  # stderr for JSON, so stdout stays one JSON document
         print(f"wrote {path}", file=sys.stderr if args.format == "json" else sys.stdout)
     return 0
+
+
+def _pooled_table(pooled: dict) -> str:
+    steps = sorted({1, 5, 10, 20, pooled["horizon"]} & set(range(1, pooled["horizon"] + 1)))
+    rows = {pooled["model"]: pooled, **pooled["baselines"]}
+    width = max(len(name) for name in rows)
+    lines = [f"pooled over {', '.join(pooled['tickers'])} ({pooled['origins']} origins), "
+             f"each ticker weighing the same",
+             f"{'step':>4}  {'method':<{width}}  {'MAE/naive':>9}  {'direction':>9}  "
+             f"{'coverage':>8}"]
+    for step in steps:
+        for i, (name, row) in enumerate(rows.items()):
+            cells = [row[m][step - 1] for m in evaluate.SUMMARY_METRICS]
+            ratio, *shares = ["-" if v is None else v for v in cells]
+            ratio = ratio if ratio == "-" else f"{ratio:.3f}"
+            shares = [v if v == "-" else f"{v:.1%}" for v in shares]
+            lines.append(f"{step if i == 0 else '':>4}  {name:<{width}}  {ratio:>9}  "
+                         f"{shares[0]:>9}  {shares[1]:>8}")
+    return "\n".join(lines)
 
 
 def cmd_list_models(args) -> int:
@@ -195,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=cmd_predict)
 
     backtest = sub.add_parser("evaluate", help="walk-forward backtest against baselines")
-    _add_data_args(backtest)
+    _add_data_args(backtest, many=True)
     backtest.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
                           help=f"trading days each origin forecasts, 1 to {MAX_HORIZON}")
     backtest.add_argument("--start", help="first origin date (default: the day after the "
@@ -208,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--plot", type=Path, help="PNG file to draw the backtest in")
     backtest.add_argument("--out", type=Path,
                           help="CSV file to write every forecast against its actual value")
+    backtest.add_argument("--record", action="store_true",
+                          help="write the metrics, pooled over the tickers given, into the "
+                          "model's model.json as its \"backtest\" entry")
     backtest.set_defaults(func=cmd_evaluate)
 
     models = sub.add_parser("list-models", help="list the trained models")

@@ -11,6 +11,7 @@ reported. Every forecast gets a conformal band calibrated on errors known by its
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -117,15 +118,12 @@ class Backtest:
 
     def to_dict(self) -> dict:
         """JSON-ready summary: the range, the level and every method's metrics per step."""
-        def clean(values: np.ndarray) -> list:
-            return [None if np.isnan(v) else round(float(v), 4) for v in values]
-
         return {"ticker": self.ticker, "model": self.model, "horizon": self.horizon,
                 "origins": len(self.origins), "stride": self.stride,
                 "start": _day(self.origins[0]), "end": _day(self.origins[-1]),
                 "level": self.level, "trained_until": _day(self.trained_until),
                 "origins_in_training": int(self.in_training.sum()),
-                "models": {name: {k: clean(v) for k, v in values.items()}
+                "models": {name: {k: _clean(v) for k, v in values.items()}
                            for name, values in self.metrics().items()}}
 
     def to_frame(self) -> pd.DataFrame:
@@ -139,6 +137,53 @@ class Backtest:
                 "model": name, "forecast": values.ravel(), "actual": self.actual.ravel(),
                 "low": self.lows[name].ravel(), "high": self.highs[name].ravel()}))
         return pd.concat(parts, ignore_index=True)
+
+
+SUMMARY_METRICS = ("mae_vs_naive", "directional_accuracy", "coverage")
+
+
+def summary(results: Sequence[Backtest]) -> dict:
+    """One model's backtests on several tickers, pooled: the entry model.json keeps.
+
+    Per step, each metric is the mean over tickers of that ticker's value, so every ticker
+    weighs the same: MAE vs naive is the mean of the per-ticker ratios MAE(model) / MAE(naive),
+    not a ratio of summed price errors, which the dearest stock would dominate. Each ticker's
+    own ratios are kept under ``per_ticker``.
+    """
+    if not results:
+        raise DataError("no backtests to summarise")
+    first = results[0]
+    for r in results[1:]:
+        if (r.model, r.horizon, r.stride, r.level) != \
+                (first.model, first.horizon, first.stride, first.level):
+            raise DataError(f"backtests of {first.ticker} and {r.ticker} differ in model, "
+                            f"horizon, stride or level; only like ones can be pooled")
+    scores = [r.metrics() for r in results]
+
+    def pooled(name: str, metric: str) -> list:
+        return _clean(np.mean([s[name][metric] for s in scores], axis=0))
+
+    model = next(iter(first.forecasts))
+    entry = {"tickers": [r.ticker for r in results], "model": first.model,
+             "start": min(_day(r.origins[0]) for r in results),
+             "end": max(_day(r.origins[-1]) for r in results),
+             "horizon": first.horizon, "stride": first.stride, "level": first.level,
+             "origins": sum(len(r.origins) for r in results),
+             "origins_in_training": sum(int(r.in_training.sum()) for r in results),
+             "pooling": "mean over tickers of each ticker's value per step"}
+    entry.update({metric: pooled(model, metric) for metric in SUMMARY_METRICS})
+    entry["baselines"] = {name: {metric: pooled(name, metric) for metric in SUMMARY_METRICS}
+                          for name in BASELINES}
+    entry["per_ticker"] = {r.ticker: {"start": _day(r.origins[0]), "end": _day(r.origins[-1]),
+                                      "origins": len(r.origins),
+                                      "trained_until": _day(r.trained_until),
+                                      "mae_vs_naive": _clean(s[model]["mae_vs_naive"])}
+                           for r, s in zip(results, scores)}
+    return entry
+
+
+def _clean(values) -> list:
+    return [None if np.isnan(v) else round(float(v), 4) for v in values]
 
 
 def _day(value) -> str | None:

@@ -1,12 +1,14 @@
 """The stock-predictor command end to end: fetch, train, predict, evaluate, list-models."""
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
+from stockPredictor import artifacts
 from stockPredictor.cli import main
 from stockPredictor.preload import BUNDLED_MODELS
 
@@ -169,3 +171,58 @@ def test_evaluate_bad_input_gets_a_clear_error(capsys, argv, message):
     assert main(["evaluate", "--ticker", "IBM", "--models", str(BUNDLED_MODELS), *argv]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+@pytest.fixture
+def walk_models(tiny_artifact, walk, tmp_path):
+    """A private models folder holding a copy of the tiny WALK model, and two price CSVs."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_artifact.path, models / "walk")
+    csvs = []
+    for ticker, scale in (("WALK", 1.0), ("OTHER", 7.0)):
+        frame = walk.copy()
+        frame.iloc[:, :4] *= scale  # a second ticker at another price level
+        path = tmp_path / f"{ticker}.csv"
+        frame.assign(adj_close=frame["close"]).rename(
+            columns={"adj_close": "Adj Close"}).rename(columns=str.title)[
+            ["Open", "High", "Low", "Close", "Adj Close", "Volume"]].rename_axis(
+            "Date").to_csv(path, float_format="%.6f")
+        csvs += ["--csv", str(path)]
+    return models, csvs
+
+
+def test_evaluate_pools_several_tickers_and_records_into_model_json(walk_models, capsys):
+    models, csvs = walk_models
+    before = json.loads((models / "walk" / "model.json").read_text())
+    capsys.readouterr()
+    assert main(["evaluate", *csvs, "--models", str(models), "--model", "walk", "--horizon", "3",
+                 "--record", "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert [b["ticker"] for b in data["backtests"]] == ["WALK", "OTHER"]
+    assert data["pooled"]["tickers"] == ["WALK", "OTHER"] and data["pooled"]["horizon"] == 3
+    assert f"wrote {models / 'walk' / 'model.json'}" in captured.err
+    meta = artifacts.verify(models / "walk")
+    recorded = meta.pop("backtest")
+    assert meta == before  # nothing else changed, checksums included
+    assert recorded == dict(data["pooled"], created_at=recorded["created_at"])
+    assert recorded["origins"] == sum(b["origins"] for b in data["backtests"])
+    assert len(recorded["mae_vs_naive"]) == 3 and recorded["level"] == 0.8
+    assert main(["evaluate", *csvs, "--models", str(models), "--model", "walk",
+                 "--horizon", "3"]) == 0
+    assert "pooled over WALK, OTHER" in capsys.readouterr().out
+
+
+def test_record_needs_one_model_and_out_needs_one_ticker(walk_models, tmp_path, capsys):
+    models, csvs = walk_models
+    shutil.copytree(models / "walk", models / "general")  # OTHER falls back to "general"
+    artifacts.update_metadata(models / "general", scope="general")
+    before = (models / "walk" / "model.json").read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", *csvs, "--models", str(models), "--horizon", "3", "--record"]) == 1
+    assert "WALK: walk, OTHER: general" in capsys.readouterr().err
+    assert main(["evaluate", *csvs, "--models", str(models), "--model", "walk", "--horizon", "3",
+                 "--out", str(tmp_path / "x.csv")]) == 1
+    assert "--out and --plot take one ticker" in capsys.readouterr().err
+    assert (models / "walk" / "model.json").read_bytes() == before
+    assert not (tmp_path / "x.csv").exists()
