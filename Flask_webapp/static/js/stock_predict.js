@@ -67,13 +67,19 @@
           ctx.beginPath();
           ctx.moveTo(upper[0][0], upper[0][1]);
           upper.forEach(function (point) { ctx.lineTo(point[0], point[1]); });
-          lower.reverse().forEach(function (point) { ctx.lineTo(point[0], point[1]); });
+          lower.slice().reverse().forEach(function (point) { ctx.lineTo(point[0], point[1]); });
           ctx.closePath();
           ctx.fillStyle = view.options.fillColor;
           ctx.fill();
+          // Outline the high and low edges only, not the vertical closing side at the last day.
           ctx.lineWidth = 1;
           ctx.strokeStyle = view.options.edgeColor;
-          ctx.stroke();
+          [upper, lower].forEach(function (edge) {
+            ctx.beginPath();
+            ctx.moveTo(edge[0][0], edge[0][1]);
+            edge.forEach(function (point) { ctx.lineTo(point[0], point[1]); });
+            ctx.stroke();
+          });
         });
       }
     };
