@@ -101,8 +101,12 @@ class ModelSummary(ma.Schema):
     target = fields.String(required=True)
     window = fields.Integer(required=True)
     tickers = fields.List(fields.String(), required=True)
-    trained_from = fields.String(allow_none=True)
-    trained_to = fields.String(allow_none=True)
+    trained_from = fields.String(allow_none=True, metadata={
+        "description": "first day of the prices it was trained on"})
+    trained_to = fields.String(allow_none=True, metadata={
+        "description": "last day of the prices that shaped its weights (training and validation)"})
+    data_to = fields.String(allow_none=True, metadata={
+        "description": "last day of its data; the days after trained_to were held out for testing"})
     test_mae_vs_naive = fields.List(fields.Float(), allow_none=True, metadata={
         "description": "test-split MAE over the naive forecast's, per horizon step"})
 

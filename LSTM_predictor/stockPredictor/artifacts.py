@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
+import pandas as pd
 
 from . import runtime
 from .config import ModelConfig
@@ -164,13 +165,30 @@ class Artifact:
         """Tickers it was trained on."""
         return list(self.metadata.get("tickers", []))
 
+    def trained_until(self, ticker: str | None = None) -> pd.Timestamp | None:
+        """Last day of the data that shaped the weights (training and validation splits).
+
+        For a ticker it was not trained on, the latest such day over all its tickers: the
+        model has seen the market of those dates through them. The test split after it was
+        held out. None when model.json does not say.
+        """
+        data = self.metadata.get("data") or {}
+        rows = [data[ticker]] if ticker in data else list(data.values())
+        ends = [row.get("val_end") or row.get("train_end") for row in rows]
+        ends = [pd.Timestamp(e) for e in ends if e]
+        if not ends and self.metadata.get("date_range", {}).get("end"):
+            ends = [pd.Timestamp(self.metadata["date_range"]["end"])]
+        return max(ends) if ends else None
+
     def summary(self) -> dict:
         """Short description for listings: name, scope, architecture, data trained on."""
         cfg = self.config
+        until = self.trained_until()
         return {"name": self.name, "scope": self.scope, "arch": cfg.arch, "target": cfg.target,
                 "window": cfg.window, "tickers": self.tickers,
                 "trained_from": self.metadata.get("date_range", {}).get("start"),
-                "trained_to": self.metadata.get("date_range", {}).get("end")}
+                "trained_to": None if until is None else until.strftime("%Y-%m-%d"),
+                "data_to": self.metadata.get("date_range", {}).get("end")}
 
 
 def load(directory: str | Path) -> Artifact:

@@ -182,7 +182,7 @@ def cmd_list_models(args) -> int:
     for row in rows:
         print(f"{row['name']:<16} {row['scope']:<8} {row['arch']:<10} {row['target']:<11} "
               f"window {row['window']:<4} {','.join(row['tickers'])} "
-              f"{row['trained_from']}..{row['trained_to']}")
+              f"trained {row['trained_from']}..{row['trained_to']} (data to {row['data_to']})")
     for name, reason in registry.skipped.items():
         print(f"{name:<16} SKIPPED: {reason}")
     return 0

@@ -62,21 +62,6 @@ _BASELINE_FUNCTIONS = {"naive": naive_forecasts, "drift": drift_forecasts,
                        "moving_average": moving_average_forecasts}
 
 
-def trained_until(model: Artifact, ticker: str | None = None) -> pd.Timestamp | None:
-    """Last day of the data that shaped the model's weights (training and validation).
-
-    For a ticker it was not trained on, the latest such day over all its tickers: the model
-    has seen the market of those dates through them. None when model.json does not say.
-    """
-    data = model.metadata.get("data") or {}
-    rows = [data[ticker]] if ticker in data else list(data.values())
-    ends = [row.get("val_end") or row.get("train_end") for row in rows]
-    ends = [pd.Timestamp(e) for e in ends if e]
-    if not ends and model.metadata.get("date_range", {}).get("end"):
-        ends = [pd.Timestamp(model.metadata["date_range"]["end"])]
-    return max(ends) if ends else None
-
-
 @dataclass(frozen=True)
 class Backtest:
     """Forecasts of the model and baselines at each origin, against what happened."""
@@ -237,7 +222,7 @@ def backtest(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZO
     stride, level = _check_stride(stride), check_level(level)
     start, end = _date(start, "start"), _date(end, "end")
     ticker = str(frame.attrs.get("ticker", ""))
-    until = trained_until(model, ticker)
+    until = model.trained_until(ticker)
     origins = _origin_rows(frame, model, horizon, stride, start, end, until)
     # Band calibration needs the forecasts of every trading day up to calibration + H days
     # before the first origin: all of them are computed in one batch per method.

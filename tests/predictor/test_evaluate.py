@@ -10,7 +10,7 @@ from stockPredictor import artifacts, bands, metrics, prices
 from stockPredictor.errors import DataError
 from stockPredictor.evaluate import (BASELINES, backtest, drift_forecasts,
                                      moving_average_forecasts, naive_forecasts, plot, summary,
-                                     table, trained_until)
+                                     table)
 from stockPredictor.preload import BUNDLED_MODELS
 
 # Two origins, two steps; every expected value below is worked out by hand.
@@ -131,7 +131,7 @@ def test_origins_follow_range_stride_and_horizon(general):
 
 def test_default_range_starts_after_the_training_data(general):
     ibm = prices.load("IBM", "sample")
-    until = trained_until(general, "IBM")
+    until = general.trained_until("IBM")
     assert until == pd.Timestamp(general.metadata["data"]["IBM"]["val_end"])
     result = backtest(ibm, general, horizon=3)
     assert result.origins[0] > until and result.to_dict()["origins_in_training"] == 0

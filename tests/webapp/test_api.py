@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from marshmallow import Schema
 
 from Flask_webapp import schemas
 from stockPredictor import prices
+from stockPredictor.preload import BUNDLED_MODELS
 from tests.fakes import history_frame
 
 
@@ -37,6 +39,11 @@ def test_models_say_what_they_were_trained_on(client):
     assert by_name["ibm"]["scope"] == "ticker" and by_name["ibm"]["tickers"] == ["IBM"]
     assert set(by_name["general"]["tickers"]) == set(prices.SAMPLE_TICKERS)
     assert len(by_name["general"]["test_mae_vs_naive"]) == 30
+    # Weights saw training and validation data only; the test split after it was held out.
+    ibm = by_name["ibm"]
+    meta = json.loads((BUNDLED_MODELS / "ibm" / "model.json").read_text())
+    assert ibm["trained_to"] == meta["data"]["IBM"]["val_end"] < ibm["data_to"]
+    assert ibm["data_to"] == meta["data"]["IBM"]["test_end"]
 
 
 def test_stock_info_matches_the_prices(client):

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import pytest
 
 from stockPredictor import prices
+from stockPredictor.preload import BUNDLED_MODELS
 
 
 class Page(HTMLParser):
@@ -127,6 +128,9 @@ def test_the_forecast_page_has_a_dated_table_without_scripts(client):
     html = client.get("/prediction/IBM?horizon=4").get_data(as_text=True)
     assert "not investment advice" in html and "bundled sample" in html
     assert "Trained on" in html and "ibm" in html
+    split = json.loads((BUNDLED_MODELS / "ibm" / "model.json").read_text())["data"]["IBM"]
+    assert re.search(rf"IBM, \d{{4}}-\d\d-\d\d to {split['val_end']} <span[^>]*>\(held out for "
+                     rf"testing: to {split['test_end']}\)", html)
 
 
 def test_the_forecast_page_gives_the_track_record_in_words(client):
