@@ -40,6 +40,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_forecast.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/bench_evaluate.py
+	$(BIN)/python bench/accuracy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
