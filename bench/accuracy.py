@@ -23,6 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LSTM_predictor"))
 
+import numpy as np  # noqa: E402
+
 from stockPredictor import evaluate, prices  # noqa: E402
 from stockPredictor.errors import DataError  # noqa: E402
 from stockPredictor.preload import Registry  # noqa: E402
@@ -35,7 +37,7 @@ COLUMNS = (["model", "scored on (origins)"] + [f"MAE vs naive h={h}" for h in ST
 
 
 def scored(artifact) -> tuple[dict, list[str]]:
-    """The pooled backtest of a model on its own tickers, and notes on tickers left out."""
+    """The pooled backtest of a model on its own tickers, and notes on each ticker."""
     results, notes = [], []
     for ticker in artifact.tickers:
         try:
@@ -45,6 +47,11 @@ def scored(artifact) -> tuple[dict, list[str]]:
             notes.append(f"{artifact.name}: {ticker} not scored: {str(exc).split(':')[0]}")
     if not results:
         raise DataError(f"{artifact.name} has no held-out origin on the bundled data")
+    for result in results:  # pooled coverage can hide tickers whose bands were off
+        coverage = result.metrics()[artifact.name]["coverage"]
+        notes.append(f"{artifact.name}: {result.ticker} 80% band coverage over steps 1..{HORIZON}: "
+                     f"{np.nanmin(coverage):.1%} to {np.nanmax(coverage):.1%} "
+                     f"(mean {np.nanmean(coverage):.1%}, {len(result.origins)} origins)")
     return evaluate.summary(results), notes
 
 
