@@ -108,7 +108,7 @@ class Backtest:
                 "start": _day(self.origins[0]), "end": _day(self.origins[-1]),
                 "level": self.level, "trained_until": _day(self.trained_until),
                 "origins_in_training": int(self.in_training.sum()),
-                "models": {name: {k: _clean(v) for k, v in values.items()}
+                "models": {name: {k: metrics.rounded(v) for k, v in values.items()}
                            for name, values in self.metrics().items()}}
 
     def to_frame(self) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def summary(results: Sequence[Backtest]) -> dict:
     scores = [r.metrics() for r in results]
 
     def pooled(name: str, metric: str) -> list:
-        return _clean(np.mean([s[name][metric] for s in scores], axis=0))
+        return metrics.rounded(np.mean([s[name][metric] for s in scores], axis=0))
 
     model = next(iter(first.forecasts))
     entry = {"tickers": [r.ticker for r in results], "model": first.model,
@@ -162,13 +162,9 @@ def summary(results: Sequence[Backtest]) -> dict:
     entry["per_ticker"] = {r.ticker: {"start": _day(r.origins[0]), "end": _day(r.origins[-1]),
                                       "origins": len(r.origins),
                                       "trained_until": _day(r.trained_until),
-                                      "mae_vs_naive": _clean(s[model]["mae_vs_naive"])}
+                                      "mae_vs_naive": metrics.rounded(s[model]["mae_vs_naive"])}
                            for r, s in zip(results, scores)}
     return entry
-
-
-def _clean(values) -> list:
-    return [None if np.isnan(v) else round(float(v), 4) for v in values]
 
 
 def _day(value) -> str | None:

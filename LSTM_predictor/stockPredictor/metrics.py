@@ -76,3 +76,8 @@ def coverage(actual, low, high) -> np.ndarray:
     inside = ((low <= actual) & (actual <= high)).astype(np.float64)
     inside[np.isnan(actual) | np.isnan(low) | np.isnan(high)] = np.nan
     return _mean(inside)
+
+
+def rounded(values) -> list:
+    """Per-step values ready for JSON: floats rounded to 4 places, None where NaN."""
+    return [None if np.isnan(v) else round(float(v), 4) for v in values]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 
 from .artifacts import Artifact
 from .errors import DataError
 from .evaluate import backtest
+from .metrics import rounded
 from .predict import history_until
 
 # A trading year of origins: what "the last year" means on the forecast page.
@@ -33,7 +31,7 @@ def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
     except DataError as exc:
         return {"available": False, "reason": str(exc)}
     scores = result.metrics()[next(iter(result.forecasts))]
-    step = {name: _clean(scores[name]) for name in
+    step = {name: rounded(scores[name]) for name in
             ("mae_vs_naive", "directional_accuracy", "coverage")}
     inside = int(result.in_training.sum())
     record = {"available": True, "origins": len(result.origins), "horizon": horizon,
@@ -64,7 +62,3 @@ def verdict(record: dict, whole: bool = False) -> str:
         sentence += (f" {record['origins_in_training']} of those days lie inside its training "
                      "period, which flatters it.")
     return sentence
-
-
-def _clean(values: np.ndarray) -> list:
-    return [None if math.isnan(v) else round(float(v), 4) for v in values]
