@@ -74,16 +74,15 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _model(args, frame: pd.DataFrame):
-    registry = Registry(args.models).load()
-    return registry.get(args.model) if args.model else registry.model_for(frame.attrs["ticker"])
+def _model(registry: Registry, args, ticker: str):
+    return registry.get(args.model) if args.model else registry.model_for(ticker)
 
 
 def cmd_predict(args) -> int:
     """Forecast the next trading days for a ticker or a CSV."""
     frame = next(iter(_frames(args).values()))
-    result = forecast(frame, _model(args, frame), horizon=args.horizon, as_of=args.as_of,
-                      level=args.level)
+    model = _model(Registry(args.models).load(), args, frame.attrs["ticker"])
+    result = forecast(frame, model, horizon=args.horizon, as_of=args.as_of, level=args.level)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
     elif args.format == "csv":
@@ -110,8 +109,7 @@ def cmd_evaluate(args) -> int:
         raise DataError("--out and --plot take one ticker or CSV; give several only for the "
                         "pooled table or --record")
     registry = Registry(args.models).load()
-    models = {t: registry.get(args.model) if args.model else registry.model_for(t)
-              for t in frames}
+    models = {t: _model(registry, args, t) for t in frames}
     names = {t: m.name for t, m in models.items()}
     if args.record and len(set(names.values())) > 1:
         raise DataError(f"--record needs one model, but these tickers use several ("
