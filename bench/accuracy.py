@@ -89,13 +89,13 @@ def main() -> None:
     rows, notes = [], []
     for name in registry.names():
         artifact = registry.get(name)
-        summary, left_out = scored(artifact)
+        summary, ticker_notes = scored(artifact)
         where = f"{', '.join(summary['tickers'])} ({summary['origins']})"
         rows.append(_cells(f"**{name}** ({artifact.config.arch}, {artifact.config.target})",
                            where, summary))
         rows += [_cells(f"{baseline} (same origins)", where, summary["baselines"][baseline])
                  for baseline in ("naive", "drift", "moving_average")]
-        notes += left_out
+        notes += ticker_notes
         notes.append(f"{name}: origins {summary['start']} to {summary['end']}, "
                      f"{summary['origins_in_training']} inside its training data; "
                      f"{agrees(artifact.metadata.get('backtest'), summary)}")
