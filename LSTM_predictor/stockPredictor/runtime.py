@@ -3,7 +3,10 @@
 The web process must never import TensorFlow (RAM, slug size, ``gunicorn --preload``), so this
 module reads a Keras 3 legacy HDF5 file with h5py alone: the architecture JSON from the root
 attribute ``model_config``, the weights from ``model_weights/<layer>/<weight name>``. It then runs
-the functional graph in float64, which matches Keras (float32) far inside the 1e-5 tolerance.
+the functional graph in float32, as Keras does: the weights are float32 in the file, the outputs
+agree with Keras to a few 1e-7 (far inside the 1e-5 tolerance the tests hold it to), and NumPy's
+float32 tanh is vectorised where its float64 one is not, which makes a whole-series forecast table
+3-4 times faster than float64 on the same cores.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ import numpy as np
 from .errors import ArtifactError, DataError
 
 Array = np.ndarray
+DTYPE = np.float32
+# Windows run through the graph at a time: bounds the time-major buffers (steps x batch x 4 units)
+# to a few MB whatever the batch, at no cost in speed.
+CHUNK = 512
 LayerFn = Callable[[list], Array]
 # A tensor in the graph: (layer name, node index); every supported layer has one output.
 Ref = tuple[str, int]
@@ -80,27 +87,14 @@ def _lstm(layer: _Layer) -> LayerFn:
     use_bias = layer.option("use_bias", (True, False), True)
     names = ("kernel", "recurrent_kernel") + (("bias",) if use_bias else ())
     kernel, recurrent, *rest = layer.take_weights(names)
-    bias = rest[0] if rest else np.zeros(4 * units)
+    bias = rest[0] if rest else np.zeros(4 * units, DTYPE)
     if recurrent.shape != (units, 4 * units) or kernel.shape[1] != 4 * units:
         raise layer.fail(f"has recurrent kernel {recurrent.shape}, not {units} units")
     return_sequences = layer.option("return_sequences", (True, False), False)
-    # Keras gate order in the 4 * units columns: input, forget, cell candidate, output.
-    ifo, cand = np.r_[0:2 * units, 3 * units:4 * units], slice(2 * units, 3 * units)
-    fused = act is np.tanh and rec_act is _sigmoid
-    if fused:
-        # sigmoid(z) = (tanh(z / 2) + 1) / 2, and halving is exact in binary floating point:
-        # with the i, f, o columns pre-halved one tanh per step serves all four gates.
-        half = np.ones(4 * units)
-        half[ifo] = 0.5
-        kernel, recurrent, bias = kernel * half, recurrent * half, bias * half
-
-    def gates(z: Array) -> tuple[Array, Array, Array, Array]:
-        if fused:
-            z = np.tanh(z)
-            s = 0.5 * z + 0.5
-            return s[:, :units], s[:, units:2 * units], z[:, cand], s[:, 3 * units:]
-        return (rec_act(z[:, :units]), rec_act(z[:, units:2 * units]), act(z[:, cand]),
-                rec_act(z[:, 3 * units:]))
+    if act is np.tanh and rec_act is _sigmoid:
+        kernel, recurrent, bias, recur = _fused_lstm_step(units, kernel, recurrent, bias)
+    else:
+        recur = _lstm_step(units, recurrent, act, rec_act)
 
     def run(inputs: list) -> Array:
         # Time-major, so each step reads one contiguous slab; the input projection of every
@@ -108,17 +102,58 @@ def _lstm(layer: _Layer) -> LayerFn:
         x = np.ascontiguousarray(np.swapaxes(inputs[0], 0, 1))
         steps, batch, features = x.shape
         x_proj = (x.reshape(-1, features) @ kernel + bias).reshape(steps, batch, 4 * units)
-        h = c = np.zeros((batch, units))
-        seq = np.empty((steps, batch, units)) if return_sequences else None
+        h, c = np.zeros((batch, units), DTYPE), np.zeros((batch, units), DTYPE)
+        seq = np.empty((steps, batch, units), DTYPE) if return_sequences else None
         for t in range(steps):
-            i, f, g, o = gates(x_proj[t] + h @ recurrent)
-            c = f * c + i * g
-            h = o * act(c)
-            if seq is not None:
-                seq[t] = h
+            h = recur(x_proj[t], h, c, None if seq is None else seq[t])
         return np.swapaxes(seq, 0, 1) if seq is not None else h
 
     return run
+
+
+def _lstm_step(units: int, recurrent: Array, act, rec_act):
+    """Any activations: the Keras cell as written, gate order input, forget, candidate, output.
+
+    The step updates the cell state ``c`` in place and returns h (into ``out`` when given).
+    """
+    def recur(x_t: Array, h: Array, c: Array, out: Array | None) -> Array:
+        z = x_t + h @ recurrent
+        i, f = rec_act(z[:, :units]), rec_act(z[:, units:2 * units])
+        g, o = act(z[:, 2 * units:3 * units]), rec_act(z[:, 3 * units:])
+        c *= f
+        c += i * g
+        return np.multiply(o, act(c), out=out)
+
+    return recur
+
+
+def _fused_lstm_step(units: int, kernel: Array, recurrent: Array, bias: Array):
+    """tanh and sigmoid: one in-place tanh per step serves all four gates.
+
+    sigmoid(z) = (tanh(z / 2) + 1) / 2, and halving is exact in binary floating point, so with
+    the input, forget and output columns pre-halved one tanh gives every gate. The columns are
+    also reordered to input, forget, output, candidate, so the three sigmoid gates are one
+    contiguous block. Returns the rearranged weights and the step, as ``_lstm_step``'s.
+    """
+    order = np.r_[0:2 * units, 3 * units:4 * units, 2 * units:3 * units]
+    half = np.ones(4 * units, DTYPE)
+    half[:3 * units] = 0.5
+    kernel, recurrent = kernel[:, order] * half, recurrent[:, order] * half
+    bias = bias[order] * half
+    u2, u3 = 2 * units, 3 * units
+
+    def recur(x_t: Array, h: Array, c: Array, out: Array | None) -> Array:
+        z = h @ recurrent
+        z += x_t
+        np.tanh(z, out=z)
+        gates = z[:, :u3]
+        gates *= 0.5
+        gates += 0.5
+        c *= gates[:, units:u2]
+        c += gates[:, :units] * z[:, u3:]
+        return np.multiply(gates[:, u2:u3], np.tanh(c), out=out)
+
+    return kernel, recurrent, bias, recur
 
 
 def _dense(layer: _Layer) -> LayerFn:
@@ -184,18 +219,20 @@ class RuntimeModel:
         self.input_shape: tuple[int | None, int | None] = input_shape
         self.path = path
         # A dry run proves the weights chain up and tells the forecast length.
-        probe = self(np.zeros((1, input_shape[0] or 1, input_shape[1])))
+        probe = self(np.zeros((1, input_shape[0] or 1, input_shape[1]), DTYPE))
         if probe.ndim != 2:
             raise ArtifactError(f"{path}: output has shape {probe.shape[1:]}, not (output_steps,)")
         self.output_steps: int = probe.shape[1]
 
     def __call__(self, x: Array) -> Array:
         """Forecast for a batch of windows: (batch, window, features) -> (batch, output_steps)."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x, dtype=DTYPE)
         expected = self.input_shape
         if x.ndim != 3 or any(e is not None and e != got for e, got in zip(expected, x.shape[1:])):
             raise DataError(f"input of shape {x.shape} does not fit the model's "
                             f"(batch, {expected[0]}, {expected[1]}) in {self.path}")
+        if len(x) > CHUNK:
+            return np.concatenate([self(x[i:i + CHUNK]) for i in range(0, len(x), CHUNK)])
         values: dict[Ref, Array] = {self._input_ref: x}
         for ref, fn, sources, as_list in self._plan:
             args = [values[s] for s in sources]
@@ -238,7 +275,7 @@ def _read_weights(root: h5py.Group, entry: dict) -> list[Array]:
     group = root[name]
     # weight_names is stored as an empty float64 array for layers without weights.
     names = [_text(n) for n in group.attrs.get("weight_names", [])]
-    return [np.asarray(group[n], dtype=np.float64) for n in names]
+    return [np.asarray(group[n], dtype=DTYPE) for n in names]
 
 
 def _compile(model_config: dict, layers: list[_Layer], path: str) -> RuntimeModel:

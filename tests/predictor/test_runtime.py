@@ -98,7 +98,9 @@ def test_runtime_is_batch_independent(tmp_path):
     x = _windows(1, seed=5, batch=20)
     whole = net(x)
     one_by_one = np.concatenate([net(x[i:i + 1]) for i in range(len(x))])
-    np.testing.assert_allclose(whole, one_by_one, rtol=0, atol=1e-12)
+    # float32, as Keras: BLAS may block a batch of 20 and a batch of 1 differently, which moves
+    # the last bit (about 1e-7 on outputs of order 1) and nothing more.
+    np.testing.assert_allclose(whole, one_by_one, rtol=0, atol=1e-6)
     assert net(x[:0]).shape == (0, STEPS)
 
 
