@@ -21,6 +21,7 @@ from .errors import DataError
 DEFAULT_LEVEL = 0.8
 CALIBRATION_ORIGINS = 250  # about one trading year of past forecasts per step
 MIN_CALIBRATION = 30  # fewer errors than this give no band rather than a guess
+_FEW_ORIGINS = 16  # up to this many origins, gathering all windows at once beats a loop of steps
 
 
 def check_level(level: float) -> float:
@@ -76,18 +77,49 @@ def halfwidths(positions: np.ndarray, errors: np.ndarray, origins: np.ndarray,
         raise DataError("calibration positions must be consecutive rows")
     n_pos, horizon = errors.shape
     first = positions[0] if n_pos else 0
-    out = np.full((len(origins), horizon), np.nan)
-    for h in range(1, horizon + 1):
-        # Pad with NaN in front so every origin gets a full-length window; NaN sorts last.
-        padded = np.concatenate([np.full(calibration, np.nan), errors[:, h - 1]])
-        windows = sliding_window_view(padded, calibration)
-        ends = np.clip(origins - h - first + 1, 0, n_pos)  # window k ends at row k - 1
-        ranked = np.sort(windows[ends], axis=1)
-        count = np.sum(~np.isnan(ranked), axis=1)
-        rank = _rank(count, level)
-        ok = (count >= min_calibration) & (rank <= count)
-        picked = ranked[np.arange(len(origins)), np.clip(rank - 1, 0, calibration - 1)]
-        out[ok, h - 1] = picked[ok]
+    # NaN in front gives every origin a full-length window: the window of origin t at step
+    # s + 1 is rows end .. end + calibration - 1 of ``padded``, end = t - s - first (clipped),
+    # i.e. the errors of origins t - s - calibration .. t - s - 1, known by t. Running counts
+    # of known errors size each window without reading it.
+    padded = np.concatenate([np.full((horizon, calibration), np.nan), errors.T], axis=1)
+    known = np.concatenate([np.zeros((horizon, 1)), np.cumsum(~np.isnan(padded), axis=1)], axis=1)
+    steps = np.arange(horizon)
+    ends = np.clip(origins[:, None] - steps - first, 0, n_pos)  # (origins, H)
+    counts = known[steps, ends + calibration] - known[steps, ends]
+    if len(origins) <= _FEW_ORIGINS:
+        # A request's band: one gather of every (origin, step) window, one partial sort.
+        windows = padded[steps[:, None], ends[..., None] + np.arange(calibration)]
+        return _quantiles(windows.reshape(-1, calibration), counts.ravel(), level,
+                          min_calibration).reshape(len(origins), horizon)
+    # A table's bands: per step, the windows are rows of one contiguous sliding view.
+    out = np.empty((len(origins), horizon))
+    for s in steps:
+        out[:, s] = _quantiles(sliding_window_view(padded[s], calibration)[ends[:, s]],
+                               counts[:, s], level, min_calibration)
+    return out
+
+
+def _quantiles(windows: np.ndarray, counts: np.ndarray, level: float,
+               min_calibration: int) -> np.ndarray:
+    # ``windows`` is a fresh copy, one row per (origin, step), NaN where no error is known. The
+    # conformal rank is the same for every full row, so those need only a partial sort in place
+    # (np.partition, linear time); the few rows still filling up near the start of a series, or
+    # holding a missing error, are sorted (NaN sorts last).
+    size = windows.shape[1]
+    rank = _rank(counts, level)
+    out = np.full(len(windows), np.nan)
+    ok = (counts >= min_calibration) & (rank <= counts)
+    full = ok & (counts == size)
+    k = int(_rank(size, level)) - 1
+    if full.all() and 0 <= k < size:
+        windows.partition(k, axis=1)
+        return windows[:, k].copy()
+    if full.any():
+        out[full] = np.partition(windows[full], k, axis=1)[:, k]
+    partial = ok & ~full
+    if partial.any():
+        ranked = np.sort(windows[partial], axis=1)
+        out[partial] = ranked[np.arange(len(ranked)), rank[partial] - 1]
     return out
 
 

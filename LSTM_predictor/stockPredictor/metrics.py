@@ -66,16 +66,33 @@ def directional_accuracy(actual, forecast, last_close) -> np.ndarray:
     return _mean(hits)
 
 
+def band_flags(actual, low, high) -> np.ndarray:
+    """Each outcome against its band: 1 when l_ih <= y_ih <= h_ih, 0 outside, -1 unknown.
+
+    Unknown: the outcome is missing (NaN) or there is no band (NaN bounds, too little history
+    to calibrate one). int8, so a table of flags costs one byte a cell.
+    """
+    actual, low = _pair(actual, low)
+    _, high = _pair(actual, high)
+    flags = ((low <= actual) & (actual <= high)).astype(np.int8)
+    flags[np.isnan(actual) | np.isnan(low) | np.isnan(high)] = -1
+    return flags
+
+
+def coverage_of(flags) -> np.ndarray:
+    """Share of known outcomes inside their band, per step, from ``band_flags``' flags."""
+    flags = np.atleast_2d(flags)
+    known = np.sum(flags >= 0, axis=0)
+    inside = np.sum(flags == 1, axis=0)
+    return np.divide(inside, known, out=np.full(flags.shape[1], np.nan), where=known > 0)
+
+
 def coverage(actual, low, high) -> np.ndarray:
     """Share of outcomes inside their band, per step: mean_i [l_ih <= y_ih <= h_ih].
 
     Origins without a band (NaN bounds, too little history to calibrate) are left out.
     """
-    actual, low = _pair(actual, low)
-    _, high = _pair(actual, high)
-    inside = ((low <= actual) & (actual <= high)).astype(np.float64)
-    inside[np.isnan(actual) | np.isnan(low) | np.isnan(high)] = np.nan
-    return _mean(inside)
+    return coverage_of(band_flags(actual, low, high))
 
 
 def rounded(values) -> list:

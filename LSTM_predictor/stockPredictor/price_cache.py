@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 
 import pandas as pd
 
 from . import prices
 from .errors import DataError, SourceUnavailableError, UnknownTickerError
-
-
-class BoundedCache:
-    """A thread-safe mapping that keeps the ``size`` most recently used entries."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._entries: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, default=None):
-        """The value under ``key`` (now the most recently used), else ``default``."""
-        with self._lock:
-            if key not in self._entries:
-                return default
-            self._entries.move_to_end(key)
-            return self._entries[key]
-
-    def put(self, key, value) -> None:
-        """Store ``value``, dropping the least recently used entry past ``size``."""
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+from .lru import BoundedCache
 
 
 class PriceCache:
