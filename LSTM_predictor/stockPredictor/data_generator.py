@@ -61,9 +61,9 @@ class Windowing:
         """Price rows needed for one input window."""
         return self.window + (1 if self.target == "log_return" else 0)
 
-    def series(self, frame: pd.DataFrame) -> np.ndarray:
-        """The unscaled feature series of one frame, shape (rows, 1)."""
-        close = frame["close"].to_numpy(dtype=np.float64)
+    def series(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The unscaled feature series of one frame (or its closes), shape (rows, 1)."""
+        close = _closes(frame)
         if self.target == "log_return":
             return np.diff(np.log(close)).reshape(-1, 1)
         return close.reshape(-1, 1)
@@ -75,7 +75,7 @@ class Windowing:
         self.scaler_ = scaler.fit(values)
         return self
 
-    def _scaled(self, frame: pd.DataFrame) -> np.ndarray:
+    def _scaled(self, frame: pd.DataFrame | np.ndarray) -> np.ndarray:
         if not hasattr(self, "scaler_"):
             raise DataError("the windowing is not fitted: call fit() on training frames first")
         return self.scaler_.transform(self.series(frame))
@@ -99,8 +99,12 @@ class Windowing:
             y = future
         return x[..., None].astype(np.float32), y.astype(np.float32)
 
-    def inputs(self, frame: pd.DataFrame, ends: np.ndarray | None = None) -> np.ndarray:
-        """Input windows ending at the given row positions (default: the last row)."""
+    def inputs(self, frame: pd.DataFrame | np.ndarray,
+               ends: np.ndarray | None = None) -> np.ndarray:
+        """Input windows ending at the given row positions (default: the last row).
+
+        ``frame`` may also be the closes alone, as a 1-D array.
+        """
         scaled = self._scaled(frame)[:, 0]
         offset = len(frame) - len(scaled)  # log returns start one row later
         ends = np.array([len(frame) - 1]) if ends is None else np.asarray(ends)
@@ -121,3 +125,9 @@ class Windowing:
             return last * np.exp(outputs * self.scaler_.scale_[0])
         flat = self.scaler_.inverse_transform(outputs.reshape(-1, 1))
         return flat.reshape(outputs.shape)
+
+
+def _closes(frame: pd.DataFrame | np.ndarray) -> np.ndarray:
+    if isinstance(frame, np.ndarray):
+        return frame.astype(np.float64, copy=False)
+    return frame["close"].to_numpy(dtype=np.float64)

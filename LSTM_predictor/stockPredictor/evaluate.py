@@ -16,12 +16,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import metrics, tables
 from .artifacts import Artifact
 from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, halfwidths, log_errors
 from .config import MAX_HORIZON
 from .errors import DataError, StockPredictorError
-from .predict import DEFAULT_HORIZON, check_horizon, model_forecasts
+from .lru import ByteBoundedLRU
+from .predict import DEFAULT_HORIZON, check_horizon
 
 BASELINES = ("naive", "drift", "moving_average")
 DRIFT_WINDOW = 250  # trading days: a year of average daily change
@@ -212,8 +213,13 @@ def _origin_rows(frame: pd.DataFrame, model: Artifact, horizon: int, stride: int
 
 def backtest(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON,
              start=None, end=None, stride: int = 1, level: float = DEFAULT_LEVEL,
-             calibration: int = CALIBRATION_ORIGINS) -> Backtest:
-    """Walk-forward backtest of ``model`` and the baselines from ``start`` to ``end``."""
+             calibration: int = CALIBRATION_ORIGINS,
+             cache: ByteBoundedLRU | None = None) -> Backtest:
+    """Walk-forward backtest of ``model`` and the baselines from ``start`` to ``end``.
+
+    The model's forecasts are read from its forecast table over ``frame`` (tables.py), the
+    same forecasts a forecast page or the API serves at those origins.
+    """
     horizon = check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
     stride, level = _check_stride(stride), check_level(level)
     start, end = _date(start, "start"), _date(end, "end")
@@ -225,8 +231,9 @@ def backtest(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZO
     first = max(model.windowing.rows_needed - 1, origins[0] - horizon - calibration + 1)
     positions = np.arange(first, origins[-1] + 1)
     closes = frame["close"].to_numpy(np.float64)
+    table = tables.table_for(frame, model, cache)
     every = {model.name if model.name not in BASELINES else f"{model.name} (model)":
-             model_forecasts(frame, model, positions, horizon)}
+             table.forecasts(positions, horizon)}
     every.update({name: fn(closes, positions, horizon) for name, fn in _BASELINE_FUNCTIONS.items()})
     rows = origins - first
     targets = origins[:, None] + np.arange(1, horizon + 1)

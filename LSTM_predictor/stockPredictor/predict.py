@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import tables
 from .artifacts import Artifact
 from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, halfwidths, log_errors
 from .config import MAX_HORIZON
-from .errors import DataError
+from .errors import DataError, excerpt
+from .lru import ByteBoundedLRU
 from .trading_calendar import EQUITY, next_trading_days
 
 DEFAULT_HORIZON = 4
@@ -65,64 +67,75 @@ def check_horizon(horizon: int, limit: int = MAX_HORIZON) -> int:
 
 def history_until(frame: pd.DataFrame, as_of=None) -> pd.DataFrame:
     """The rows of ``frame`` dated on or before ``as_of`` (default: all of them)."""
+    return frame.iloc[:rows_until(frame, as_of)]
+
+
+def rows_until(frame: pd.DataFrame, as_of=None) -> int:
+    """How many rows of ``frame`` are dated on or before ``as_of`` (default: all of them)."""
     if as_of is None:
-        return frame
+        return len(frame)
     try:
         as_of = pd.Timestamp(as_of)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"as_of={as_of!r} is not a date; expected YYYY-MM-DD") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DataError(f"as_of={excerpt(as_of)} is not a date; expected YYYY-MM-DD") from exc
+    if as_of is pd.NaT:
+        raise DataError("as_of is empty; expected a date as YYYY-MM-DD")
     if as_of.tzinfo is not None:
         as_of = as_of.tz_localize(None)
     first = frame.index[0]
     if as_of < first:
         raise DataError(f"as_of={as_of.date()} is before the first price on {first.date()}")
-    return frame.loc[:as_of.normalize()]
+    return int(frame.index.searchsorted(as_of.normalize(), side="right"))
 
 
-def model_forecasts(frame: pd.DataFrame, model: Artifact, ends, horizon: int) -> np.ndarray:
-    """Closes forecast at each row position in ``ends``, shape (len(ends), horizon), one batch.
-
-    The window for position p holds rows up to p only; the model's scaling is the one fitted
-    on its training data, so nothing after p reaches the forecast made at p.
-    """
-    ends = np.asarray(ends, dtype=np.intp)
-    x = model.windowing.inputs(frame, ends=ends)
-    outputs = model.model(x)[:, :horizon]
-    return model.windowing.decode(outputs, frame["close"].to_numpy(np.float64)[ends])
+def origin_row(frame: pd.DataFrame, model: Artifact, as_of=None) -> int:
+    """The row of the last price on or before ``as_of``, if a full input window ends there."""
+    rows = rows_until(frame, as_of)
+    windowing = model.windowing
+    if rows < windowing.rows_needed:
+        reads = (f"{windowing.window} daily returns" if windowing.target == "log_return"
+                 else f"{windowing.window} closes")
+        raise DataError(f"as_of={frame.index[rows - 1].date()} leaves {rows} row(s) of prices up "
+                        f"to it; model {model.name!r} needs at least {windowing.rows_needed} "
+                        f"(it reads {reads})")
+    return rows - 1
 
 
 def forecast(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON,
-             as_of=None, level: float | None = DEFAULT_LEVEL) -> Forecast:
-    """Forecast ``horizon`` trading days after ``as_of`` using prices up to ``as_of`` only."""
+             as_of=None, level: float | None = DEFAULT_LEVEL,
+             cache: ByteBoundedLRU | None = None) -> Forecast:
+    """Forecast ``horizon`` trading days after ``as_of`` using prices up to ``as_of`` only.
+
+    The forecast and its band are slices of the model's forecast table over ``frame``, whose
+    blocks come from ``cache`` (default: the process's) when they were computed before.
+    """
     horizon = check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
     level = None if level is None else check_level(level)
-    history = history_until(frame, as_of)
-    origin_row = len(history) - 1
-    closes = model_forecasts(history, model, [origin_row], horizon)[0]
+    row = origin_row(frame, model, as_of)
+    table = tables.table_for(frame, model, cache)
+    closes = table.forecasts([row], horizon)[0]
     lows = highs = None
     if level is not None:
-        lows, highs = _bands(history, model, horizon, level, closes)
-    origin = history.index[-1]
+        lows, highs = _band(table, row, horizon, level, closes)
+    origin = frame.index[row]
     calendar = frame.attrs.get("calendar", EQUITY)
     return Forecast(ticker=str(frame.attrs.get("ticker", "")), model=model.name, as_of=origin,
                     source=str(frame.attrs.get("source", "unknown")),
-                    last_close=float(history["close"].iloc[-1]),
+                    last_close=float(table.closes[row]),
                     dates=next_trading_days(origin, horizon, calendar), closes=closes,
                     level=None if lows is None else level, lows=lows, highs=highs)
 
 
-def _bands(history: pd.DataFrame, model: Artifact, horizon: int, level: float,
-           closes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    # A backtest of every trading day before the origin whose outcome is known by the origin:
-    # the last CALIBRATION_ORIGINS errors of each step set that step's band width.
-    origin_row = len(history) - 1
-    first = max(model.windowing.rows_needed - 1, origin_row - horizon - CALIBRATION_ORIGINS + 1)
-    positions = np.arange(first, origin_row)
+def _band(table: tables.ForecastTable, row: int, horizon: int, level: float,
+          closes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    # The errors of every trading day before the origin whose outcome is known by the origin:
+    # the last CALIBRATION_ORIGINS of each step set that step's band width.
+    positions = np.arange(max(table.first, row - horizon - CALIBRATION_ORIGINS + 1), row)
     if len(positions) <= horizon:
         return None, None
-    past = model_forecasts(history, model, positions, horizon)
-    errors = log_errors(history["close"].to_numpy(np.float64), positions, past)
-    width = halfwidths(positions, errors, np.array([origin_row]), level)[0]
+    known = table.closes[:row + 1]  # outcomes up to the origin only
+    errors = log_errors(known, positions, table.forecasts(positions, horizon))
+    width = halfwidths(positions, errors, np.array([row]), level)[0]
     if np.isnan(width).any():
         return None, None
     return band(closes, width)

@@ -2,42 +2,54 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from . import metrics, tables
 from .artifacts import Artifact
-from .errors import DataError
-from .evaluate import backtest
-from .metrics import rounded
-from .predict import history_until
+from .bands import DEFAULT_LEVEL
+from .lru import ByteBoundedLRU
+from .predict import rows_until
 
 # A trading year of origins: what "the last year" means on the forecast page.
 YEAR_OF_ORIGINS = 250
 
 
 def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
-                 origins: int | None = YEAR_OF_ORIGINS) -> dict:
+                 origins: int | None = YEAR_OF_ORIGINS,
+                 cache: ByteBoundedLRU | None = None) -> dict:
     """How ``model`` did on ``frame`` before ``as_of``: the last ``origins`` forecasts (None: all).
 
     Returns the per-step MAE vs naive, directional accuracy and band coverage of the model's
     ``horizon``-day forecasts made at each earlier trading day whose outcome was known by
     ``as_of``, with a verdict sentence; ``{"available": False, "reason": ...}`` when the
-    series is too short for even one such forecast.
+    series is too short for even one such forecast. Every number is a slice of the model's
+    forecast table over ``frame`` (its blocks from ``cache``, default the process's).
     """
-    history = history_until(frame, as_of)
-    first = 0 if origins is None else max(0, len(history) - origins - horizon)
-    try:
-        result = backtest(history, model, horizon, start=history.index[first],
-                          end=history.index[-1])
-    except DataError as exc:
-        return {"available": False, "reason": str(exc)}
-    scores = result.metrics()[next(iter(result.forecasts))]
-    step = {name: rounded(scores[name]) for name in
-            ("mae_vs_naive", "directional_accuracy", "coverage")}
-    inside = int(result.in_training.sum())
-    record = {"available": True, "origins": len(result.origins), "horizon": horizon,
-              "start": result.origins[0].strftime("%Y-%m-%d"),
-              "end": result.origins[-1].strftime("%Y-%m-%d"), "level": result.level,
-              "origins_in_training": inside, **step}
+    end = rows_until(frame, as_of) - 1
+    table = tables.table_for(frame, model, cache)
+    last = end - horizon  # the latest origin whose outcome ``as_of`` knows
+    first = table.first if origins is None else max(table.first, last - origins + 1)
+    if last < first:
+        return {"available": False, "reason": (
+            f"no origin for a {horizon}-day track record before {frame.index[end].date()}: an "
+            f"origin needs {table.first + 1} rows of prices up to it and {horizon} trading days "
+            f"after it, and the prices from {frame.index[0].date()} hold {end + 1} rows")}
+    rows = np.arange(first, last + 1)
+    forecasts = table.forecasts(rows, horizon)
+    actual = table.closes[rows[:, None] + np.arange(1, horizon + 1)]
+    naive = np.repeat(table.closes[rows][:, None], horizon, axis=1)
+    step = {"mae_vs_naive": metrics.relative_mae(actual, forecasts, naive),
+            "directional_accuracy": metrics.directional_accuracy(actual, forecasts,
+                                                                 table.closes[rows]),
+            "coverage": metrics.coverage_of(table.flags(rows, horizon))}
+    until = model.trained_until(str(frame.attrs.get("ticker", "")))
+    inside = 0 if until is None else int(np.sum(frame.index[rows] <= until))
+    record = {"available": True, "origins": len(rows), "horizon": horizon,
+              "start": frame.index[first].strftime("%Y-%m-%d"),
+              "end": frame.index[last].strftime("%Y-%m-%d"), "level": DEFAULT_LEVEL,
+              "origins_in_training": inside,
+              **{name: metrics.rounded(values) for name, values in step.items()}}
     record["verdict"] = verdict(record, whole=origins is None)
     return record
 

@@ -6,6 +6,7 @@ import datetime as dt
 from functools import lru_cache
 
 import holidays
+import numpy as np
 import pandas as pd
 
 EQUITY = "equity"
@@ -16,6 +17,12 @@ CRYPTO = "crypto"
 def _nyse_holidays(year: int) -> frozenset[dt.date]:
     # The holidays package keeps the NYSE calendar current, one-off closures included.
     return frozenset(holidays.financial_holidays("NYSE", years=year).keys())
+
+
+@lru_cache(maxsize=64)
+def _closures(first_year: int, last_year: int) -> np.ndarray:
+    return np.array(sorted(day for year in range(first_year, last_year + 1)
+                           for day in _nyse_holidays(year)), dtype="datetime64[D]")
 
 
 def is_trading_day(day: dt.date | pd.Timestamp, calendar: str = EQUITY) -> bool:
@@ -31,10 +38,10 @@ def next_trading_days(after: dt.date | pd.Timestamp, count: int,
     """The ``count`` trading days strictly after ``after``."""
     if calendar not in (EQUITY, CRYPTO):
         raise ValueError(f"calendar={calendar!r} is not one of {EQUITY}, {CRYPTO}")
-    days = []
-    day = pd.Timestamp(after).normalize()
-    while len(days) < count:
-        day += pd.Timedelta(days=1)
-        if is_trading_day(day, calendar):
-            days.append(day)
-    return pd.DatetimeIndex(days, name="date")
+    start = np.datetime64(pd.Timestamp(after).date(), "D") + 1
+    # Weekdays and holidays fit well inside twice the count plus two weeks of calendar days.
+    span = start + np.arange(2 * count + 14)
+    if calendar == EQUITY:
+        years = span.astype("datetime64[Y]").astype(int) + 1970
+        span = span[np.is_busday(span, holidays=_closures(int(years[0]), int(years[-1])))]
+    return pd.DatetimeIndex(span[:count].astype("datetime64[ns]"), name="date")

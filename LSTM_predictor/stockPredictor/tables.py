@@ -1,0 +1,169 @@
+"""Forecast tables: a model's forecasts at every origin of a price series, built once and sliced.
+
+For one model and one series of closes, a table holds the model's raw outputs for all its steps
+at every origin (every row a full input window ends on), and for each of those forecasts whether
+the outcome fell inside its DEFAULT_LEVEL band, the band calibrated on the errors known by that
+origin (bands.py). A forecast at any ``as_of`` and horizon, its band and its track record are
+then slices of the table (predict.py, track_record.py), and backtests read the same forecasts
+(evaluate.py): one mechanism computes the model's forecasts, so they can never disagree.
+
+Tables are built in blocks of BLOCK_ROWS origins, each in batched runtime calls, and kept in a
+byte-bounded LRU cache. A block's key is the model and the closes its contents depend on (its
+origins' windows, the LOOKBACK origins before it whose errors calibrate its bands, and the
+outcomes up to MAX_HORIZON days after it), so new prices at the end of a series change the key
+of the last block or two only: a daily update rebuilds about a block, not the series. A request
+reads the rows from ``as_of - LOOKBACK`` to ``as_of``: at most two blocks.
+
+Nothing leaks from the future: the output at origin t reads closes up to t; its band flag reads
+the outcome it scores and errors known by t; slices for a request at ``as_of`` stop there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from .artifacts import Artifact
+from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, halfwidths, log_errors
+from .config import MAX_HORIZON
+from .lru import ByteBoundedLRU
+from .metrics import band_flags
+
+BLOCK_ROWS = 512
+# Earlier origins whose errors a band reads: a year of calibration plus the longest horizon.
+LOOKBACK = CALIBRATION_ORIGINS + MAX_HORIZON
+# Per process. A 13-year block set is about 0.5 MB (5 bytes a cell: float32 output, int8 flag).
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+default_cache = ByteBoundedLRU(DEFAULT_CACHE_BYTES)
+
+
+class Block:
+    """BLOCK_ROWS origins of a table: raw outputs (float32) and band flags (int8), per step."""
+
+    def __init__(self, outputs: np.ndarray, flags: np.ndarray):
+        self.outputs, self.flags = outputs, flags
+        # A cached block is shared by every request that reads it: never modified in place.
+        outputs.flags.writeable = flags.flags.writeable = False
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held, for the cache's bound."""
+        return self.outputs.nbytes + self.flags.nbytes
+
+
+class ForecastTable:
+    """One model's forecasts over one series of closes: every origin, every step, sliced on read.
+
+    Rows are the series' rows; an origin row t forecasts rows t + 1 .. t + steps. Rows before
+    ``first`` (too early for a full input window) have no forecast.
+    """
+
+    def __init__(self, closes: np.ndarray, model: Artifact,
+                 cache: ByteBoundedLRU | None = None):
+        self.closes = np.ascontiguousarray(closes, dtype=np.float64)
+        self.model = model
+        self.first = model.windowing.rows_needed - 1
+        self.steps = model.model.output_steps
+        self.cache = default_cache if cache is None else cache
+        self.built = 0  # blocks this table computed (the rest came from the cache)
+        self._model_key = (model.name, *sorted(model.metadata.get("files", {}).values()))
+        self._blocks: dict[int, Block] = {}
+
+    def __len__(self) -> int:
+        return len(self.closes)
+
+    def forecasts(self, rows, horizon: int) -> np.ndarray:
+        """Closes forecast at each origin row, shape (len(rows), horizon); NaN before ``first``."""
+        rows = np.asarray(rows, dtype=np.intp)
+        outputs = self._read(rows, "outputs")[:, :horizon]
+        return self.model.windowing.decode(outputs, self.closes[rows])
+
+    def flags(self, rows, horizon: int) -> np.ndarray:
+        """``metrics.band_flags`` of each origin row's DEFAULT_LEVEL band, (len(rows), horizon)."""
+        return self._read(np.asarray(rows, dtype=np.intp), "flags")[:, :horizon]
+
+    def build(self) -> "ForecastTable":
+        """Compute every block now (start-up, benchmarks) rather than on first use."""
+        self._ensure(0, len(self) - 1)
+        return self
+
+    # -- blocks ----------------------------------------------------------------------------
+
+    def _read(self, rows: np.ndarray, part: str) -> np.ndarray:
+        if not len(rows):
+            return np.empty((0, self.steps), np.float32 if part == "outputs" else np.int8)
+        if rows.min() < 0 or rows.max() >= len(self):
+            raise IndexError(f"rows {rows.min()}..{rows.max()} are outside 0..{len(self) - 1}")
+        self._ensure(int(rows.min()), int(rows.max()))
+        first_block = int(rows.min()) // BLOCK_ROWS
+        last_block = int(rows.max()) // BLOCK_ROWS
+        whole = np.concatenate([getattr(self._blocks[k], part)
+                                for k in range(first_block, last_block + 1)])
+        return whole[rows - first_block * BLOCK_ROWS]
+
+    def _ensure(self, low_row: int, high_row: int) -> None:
+        wanted = range(low_row // BLOCK_ROWS, high_row // BLOCK_ROWS + 1)
+        missing = []
+        for k in wanted:
+            if k in self._blocks:
+                continue
+            block = self.cache.get(self._key(k))
+            if block is None:
+                missing.append(k)
+            else:
+                self._blocks[k] = block
+        if missing:
+            for k, block in self._compute(missing[0], missing[-1]).items():
+                self._blocks[k] = block
+                self.cache.put(self._key(k), block)
+
+    def _key(self, k: int) -> tuple:
+        # What block k's contents depend on: closes from its earliest calibration window's
+        # first input to its last outcome. Equal closes there give an equal block.
+        start = max(0, k * BLOCK_ROWS - LOOKBACK - self.first)
+        stop = min(len(self), (k + 1) * BLOCK_ROWS + self.steps)
+        digest = hashlib.blake2b(self.closes[start:stop].tobytes(), digest_size=16).digest()
+        return (*self._model_key, k, start, stop, digest)
+
+    def _compute(self, first_block: int, last_block: int) -> dict[int, Block]:
+        # One batch of windows for the blocks' origins and the LOOKBACK origins before them.
+        low = first_block * BLOCK_ROWS
+        high = min(len(self), (last_block + 1) * BLOCK_ROWS)
+        start = max(self.first, low - LOOKBACK)
+        outputs = np.full((high - low, self.steps), np.nan, np.float32)
+        flags = np.full((high - low, self.steps), -1, np.int8)
+        if start < high:
+            positions = np.arange(start, high)
+            windowing = self.model.windowing
+            raw = self.model.model(windowing.inputs(self.closes, ends=positions))
+            closes = windowing.decode(raw, self.closes[positions])
+            errors = log_errors(self.closes, positions, closes)
+            origins = np.arange(max(low, self.first), high)
+            width = halfwidths(positions, errors, origins, DEFAULT_LEVEL)
+            mine = origins - start
+            lows, highs = band(closes[mine], width)
+            targets = origins[:, None] + np.arange(1, self.steps + 1)
+            actual = np.where(targets < len(self), self.closes[np.minimum(targets, len(self) - 1)],
+                              np.nan)
+            outputs[origins - low] = raw[mine]
+            flags[origins - low] = band_flags(actual, lows, highs)
+        self.built += last_block - first_block + 1
+        # Copies, not views: a view would keep the whole batch alive after its block is evicted.
+        cuts = [slice((k - first_block) * BLOCK_ROWS, (k + 1 - first_block) * BLOCK_ROWS)
+                for k in range(first_block, last_block + 1)]
+        return {first_block + i: Block(outputs[cut].copy(), flags[cut].copy())
+                for i, cut in enumerate(cuts)}
+
+
+def table_for(frame: pd.DataFrame, model: Artifact,
+              cache: ByteBoundedLRU | None = None) -> ForecastTable:
+    """The table of ``model`` over ``frame``'s closes; its blocks come from ``cache`` when there."""
+    return ForecastTable(frame["close"].to_numpy(np.float64), model, cache)
+
+
+def build(frame: pd.DataFrame, model: Artifact,
+          cache: ByteBoundedLRU | None = None) -> ForecastTable:
+    """The whole table of ``model`` over ``frame``, computed now."""
+    return table_for(frame, model, cache).build()
