@@ -34,6 +34,9 @@ def freshness(frame: pd.DataFrame, now: dt.datetime | None = None) -> dict:
                   f"{attrs.get('fetched_at')} and end on {last.date()}.")
     elif source == "yahoo" and age > STALE_AFTER_DAYS:
         notice = f"The latest price Yahoo Finance has is from {last.date()}, {age} days ago."
+    # What reading the prices changed or left out (an upload cut to its latest rows, say).
+    notes = ([notice] if notice else []) + list(attrs.get("notices", ()))
+    notice = " ".join(notes) or None
     return {"source": source, "source_label": SOURCE_LABELS.get(source, source),
             "fetched_at": attrs.get("fetched_at"), "last_date": last.strftime("%Y-%m-%d"),
             "age_days": int(age), "stale": bool(attrs.get("stale")), "notice": notice}

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import csv_formats
-from .errors import DataError, SourceUnavailableError, UnknownTickerError
+from .errors import DataError, SourceUnavailableError, UnknownTickerError, excerpt
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 SAMPLE_TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
@@ -210,13 +210,21 @@ def _sample_frames() -> dict[str, pd.DataFrame]:
 
 
 def from_sample(ticker: str) -> pd.DataFrame:
-    """Bundled daily prices (to 2013-03-01) of one of SAMPLE_TICKERS."""
+    """Bundled daily prices (to 2013-03-01) of one of SAMPLE_TICKERS.
+
+    Read once per process and shared: its ``fetched_at`` is when this process read the file, so
+    it does not change from one call to the next. Treat it as read-only (copy to change it).
+    """
     ticker = check_ticker(ticker)
-    frames = _sample_frames()
-    if ticker not in frames:
-        raise UnknownTickerError(f"ticker {ticker!r} is not in the bundled sample, which has "
-                                 f"{', '.join(SAMPLE_TICKERS)}")
-    frame = _finish(frames[ticker].copy(), ticker, "sample")
+    if ticker not in SAMPLE_TICKERS:
+        raise UnknownTickerError(f"ticker {excerpt(ticker)} is not in the bundled sample, which "
+                                 f"has {', '.join(SAMPLE_TICKERS)}")
+    return _finished_sample(ticker)
+
+
+@lru_cache(maxsize=len(SAMPLE_TICKERS))
+def _finished_sample(ticker: str) -> pd.DataFrame:
+    frame = _finish(_sample_frames()[ticker].copy(), ticker, "sample")
     frame.attrs["name"] = SAMPLE_NAMES[ticker]
     return frame
 
