@@ -33,6 +33,6 @@ EXCERPT_CHARS = 80  # the most of any input an error message quotes
 
 
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    """``repr(value)`` cut to about ``limit`` characters, so a message never echoes a whole input."""
+    """``repr(value)`` cut to about ``limit`` characters: a message never echoes a whole input."""
     text = repr(value) if not isinstance(value, str) else repr(value[:limit + 1])
     return text if len(text) <= limit else text[:limit - 1] + "…"
