@@ -7,9 +7,9 @@ import math
 import flask_smorest
 from flask import current_app, jsonify, request
 from stockPredictor import info
-from stockPredictor.errors import DataError
+from stockPredictor.errors import DataError, excerpt
 from stockPredictor.prices import check_ticker
-from webargs.flaskparser import parser
+from werkzeug.exceptions import UnsupportedMediaType
 
 from . import forecasting, schemas
 
@@ -17,8 +17,13 @@ from . import forecasting, schemas
 # shape, and the tests check every answer against that schema.
 blp = flask_smorest.Blueprint("api", __name__, url_prefix="/api/v1",
                               description="Prices, forecasts and models.")
-ERRORS = {404: "unknown ticker or model", 422: "a field is not valid (the message names it)",
+ERRORS = {400: "the body is not valid JSON",
+          404: "unknown ticker or model",
+          413: "the body is over a size limit (the message says which)",
+          415: "the body is neither JSON nor a form",
+          422: "a field is not valid (the message names it)",
           503: "Yahoo Finance is unavailable and nothing else can serve the prices"}
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 class Api(flask_smorest.Api):
@@ -40,10 +45,21 @@ def _document_errors(*statuses: int):
 
 @blp.route("/healthz")
 @blp.response(200, schemas.Health)
+@blp.alt_response(503, schema=schemas.Health, description="no model is loaded, so no forecast "
+                  "can be served")
 def healthz():
-    """The process is up, with the models it loaded."""
-    return jsonify(status="ok", models=forecasting.registry().names(),
-                   price_source=current_app.config["PRICE_SOURCE"])
+    """Whether the process can serve forecasts: its models, or why it cannot."""
+    registry = forecasting.registry()
+    body = {"status": "ok", "models": registry.names(),
+            "price_source": current_app.config["PRICE_SOURCE"]}
+    if registry.skipped:
+        body["skipped"] = registry.skipped  # path-free: the registry keeps them so
+    if body["models"]:
+        return jsonify(body)
+    # A load balancer should route around a process that can only answer 404s to forecasts.
+    body.update(status="unavailable", reason="no model is loaded, so no forecast can be served; "
+                "train one with `stock-predictor train`")
+    return jsonify(body), 503
 
 
 @blp.route("/models")
@@ -56,6 +72,7 @@ def models():
 
 
 @blp.route("/stocks/<ticker>")
+@blp.arguments(schemas.TickerPath, location="path", as_kwargs=True)
 @blp.response(200, schemas.StockInfo)
 @_document_errors(404, 422, 503)
 def stock(ticker: str):
@@ -64,6 +81,7 @@ def stock(ticker: str):
 
 
 @blp.route("/stocks/<ticker>/history")
+@blp.arguments(schemas.TickerPath, location="path", as_kwargs=True)
 @blp.arguments(schemas.HistoryQuery, location="query")
 @blp.response(200, schemas.History)
 @_document_errors(404, 422, 503)
@@ -89,11 +107,10 @@ def history(query: dict, ticker: str):
     "application/json": {"schema": schemas.ForecastRequest},
     "multipart/form-data": {"schema": schemas.ForecastUpload}}})
 @blp.response(200, schemas.ForecastResult)
-@_document_errors(404, 422, 503)
-@blp.alt_response(413, schema=schemas.Error, description="the upload is over the size limit")
+@_document_errors(400, 404, 413, 415, 422, 503)
 def forecast():
     """Forecast a ticker's next trading days, or those of an uploaded CSV of prices."""
-    args = parser.parse(schemas.ForecastRequest(), request, location="json_or_form")
+    args = schemas.ForecastRequest().load(_forecast_body())
     upload = request.files.get("file")
     if upload is not None and upload.filename:
         frame = forecasting.read_upload(upload, args["ticker"])
@@ -103,3 +120,17 @@ def forecast():
         raise DataError("ticker: give a ticker, or upload a CSV of prices as the field 'file'")
     result = forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"])
     return jsonify(result)
+
+
+def _forecast_body():
+    # Parsed here rather than by webargs: request.get_json is bounded (security.Request), and a
+    # body of another type gets a 415 instead of being read as an empty form.
+    if request.is_json:
+        return request.get_json()
+    if request.mimetype in FORM_TYPES:
+        return request.form.to_dict()
+    if not request.mimetype and not request.content_length:
+        return {}
+    given = excerpt(request.mimetype) if request.mimetype else "none given"
+    raise UnsupportedMediaType(f"Content-Type: {given} is not accepted; send application/json, "
+                               "or multipart/form-data with the CSV as the field 'file'")

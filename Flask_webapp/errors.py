@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
 from stockPredictor.errors import (ArtifactError, DataError, NotTrainedError,
                                    SourceUnavailableError, StockPredictorError,
-                                   UnknownTickerError)
+                                   UnknownTickerError, excerpt)
 from werkzeug.exceptions import HTTPException
+
+from . import security
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +26,38 @@ PACKAGE_ERRORS = (
     (ArtifactError, 500, "model_error"),
 )
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-              413: "payload_too_large", 422: "invalid_input"}
-TITLES = {404: "Not found", 413: "File too large", 422: "Please check your input",
-          503: "Prices unavailable"}
+              413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input"}
+TITLES = {404: "Not found", 405: "Not allowed here", 413: "File too large",
+          415: "Unsupported upload", 422: "Please check your input", 503: "Prices unavailable"}
 
 
-def error_response(status: int, code: str, message: str):
+def error_response(status: int, code: str, message: str,
+                   headers: list[tuple[str, str]] | None = None):
     """The error as JSON for API calls, as an HTML page for everything else."""
+    message = without_server_paths(message)
     if request.path.startswith("/api/"):
-        return jsonify(error=code, message=message), status
+        return jsonify(error=code, message=message), status, headers or {}
     title = TITLES.get(status, "Something went wrong" if status >= 500 else "Bad request")
-    return render_template("error.html", status=status, title=title, message=message), status
+    return (render_template("error.html", status=status, title=title, message=message), status,
+            headers or {})
+
+
+def without_server_paths(message: str) -> str:
+    """``message`` with the server's folders replaced by their names: no answer shows a path."""
+    # The package's messages serve people at a terminal too, where a path helps; over the web it
+    # tells strangers how the server is laid out.
+    folders = {current_app.config.get("MODELS_DIR"): "the models folder",
+               current_app.config.get("CACHE_DIR"): "the cache folder",
+               Path(current_app.root_path).parent: "the app's folder"}
+    named = {}
+    for folder, name in folders.items():
+        for form in (Path(folder), Path(folder).resolve()) if folder else ():
+            # "." or "models" alone would rewrite ordinary words; a path has two parts or more.
+            if len(form.parts) > 1:
+                named[str(form)] = name
+    for folder in sorted(named, key=len, reverse=True):
+        message = message.replace(folder + os.sep, "").replace(folder, named[folder])
+    return message
 
 
 def describe(messages) -> str:
@@ -43,7 +68,7 @@ def describe(messages) -> str:
         if isinstance(value, dict):
             for key, inner in value.items():
                 # webargs nests by location ("json", "query", "form"); a field path is enough.
-                walk(inner, path if key in ("json", "query", "form", "files", "view_args",
+                walk(inner, path if key in ("json", "query", "form", "files", "view_args", "path",
                                             "json_or_form", "_schema") else path + [str(key)])
         elif isinstance(value, (list, tuple)):
             for inner in value:
@@ -78,12 +103,17 @@ def _http_error(exc: HTTPException):
     if "messages" in data:  # webargs' validation errors
         message = describe(data["messages"])
     elif status == 413:
-        limit = request.max_content_length or 0
-        message = f"the upload is larger than the limit of {limit // 1_000_000} MB"
+        message = security.too_large_message(request)
+    elif status == 405:
+        message = (f"method {excerpt(request.method)} is not allowed here; allowed: "
+                   f"{', '.join(getattr(exc, 'valid_methods', None) or [])}")
     else:
         message = exc.description or exc.name
+    # Headers that belong to the answer, such as a 405's Allow; the body is ours, so its type too.
+    headers = [(name, value) for name, value in exc.get_headers()
+               if name.lower() != "content-type"]
     return error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")),
-                          message)
+                          message, headers)
 
 
 def _validation_error(exc: ValidationError):

@@ -18,6 +18,9 @@ from stockPredictor.prices import SAMPLE_TICKERS, check_ticker
 from . import errors, forecasting, schemas
 
 bp = Blueprint("pages", __name__)
+# The most of what was typed that goes back into a search box or form field (a model name is
+# up to 64 characters): a page never echoes a whole hostile input.
+MAX_ECHO = 80
 
 
 @bp.app_context_processor
@@ -33,7 +36,10 @@ def index():
     if not ticker:
         return render_template("index.html", ticker=None)
     try:
-        card = info.summary(forecasting.load_prices(check_ticker(ticker)))
+        card = info.summary(forecasting.load_prices(_ticker(ticker)))
+    except ValidationError as exc:
+        return render_template("index.html", ticker=ticker[:MAX_ECHO],
+                               error=errors.describe(exc.messages)), 422
     except StockPredictorError as exc:
         status, code, message = errors.package_status(exc)
         return render_template("index.html", ticker=ticker, error=message), status
@@ -44,7 +50,13 @@ def index():
 def predict():
     """The forecast form; a ticker goes on to its forecast page, an upload is forecast here."""
     if request.method == "GET":
-        return _form({"ticker": request.args.get("ticker", ""), "horizon": DEFAULT_HORIZON})
+        values = {"ticker": request.args.get("ticker", "").strip(), "horizon": DEFAULT_HORIZON}
+        try:
+            if values["ticker"]:
+                _ticker(values["ticker"])
+        except ValidationError as exc:
+            return _form(values, _field_errors(exc)), 422
+        return _form(values)
     form = request.form.to_dict()
     upload = request.files.get("file")
     try:
@@ -56,8 +68,7 @@ def predict():
         if not args["ticker"]:
             raise ValidationError("enter a ticker, or choose a CSV file of prices", "ticker")
     except ValidationError as exc:
-        return _form(form, {field: errors.describe(messages)
-                            for field, messages in exc.normalized_messages().items()}), 422
+        return _form(form, _field_errors(exc)), 422
     except StockPredictorError as exc:
         status, _, message = errors.package_status(exc)
         return _form(form, {"file" if upload and upload.filename else "ticker": message}), status
@@ -70,13 +81,26 @@ def predict():
 def prediction(ticker: str):
     """The forecast of a ticker: chart, table, model, data freshness and downloads."""
     args = schemas.ForecastOptions().load(request.args.to_dict())
-    frame = forecasting.load_prices(check_ticker(ticker))
+    frame = forecasting.load_prices(_ticker(ticker))
     return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"]),
                  frame)
 
 
+def _ticker(value: str) -> str:
+    # The schema's check first: its message quotes at most an excerpt of what was sent.
+    schemas.TickerPath().load({"ticker": value})
+    return check_ticker(value)
+
+
+def _field_errors(exc: ValidationError) -> dict:
+    # Shown beside each field, so the sentence need not name it again.
+    return {field: errors.describe(messages)
+            for field, messages in exc.normalized_messages().items()}
+
+
 def _form(values: dict, field_errors: dict | None = None):
     models = forecasting.registry()
+    values = {key: str(value)[:MAX_ECHO] for key, value in values.items()}
     return render_template("price_predict.html", values=values, errors=field_errors or {},
                            models=[forecasting.model_info(models.get(n)) for n in models.names()],
                            max_horizon=MAX_HORIZON)

@@ -3,20 +3,80 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 
 import marshmallow as ma
 from marshmallow import fields, validate
 from stockPredictor.config import MAX_HORIZON
+from stockPredictor.errors import excerpt
 from stockPredictor.predict import DEFAULT_HORIZON
 from stockPredictor.prices import TICKER_PATTERN
 
 TICKER_RULE = "1 to 15 letters, digits or . - ^ = (for example IBM, BRK-B, ^GSPC, BTC-USD)"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Days a request may name. pandas' Timestamp ends at 1677-09-22 and 2262-04-11, so a day outside
+# them would fail deep in the price code; no market data here is older than 1900 anyway.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2200, 12, 31)
+FORECAST_FIELDS = "ticker, horizon, as_of and model"
+HORIZON_RULE = f"must be a whole number of trading days from 1 to {MAX_HORIZON}"
+MODEL_RULE = "must be the name of a loaded model (see /api/v1/models)"
+
+
+class _TickerRule(validate.Validator):
+    """TICKER_PATTERN, with a message that quotes (a bounded excerpt of) what was sent."""
+
+    def __call__(self, value: str) -> str:
+        if not TICKER_PATTERN.match(value):
+            raise ma.ValidationError(f"{excerpt(value)} is not a ticker: use {TICKER_RULE}")
+        return value
 
 
 def _ticker(description: str = "a ticker", **kwargs) -> fields.String:
-    return fields.String(validate=validate.Regexp(TICKER_PATTERN, error=f"must be {TICKER_RULE}"),
-                         metadata={"example": "IBM", "description": description}, **kwargs)
+    # The pattern goes into the OpenAPI document by hand: apispec only reads validate.Regexp, whose
+    # message could not quote a bounded excerpt of the input.
+    return fields.String(validate=_TickerRule(), error_messages={
+        "invalid": f"must be a string of {TICKER_RULE}"}, metadata={
+        "example": "IBM", "description": description, "pattern": TICKER_PATTERN.pattern,
+        "minLength": 1, "maxLength": 15}, **kwargs)
+
+
+class Day(fields.Date):
+    """A YYYY-MM-DD day from ``earliest`` to ``latest`` (a date, or a callable such as today)."""
+
+    default_error_messages = {"invalid": "must be a date as YYYY-MM-DD",
+                              "range": "must be a day from {earliest} to {latest}"}
+
+    def __init__(self, *, earliest: dt.date = EARLIEST_DAY,
+                 latest: dt.date | Callable[[], dt.date] = LATEST_DAY, **kwargs):
+        self.earliest, self.latest = earliest, latest
+        metadata = dict(kwargs.pop("metadata", {}))
+        rule = f"a day from {earliest} to {self._latest_label()}"
+        metadata["description"] = "; ".join(filter(None, (metadata.get("description"), rule)))
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _latest_label(self) -> str:
+        return "today" if callable(self.latest) else str(self.latest)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dt.date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        # Called per request, so a process that runs for weeks still knows what today is.
+        latest = self.latest() if callable(self.latest) else self.latest
+        if not self.earliest <= day <= latest:
+            label = f"today ({latest})" if callable(self.latest) else str(latest)
+            raise self.make_error("range", earliest=self.earliest, latest=label)
+        return day
+
+
+class WholeNumber(fields.Integer):
+    """An integer, from JSON or a form's text: 4, 4.0 and "4" are 4; 4.5 and "4.5" are refused."""
+
+    def _validated(self, value) -> int:
+        # fields.Integer(strict=False) would quietly truncate 4.5 to 4; strict=True would refuse
+        # the text that every HTML form sends.
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
 
 
 class TickerPath(ma.Schema):
@@ -28,8 +88,8 @@ class TickerPath(ma.Schema):
 class HistoryQuery(ma.Schema):
     """Optional date range of a price history: start inclusive, end exclusive."""
 
-    start = fields.Date(load_default=None, metadata={"example": "2012-01-01"})
-    end = fields.Date(load_default=None, metadata={"example": "2013-01-01"})
+    start = Day(load_default=None, metadata={"example": "2012-01-01"})
+    end = Day(load_default=None, metadata={"example": "2013-01-01"})
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs):
@@ -43,24 +103,31 @@ class ForecastOptions(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # a form also posts its submit button
 
-    horizon = fields.Integer(load_default=DEFAULT_HORIZON, strict=False,
-                             validate=validate.Range(1, MAX_HORIZON),
-                             metadata={"description": "trading days to forecast"})
-    as_of = fields.Date(load_default=None, metadata={
+    horizon = WholeNumber(load_default=DEFAULT_HORIZON,
+                          validate=validate.Range(1, MAX_HORIZON, error=HORIZON_RULE),
+                          error_messages={"invalid": HORIZON_RULE, "too_large": HORIZON_RULE},
+                          metadata={"description": "trading days to forecast"})
+    as_of = Day(latest=dt.date.today, load_default=None, metadata={
         "description": "forecast as if on this past date (default: the latest price)"})
-    model = fields.String(load_default=None, validate=validate.Regexp(
-        MODEL_PATTERN, error="must be the name of a loaded model (see /api/v1/models)"),
-        metadata={"description": "model name (default: the best one for the ticker)"})
+    model = fields.String(load_default=None, validate=validate.Regexp(MODEL_PATTERN,
+                                                                      error=MODEL_RULE),
+                          error_messages={"invalid": MODEL_RULE}, metadata={
+                              "description": "model name (default: the best one for the ticker)"})
 
     @ma.pre_load
     def _blank_is_missing(self, data, **kwargs):
+        # A JSON body may be any JSON value; only an object has fields to read.
+        if not isinstance(data, Mapping):
+            raise ma.ValidationError(f"must be a JSON object with the fields {FORECAST_FIELDS}, "
+                                     f"not {_json_kind(data)}", "body")
         # HTML forms send empty strings for fields left blank.
         return {key: value for key, value in data.items() if value not in ("", None)}
 
-    @ma.validates("as_of")
-    def _in_the_past(self, value, **kwargs):
-        if value is not None and value > dt.date.today():
-            raise ma.ValidationError(f"{value} is in the future; as_of must be a past date")
+
+def _json_kind(value: object) -> str:
+    kinds = ((bool, "true or false"), (str, "a string"), (int, "a number"), (float, "a number"),
+             (list, "an array"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 class ForecastRequest(ForecastOptions):
@@ -85,11 +152,14 @@ class Error(ma.Schema):
 
 
 class Health(ma.Schema):
-    """The process is up and has its models."""
+    """Whether the process can serve forecasts: "ok" with its models, else "unavailable" and why."""
 
-    status = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "unavailable"]))
     models = fields.List(fields.String(), required=True)
     price_source = fields.String(required=True)
+    reason = fields.String(metadata={"description": "why no forecast can be served"})
+    skipped = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "model folders that could not be loaded, with the reason"})
 
 
 class ModelSummary(ma.Schema):

@@ -42,8 +42,8 @@ class Registry:
             try:
                 self.artifacts[path.name] = artifacts.load(path)
             except (StockPredictorError, OSError, ValueError, KeyError) as exc:
-                self.skipped[path.name] = str(exc)
                 log.warning("skipped model %s: %s", path.name, exc)
+                self.skipped[path.name] = self._path_free(str(exc))
         return self
 
     def names(self) -> list[str]:
@@ -69,5 +69,14 @@ class Registry:
         general = [a for a in self.artifacts.values() if a.scope == "general"]
         if general:
             return max(general, key=lambda a: a.metadata.get("created_at", ""))
-        raise NotTrainedError(f"no model for {ticker!r} and no general model in "
-                              f"{self.models_dir}; train one with `stock-predictor train`")
+        # No folder in the message: it may reach a web answer, where a server path has no place.
+        raise NotTrainedError(f"no model for {ticker!r} and no general model is loaded; "
+                              "train one with `stock-predictor train`")
+
+    def _path_free(self, reason: str) -> str:
+        # Reasons are shown by the CLI and the web app's health check: relative to the models
+        # folder ("broken/scaler.pkl is missing") they say as much and reveal no server layout.
+        for folder in sorted({str(self.models_dir), str(self.models_dir.resolve())}, key=len,
+                             reverse=True):
+            reason = reason.replace(folder + os.sep, "").replace(folder, "the models folder")
+        return reason

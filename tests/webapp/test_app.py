@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import pytest
 
 from Flask_webapp import app as app_module
 from stockPredictor import artifacts
+from stockPredictor.preload import BUNDLED_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,11 +58,34 @@ def test_models_load_once_at_start_up_never_per_request(make_app, monkeypatch):
 
 
 def test_an_empty_models_folder_starts_and_says_so(make_app, tmp_path):
-    client = make_app(MODELS_DIR=str(tmp_path)).test_client()
-    assert client.get("/api/v1/healthz").json["models"] == []
+    models = tmp_path / "models"
+    models.mkdir()
+    client = make_app(MODELS_DIR=str(models)).test_client()
+    for url in ("/api/v1/healthz", "/healthz"):
+        health = client.get(url)
+        assert health.status_code == 503  # a load balancer routes around it
+        assert health.json["status"] == "unavailable" and health.json["models"] == []
+        assert "no model is loaded" in health.json["reason"]
     answer = client.post("/api/v1/forecast", json={"ticker": "IBM"})
     assert answer.status_code == 404
     assert "no model for 'IBM'" in answer.json["message"]
+    assert str(tmp_path) not in answer.get_data(as_text=True)
+
+
+def test_a_broken_model_is_reported_without_the_servers_paths(make_app, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(BUNDLED_MODELS / "ibm", models / "broken")
+    (models / "broken" / "scaler.pkl").write_bytes(b"not the file that was checksummed")
+    client = make_app(MODELS_DIR=str(models)).test_client()
+    health = client.get("/api/v1/healthz")
+    assert health.status_code == 503 and "scaler.pkl" in health.json["skipped"]["broken"]
+    answers = [health, client.post("/api/v1/forecast", json={"ticker": "IBM"}),
+               client.get("/prediction/IBM"), client.get("/api/v1/stocks/NOPE"),
+               client.post("/api/v1/forecast", json={"ticker": "IBM", "model": "broken"})]
+    for answer in answers:
+        assert answer.status_code >= 400
+        text = answer.get_data(as_text=True)
+        assert str(tmp_path) not in text and str(ROOT) not in text, text
 
 
 def test_serving_a_forecast_never_imports_tensorflow():
