@@ -27,21 +27,30 @@ import secrets
 from collections.abc import Mapping
 
 from flask import Flask
+from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.preload import BUNDLED_MODELS, Registry
-from stockPredictor.price_cache import BoundedCache, PriceCache
-from stockPredictor.prices import SOURCES
+from stockPredictor.price_cache import PriceCache
+from stockPredictor.prices import SAMPLE_TICKERS, SOURCES
+from threadpoolctl import threadpool_limits
 
-from . import api, errors, pages
+from . import api, errors, forecasting, pages, security
 
 # Settings a deployment sets through the environment (12-factor, as Heroku does).
-ENVIRONMENT = ("PORT", "SECRET_KEY", "MODELS_DIR", "CACHE_DIR", "PRICE_SOURCE")
+ENVIRONMENT = ("PORT", "SECRET_KEY", "MODELS_DIR", "CACHE_DIR", "PRICE_SOURCE", "TABLE_CACHE_MB",
+               "PRELOAD_TABLES", "BLAS_THREADS")
 DEFAULTS = {
     "PORT": 5000,
     "MODELS_DIR": str(BUNDLED_MODELS),
     "CACHE_DIR": os.path.expanduser("~/.cache/stock-predictor"),
     "PRICE_SOURCE": "auto",
     "PRICE_TTL": 900,                      # seconds a Yahoo download is reused
-    "FORECAST_CACHE_SIZE": 256,            # forecasts (with band and track record) kept
+    # Forecast-table blocks kept per process (5 bytes per origin and step: a 13-year table is
+    # 0.5 MB, a Yahoo ticker forecast at its latest date 1-2 blocks of 77 kB).
+    "TABLE_CACHE_MB": 64,
+    # Build the bundled sample's tables at start-up: "auto" does when PRICE_SOURCE is sample.
+    "PRELOAD_TABLES": "auto",
+    # OpenBLAS threads per process: one, since gunicorn runs a worker per core (0: leave it).
+    "BLAS_THREADS": 1,
     "MAX_CONTENT_LENGTH": 5 * 1000 * 1000,  # uploads: a decade of daily prices is ~300 kB
     "API_TITLE": "Stock predictor API",
     "API_VERSION": "v1",
@@ -56,15 +65,21 @@ def load_config(test_config: Mapping | None = None, environ: Mapping = os.enviro
     config = dict(DEFAULTS)
     config.update({key: environ[key] for key in ENVIRONMENT if environ.get(key)})
     config.update(test_config or {})
-    try:
-        config["PORT"] = int(config["PORT"])
-    except (TypeError, ValueError):
-        raise ValueError(f"PORT={config['PORT']!r} must be a whole number") from None
+    for key in ("PORT", "TABLE_CACHE_MB", "BLAS_THREADS"):
+        try:
+            config[key] = int(config[key])
+        except (TypeError, ValueError):
+            raise ValueError(f"{key}={config[key]!r} must be a whole number") from None
     source = str(config["PRICE_SOURCE"]).strip().lower()
     if source not in SOURCES:
         raise ValueError(f"PRICE_SOURCE={config['PRICE_SOURCE']!r} must be one of "
                          f"{', '.join(SOURCES)}")
     config["PRICE_SOURCE"] = source
+    preload = str(config["PRELOAD_TABLES"]).strip().lower()
+    if preload not in ("auto", "1", "true", "yes", "0", "false", "no"):
+        raise ValueError(f"PRELOAD_TABLES={config['PRELOAD_TABLES']!r} must be auto, 1 or 0")
+    config["PRELOAD_TABLES"] = source == "sample" if preload == "auto" else preload in (
+        "1", "true", "yes")
     # Without a configured key, each process gets its own: nothing here outlives a process.
     config["SECRET_KEY"] = config.get("SECRET_KEY") or secrets.token_hex(32)
     return config
@@ -83,11 +98,20 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["registry"] = registry
     app.extensions["price_cache"] = PriceCache(app.config["PRICE_SOURCE"],
                                                ttl=float(app.config["PRICE_TTL"]))
-    app.extensions["forecasts"] = BoundedCache(int(app.config["FORECAST_CACHE_SIZE"]))
+    app.extensions["tables"] = ByteBoundedLRU(app.config["TABLE_CACHE_MB"] * 1024 * 1024)
+    if app.config["BLAS_THREADS"] > 0:
+        # Process-wide, and inherited by the workers gunicorn forks from this process.
+        threadpool_limits(limits=app.config["BLAS_THREADS"], user_api="blas")
+    if app.config["PRELOAD_TABLES"] and registry.names():
+        with app.app_context():
+            built = forecasting.preload_tables(SAMPLE_TICKERS)
+        app.logger.info("forecast tables of %s built in %.2f s", ", ".join(built),
+                        sum(built.values()))
     app.register_blueprint(pages.bp)
     api.Api(app).register_blueprint(api.blp)
     app.add_url_rule("/healthz", "healthz", api.healthz)
     errors.register(app)
+    security.register(app)
     return app
 
 

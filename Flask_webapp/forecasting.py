@@ -1,15 +1,24 @@
-"""What the pages and the API share: prices from the cache or an upload, forecasts, model info."""
+"""What the pages and the API share: prices from the cache or an upload, forecasts, model info.
+
+A forecast, its band and its track record are slices of the model's forecast table over the
+prices (stockPredictor.tables), whose blocks this process keeps in a byte-bounded LRU cache: any
+ticker, horizon and as_of costs a slice once the table's blocks exist.
+"""
 
 from __future__ import annotations
+
+import time
 
 import pandas as pd
 from flask import current_app
 from stockPredictor import info, read_csv
 from stockPredictor.artifacts import Artifact
-from stockPredictor.errors import DataError
+from stockPredictor.errors import DataError, StockPredictorError
+from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.predict import forecast
 from stockPredictor.preload import Registry
-from stockPredictor.price_cache import BoundedCache, PriceCache
+from stockPredictor.price_cache import PriceCache
+from stockPredictor.tables import table_for
 from stockPredictor.track_record import YEAR_OF_ORIGINS, track_record
 
 # Rows of history drawn before the forecast on the prediction page.
@@ -40,33 +49,16 @@ def model_info(artifact: Artifact) -> dict:
     return {**artifact.summary(), "test_mae_vs_naive": relative or None}
 
 
+def table_cache() -> ByteBoundedLRU:
+    """This process's cache of forecast-table blocks."""
+    return current_app.extensions["tables"]
+
+
 def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None) -> dict:
-    """Forecast ``frame`` with the named model (default: the best for its ticker) as a dict.
-
-    With its band and its track record, a forecast runs a few hundred windows through the
-    model, so results are kept per model, horizon, as_of and price data in a bounded cache.
-    """
+    """Forecast ``frame`` with the named model (default: the best for its ticker) as a dict."""
     models = registry()
-    ticker = str(frame.attrs.get("ticker", ""))
-    artifact = models.get(model) if model else models.model_for(ticker)
-    results: BoundedCache = current_app.extensions["forecasts"]
-    key = (artifact.name, horizon, str(as_of), ticker, _fingerprint(frame))
-    cached = results.get(key)
-    if cached is None:
-        cached = _run(frame, artifact, horizon, as_of)
-        results.put(key, cached)
-    # Freshness is about this request's prices: a stale copy must say so even on a cache hit.
-    return {**cached, "data": info.freshness(frame)}
-
-
-def _fingerprint(frame: pd.DataFrame) -> tuple:
-    # The prices themselves, not when they were fetched: the same data gives the same forecast.
-    return (frame.attrs.get("source"), len(frame), frame.index[-1].value,
-            int(pd.util.hash_pandas_object(frame, index=True).sum()))
-
-
-def _run(frame: pd.DataFrame, artifact: Artifact, horizon: int, as_of) -> dict:
-    result = forecast(frame, artifact, horizon, as_of)
+    artifact = models.get(model) if model else models.model_for(str(frame.attrs.get("ticker", "")))
+    result = forecast(frame, artifact, horizon, as_of, cache=table_cache())
     known = frame["close"].reindex(result.dates)
     actual = None
     if known.notna().any():
@@ -74,9 +66,30 @@ def _run(frame: pd.DataFrame, artifact: Artifact, horizon: int, as_of) -> dict:
                   for d, c in known.items()]
     # An uploaded file is judged on all of it; a ticker on its last year.
     origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
+    record = track_record(frame, artifact, horizon, result.as_of, origins, cache=table_cache())
     return {**result.to_dict(), "horizon": horizon, "actual": actual,
-            "model_info": model_info(artifact),
-            "track_record": track_record(frame, artifact, horizon, result.as_of, origins)}
+            "model_info": model_info(artifact), "track_record": record,
+            "data": info.freshness(frame)}
+
+
+def preload_tables(tickers) -> dict[str, float]:
+    """Build the tables of ``tickers`` with their default models now; seconds each, by ticker.
+
+    Run in gunicorn's master (``--preload``), the blocks are shared by every worker it forks.
+    One forecast each also loads what a first request would (the exchange's holidays).
+    """
+    seconds = {}
+    for ticker in tickers:
+        started = time.perf_counter()
+        try:
+            model, frame = registry().model_for(ticker), load_prices(ticker)
+            table_for(frame, model, table_cache()).build()
+            forecast(frame, model, cache=table_cache())
+        except StockPredictorError as exc:  # no model or no prices for it: built on first use
+            current_app.logger.warning("no forecast table preloaded for %s: %s", ticker, exc)
+            continue
+        seconds[ticker] = time.perf_counter() - started
+    return seconds
 
 
 def chart_history(frame: pd.DataFrame, as_of: str) -> list[dict]:

@@ -39,6 +39,12 @@ class BoundedCache:
             while self.used > self.size and len(self._entries) > 1:
                 self.used -= self._weigh(self._entries.popitem(last=False)[1])
 
+    def clear(self) -> None:
+        """Drop every entry (the counts of hits and misses stay)."""
+        with self._lock:
+            self._entries.clear()
+            self.used = 0
+
     def __len__(self) -> int:
         return len(self._entries)
 

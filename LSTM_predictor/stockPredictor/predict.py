@@ -95,8 +95,9 @@ def origin_row(frame: pd.DataFrame, model: Artifact, as_of=None) -> int:
     if rows < windowing.rows_needed:
         reads = (f"{windowing.window} daily returns" if windowing.target == "log_return"
                  else f"{windowing.window} closes")
-        raise DataError(f"as_of={frame.index[rows - 1].date()} leaves {rows} row(s) of prices up "
-                        f"to it; model {model.name!r} needs at least {windowing.rows_needed} "
+        held = (f"the prices hold {rows} row(s)" if as_of is None else
+                f"as_of={frame.index[rows - 1].date()} leaves {rows} row(s) of prices up to it")
+        raise DataError(f"{held}; model {model.name!r} needs at least {windowing.rows_needed} "
                         f"(it reads {reads})")
     return rows - 1
 

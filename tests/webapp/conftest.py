@@ -14,7 +14,9 @@ def make_app(tmp_path, monkeypatch):
     monkeypatch.setenv("CACHE_DIR", str(tmp_path / "cache"))
 
     def build(**overrides):
-        config = {"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": str(tmp_path / "cache")}
+        # Tables are built on first use here; test_app checks the start-up preload on its own.
+        config = {"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": str(tmp_path / "cache"),
+                  "PRELOAD_TABLES": False}
         return create_app({**config, **overrides})
 
     return build

@@ -205,15 +205,3 @@ def test_an_upload_is_judged_on_the_whole_file(client, ibm_csv):
                            content_type="multipart/form-data").get_json()
     assert "forecasts this data allows" in body["track_record"]["verdict"]
     assert body["track_record"]["origins"] > 250
-
-
-def test_repeated_forecasts_are_served_from_the_cache(client, monkeypatch):
-    from Flask_webapp import forecasting
-    runs = []
-    real = forecasting._run
-    monkeypatch.setattr(forecasting, "_run", lambda *a: runs.append(a[2:]) or real(*a))
-    first = client.post("/api/v1/forecast", json={"ticker": "IBM"}).get_json()
-    assert client.post("/api/v1/forecast", json={"ticker": "IBM"}).get_json() == first
-    client.post("/api/v1/forecast", json={"ticker": "IBM", "as_of": "2012-01-03"})
-    client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 9})
-    assert len(runs) == 3

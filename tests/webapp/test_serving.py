@@ -1,0 +1,83 @@
+"""Serving: forecasts are slices of tables built once, one BLAS thread, answers that stay put."""
+
+from __future__ import annotations
+
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from Flask_webapp.app import load_config
+from stockPredictor import prices
+from stockPredictor.tables import BLOCK_ROWS
+
+
+def forecast(client, **body) -> dict:
+    answer = client.post("/api/v1/forecast", json=body)
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+def test_start_up_builds_the_sample_tables_and_requests_only_slice_them(make_app):
+    app = make_app(PRELOAD_TABLES=True)
+    cache = app.extensions["tables"]
+    blocks = sum(-(-len(prices.from_sample(t)) // BLOCK_ROWS) for t in prices.SAMPLE_TICKERS)
+    assert len(cache) == blocks
+    misses, client = cache.misses, app.test_client()
+    for ticker, horizon, as_of in (("IBM", 1, None), ("IBM", 30, "2001-06-01"),
+                                   ("MSFT", 7, "2008-10-10"), ("AAPL", 12, "2012-01-03"),
+                                   ("GOOG", 4, None), ("FB", 2, "2013-02-01")):
+        extra = {"as_of": as_of} if as_of else {}
+        body = forecast(client, ticker=ticker, horizon=horizon, **extra)
+        assert len(body["forecast"]) == horizon and body["track_record"]["available"]
+    assert len(cache) == blocks and cache.misses == misses  # nothing was computed again
+
+
+def test_distinct_requests_read_the_blocks_the_first_one_built(client, app):
+    cache = app.extensions["tables"]
+    forecast(client, ticker="IBM")
+    built = len(cache)
+    assert 0 < built <= 2  # the latest forecast reads its last ~280 origins: one or two blocks
+    for horizon in (1, 5, 17, 30):
+        for as_of in ("2013-02-28", "2013-01-02", "2012-11-01"):
+            forecast(client, ticker="IBM", horizon=horizon, as_of=as_of)
+    assert len(cache) == built
+    forecast(client, ticker="IBM", as_of="2005-06-01")
+    assert len(cache) > built  # another year, other blocks: built once, then sliced
+    grown = len(cache)
+    forecast(client, ticker="IBM", as_of="2005-06-02", horizon=9)
+    assert len(cache) == grown
+
+
+def test_the_sample_answers_the_same_from_one_request_to_the_next(client, monkeypatch):
+    first = forecast(client, ticker="IBM")
+    real = prices._finish
+
+    def stamped_later(*args, **kwargs):  # were the sample read again, it would say so
+        frame = real(*args, **kwargs)
+        frame.attrs["fetched_at"] = "2099-01-01T00:00:00+00:00"
+        return frame
+
+    monkeypatch.setattr(prices, "_finish", stamped_later)
+    assert forecast(client, ticker="IBM") == first
+
+
+def test_preload_follows_the_price_source_unless_set():
+    assert load_config({"PRICE_SOURCE": "sample"}, environ={})["PRELOAD_TABLES"] is True
+    assert load_config({"PRICE_SOURCE": "auto"}, environ={})["PRELOAD_TABLES"] is False
+    assert load_config({"PRICE_SOURCE": "sample", "PRELOAD_TABLES": "0"},
+                       environ={})["PRELOAD_TABLES"] is False
+    with pytest.raises(ValueError, match="PRELOAD_TABLES"):
+        load_config({"PRELOAD_TABLES": "sometimes"}, environ={})
+    with pytest.raises(ValueError, match="TABLE_CACHE_MB"):
+        load_config({}, environ={"TABLE_CACHE_MB": "lots"})
+
+
+def blas_threads() -> set[int]:
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+def test_the_app_limits_blas_to_one_thread_unless_told_not_to(make_app):
+    with threadpool_limits(limits=2, user_api="blas"):
+        make_app(BLAS_THREADS=0)
+        assert blas_threads() == {2}  # left alone
+        make_app()
+        assert blas_threads() == {1}
