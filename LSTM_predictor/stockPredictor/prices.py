@@ -32,6 +32,9 @@ SOURCES = ("auto", "yahoo", "sample")
 SYNTHETIC_KINDS = ("random_walk", "sine")
 # Anchored with ^...$ rather than \A...\Z so the same text works as an HTML/OpenAPI pattern.
 TICKER_PATTERN = re.compile(r"^[A-Za-z0-9.\-^=]{1,15}$")
+# Days of a CSV file kept, the most recent: a forecast's cost grows with the days it scores.
+# 5,000 trading days are 20 years; read_csv says in attrs["notices"] when it cut a file.
+MAX_DAILY_ROWS = 5_000
 
 _CRYPTO_QUOTES = ("USD", "USDT", "USDC", "BUSD", "DAI", "EUR", "GBP", "JPY", "CAD", "AUD",
                   "BTC", "ETH")
@@ -46,7 +49,7 @@ def check_ticker(ticker: str) -> str:
     """The ticker stripped and upper-cased, or a DataError if it does not fit TICKER_PATTERN."""
     cleaned = ticker.strip() if isinstance(ticker, str) else ""
     if not TICKER_PATTERN.match(cleaned):
-        raise DataError(f"ticker {ticker!r} is not valid: expected 1 to 15 letters, digits, "
+        raise DataError(f"ticker {excerpt(ticker)} is not valid: expected 1 to 15 letters, digits, "
                         f"'.', '-', '^' or '=' (pattern {TICKER_PATTERN.pattern})")
     return cleaned.upper()
 
@@ -230,12 +233,20 @@ def _finished_sample(ticker: str) -> pd.DataFrame:
 
 
 def read_csv(source: csv_formats.CsvSource, ticker: str | None = None) -> pd.DataFrame:
-    """Prices from a CSV path or file object in the Yahoo export, Kaggle or Bitstamp layout."""
-    frame, layout = csv_formats.parse(source)
+    """Prices from a CSV path or file object in the Yahoo export, Kaggle or Bitstamp layout.
+
+    Bounded: at most ``csv_formats.MAX_CSV_BYTES`` of text and ``csv_formats.MAX_CSV_ROWS`` rows
+    are read, and the most recent MAX_DAILY_ROWS days kept. ``attrs["notices"]`` lists, one
+    sentence each, what was cut (empty when nothing was).
+    """
+    frame, layout = csv_formats.parse(source, max_days=MAX_DAILY_ROWS)
+    notices = list(frame.attrs.get("notices", []))
     if ticker is None:
         ticker = _ticker_from_name(source, layout)
     calendar = "crypto" if layout == csv_formats.BITSTAMP else None
-    return _finish(frame, check_ticker(ticker), "csv", calendar)
+    frame = _finish(frame, check_ticker(ticker), "csv", calendar)
+    frame.attrs["notices"] = notices  # _finish sets attrs afresh
+    return frame
 
 
 def _ticker_from_name(source: object, layout: str) -> str:

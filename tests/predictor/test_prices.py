@@ -161,7 +161,7 @@ def test_flask_upload_names_the_ticker_after_the_file():
 
 @pytest.mark.parametrize("text, words", [
     (daily_csv("Date,Price,Volume", ["2013-01-02,10,100"]),
-     ["Price", "Yahoo export", "Adj Close", "OpenInt", "Timestamp", "Volume_(BTC)"]),
+     ["'Price'", "not a price layout", "Date", "Open, High, Low, Close, Volume", "Timestamp"]),
     (daily_csv(rows=["2013-01-03,10,11,9,10,5,100", "2013-01-02,10,11,9,10,5,100"]),
      ["ascending", "2013-01-02", "2013-01-03"]),
     (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-02,10,11,9,10,5,100"]),
@@ -190,7 +190,7 @@ def test_bad_csv_errors_name_the_problem(tmp_path, text, words):
 
 
 def test_unknown_columns_error_names_what_was_found(tmp_path):
-    with pytest.raises(DataError, match=r"\['Day', 'Last'\]"):
+    with pytest.raises(DataError, match=r"columns 'Day', 'Last' are not a price layout"):
         prices.read_csv(write(tmp_path, "odd.csv", "Day,Last\n2013-01-02,10\n"))
 
 
