@@ -39,6 +39,8 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_forecast.py
 	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/bench_load.py --blas
+	$(BIN)/python bench/bench_upload.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/accuracy.py
 
