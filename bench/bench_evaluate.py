@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LSTM_predictor"))
 
 import numpy as np  # noqa: E402
-from bench_runtime import median_ms, print_table  # noqa: E402
+from bench_runtime import median_ms  # noqa: E402
+from loadkit import print_table  # noqa: E402
 
 from stockPredictor import prices  # noqa: E402
 from stockPredictor.evaluate import backtest  # noqa: E402

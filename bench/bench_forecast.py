@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "LSTM_predictor"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from bench_runtime import median_ms, print_table  # noqa: E402
+from bench_runtime import median_ms  # noqa: E402
+from loadkit import print_table  # noqa: E402
 
 from stockPredictor import prices  # noqa: E402
 from stockPredictor.lru import ByteBoundedLRU  # noqa: E402

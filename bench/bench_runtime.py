@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "LSTM_predictor"))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from loadkit import print_table  # noqa: E402
 
 from stockPredictor.config import ModelConfig  # noqa: E402
 from stockPredictor.models import build_model  # noqa: E402
@@ -79,17 +80,6 @@ def bench(label: str, path: Path, reps: int) -> tuple[list[tuple], str]:
     return rows, loads
 
 
-def print_table(rows: list[tuple], header: tuple[str, ...] = HEADER) -> None:
-    """A Markdown table, so it pastes into an issue or the README as is."""
-    table = [header] + [tuple(str(v) for v in row) for row in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    line = "| " + " | ".join("{:>%d}" % w for w in widths) + " |"
-    print(line.format(*header))
-    print("|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|")
-    for row in table[1:]:
-        print(line.format(*row))
-
-
 def main() -> None:
     """Bench the given .h5 files, or the default networks when none are given."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -101,7 +91,7 @@ def main() -> None:
         results = [bench(label, path, args.reps) for label, path in models]
     print(f"median of {args.reps} calls; x = how many times faster the runtime is; "
           f"keras {keras.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs")
-    print_table([row for rows, _ in results for row in rows])
+    print_table([row for rows, _ in results for row in rows], HEADER)
     for _, loads in results:
         print(loads)
 

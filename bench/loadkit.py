@@ -37,7 +37,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def print_table(rows: list[tuple], header: tuple[str, ...]) -> None:
     """Print ``rows`` under ``header`` as a Markdown table, so it pastes into an issue as is."""
-    # As bench_runtime.print_table prints it; a copy, since importing that module imports Keras.
     table = [header] + [tuple(str(v) for v in row) for row in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     line = "| " + " | ".join("{:>%d}" % w for w in widths) + " |"
