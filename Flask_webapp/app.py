@@ -21,6 +21,7 @@ if __name__ == "__main__" and not __package__:
     from Flask_webapp.app import main
     sys.exit(main())
 
+import gc
 import logging
 import os
 import secrets
@@ -123,6 +124,10 @@ def main() -> None:
 
 
 app = create_app()
+# gunicorn --preload forks its workers from this process. Frozen, the objects made so far (modules,
+# models, the sample's tables) are out of the collector's sight: a collection in a worker would
+# otherwise write to each of them and so copy every page the workers share with the master.
+gc.freeze()
 
 if __name__ == "__main__":  # python -m Flask_webapp.app
     main()
