@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -81,3 +83,24 @@ def test_the_app_limits_blas_to_one_thread_unless_told_not_to(make_app):
         assert blas_threads() == {2}  # left alone
         make_app()
         assert blas_threads() == {1}
+
+
+def test_a_long_upload_keeps_its_latest_days_and_says_so(client):
+    walk = prices.synthetic("random_walk", n=prices.MAX_DAILY_ROWS + 200, seed=5, ticker="LONG",
+                            start="1990-01-01")
+    lines = ["Date,Open,High,Low,Close,Volume"] + [
+        f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.volume:.0f}"
+        for d, r in zip(walk.index, walk.itertuples())]
+    data = "\n".join(lines).encode()
+    answer = client.post("/api/v1/forecast", data={"file": (io.BytesIO(data), "LONG.csv")},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    kept = f"{prices.MAX_DAILY_ROWS:,}"
+    assert f"the most recent {kept} were kept" in body["data"]["notice"]
+    # Judged on the days kept: the first origin has a full window within them.
+    assert body["track_record"]["start"] > f"{walk.index[199]:%Y-%m-%d}"
+    page = client.post("/predict", data={"file": (io.BytesIO(data), "LONG.csv")},
+                       content_type="multipart/form-data")
+    assert page.status_code == 200 and f"the most recent {kept} were kept" in page.get_data(
+        as_text=True)
