@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from flask import Flask, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
 from stockPredictor.errors import (ArtifactError, DataError, NotTrainedError,
                                    SourceUnavailableError, StockPredictorError,
-                                   UnknownTickerError, excerpt)
+                                   UnknownTickerError, excerpt, without_folders)
 from werkzeug.exceptions import HTTPException
 
 from . import security
@@ -46,18 +45,10 @@ def without_server_paths(message: str) -> str:
     """``message`` with the server's folders replaced by their names: no answer shows a path."""
     # The package's messages serve people at a terminal too, where a path helps; over the web it
     # tells strangers how the server is laid out.
-    folders = {current_app.config.get("MODELS_DIR"): "the models folder",
-               current_app.config.get("CACHE_DIR"): "the cache folder",
-               Path(current_app.root_path).parent: "the app's folder"}
-    named = {}
-    for folder, name in folders.items():
-        for form in (Path(folder), Path(folder).resolve()) if folder else ():
-            # "." or "models" alone would rewrite ordinary words; a path has two parts or more.
-            if len(form.parts) > 1:
-                named[str(form)] = name
-    for folder in sorted(named, key=len, reverse=True):
-        message = message.replace(folder + os.sep, "").replace(folder, named[folder])
-    return message
+    return without_folders(message, {
+        current_app.config.get("MODELS_DIR"): "the models folder",
+        current_app.config.get("CACHE_DIR"): "the cache folder",
+        Path(current_app.root_path).parent: "the app's folder"})
 
 
 def describe(messages) -> str:

@@ -64,7 +64,7 @@ def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | Non
     if known.notna().any():
         actual = [{"date": d.strftime("%Y-%m-%d"), "close": None if pd.isna(c) else round(c, 4)}
                   for d, c in known.items()]
-    # An uploaded file is judged on all of it; a ticker on its last year.
+    # An uploaded file is judged on all the days read from it; a ticker on its last year.
     origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
     record = track_record(frame, artifact, horizon, result.as_of, origins, cache=table_cache())
     return {**result.to_dict(), "horizon": horizon, "actual": actual,

@@ -128,6 +128,7 @@ def register(app: Flask) -> None:
     """Bound request bodies, trust one proxy hop for the scheme, send security headers."""
     app.request_class = Request
     # Heroku's router ends TLS and says so in X-Forwarded-Proto; one hop is all it adds. Run
-    # without a proxy, a client could only claim HTTPS and earn itself an HSTS header.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+    # without a proxy, a client could only claim HTTPS and earn itself an HSTS header. Only the
+    # scheme is trusted: nothing reads the client's address, so X-Forwarded-For is left alone.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1)
     app.after_request(_add_headers)

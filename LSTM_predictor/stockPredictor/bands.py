@@ -57,7 +57,7 @@ def log_errors(closes: np.ndarray, positions: np.ndarray, forecasts: np.ndarray)
     targets = np.asarray(positions)[:, None] + np.arange(1, horizon + 1)
     known = targets < len(closes)
     actual = np.where(known, closes[np.minimum(targets, len(closes) - 1)], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         errors = np.abs(np.log(actual / forecasts))
     errors[~np.isfinite(errors)] = np.nan
     return errors
@@ -90,7 +90,8 @@ def halfwidths(positions: np.ndarray, errors: np.ndarray, origins: np.ndarray,
     out = np.full((len(origins), horizon), np.nan)
     gather = np.ones(out.shape, bool)
     k = int(_rank(calibration, level)) - 1
-    if len(origins) > _FEW_ORIGINS and 0 <= k < calibration and calibration > 1:
+    if len(origins) > _FEW_ORIGINS and 0 <= k < calibration and calibration >= max(
+            2, min_calibration):
         # A table's bands: pandas' rolling order statistic (a skiplist, log-time a step) gives
         # every full window's k-th smallest error at once; with 'lower' it picks the value at
         # floor(q * (n - 1)), which is k for this q. Windows with a missing error come out NaN.

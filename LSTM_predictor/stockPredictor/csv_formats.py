@@ -127,8 +127,8 @@ def read_bytes(source: CsvSource, limit: int | None = None) -> bytes | bytearray
     if not isinstance(data, (bytes, bytearray)):
         raise DataError(f"the file object gave {type(data).__name__}, not text or bytes")
     if len(data) > limit:
-        raise DataError(f"the file is larger than {_megabytes(limit)}; "
-                        f"the limit is {_megabytes(limit)}")
+        raise DataError(f"the file is larger than {_megabytes(limit)}, the most a price file "
+                        f"may be")
     if data[:2] == _GZIP_MAGIC:
         return _gunzip(data, limit)
     return data
@@ -147,8 +147,8 @@ def _gunzip(data: bytes, limit: int) -> bytearray:
     except (OSError, EOFError, zlib.error):
         raise DataError("the file looks gzip-compressed but is damaged or cut short") from None
     if len(out) > limit:
-        raise DataError(f"the file expands to more than {_megabytes(limit)} of text; "
-                        f"the limit is {_megabytes(limit)}")
+        raise DataError(f"the file expands to more than {_megabytes(limit)} of text, the most a "
+                        f"price file may hold")
     return out
 
 

@@ -1,8 +1,11 @@
-"""One exception hierarchy for the package.
+"""One exception hierarchy for the package, and helpers for the messages it carries.
 
 Each child also inherits the built-in it resembles, so callers that already
 catch ``ValueError`` or ``LookupError`` keep working.
 """
+
+import os
+from pathlib import Path
 
 
 class StockPredictorError(Exception):
@@ -36,3 +39,19 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     """``repr(value)`` cut to about ``limit`` characters: a message never echoes a whole input."""
     text = repr(value) if not isinstance(value, str) else repr(value[:limit + 1])
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def without_folders(text: str, folders: dict) -> str:
+    """``text`` with each folder (a path, or its resolved form) replaced by its given name.
+
+    A path inside a folder loses the folder ("broken/scaler.pkl"); the folder alone becomes the
+    name. Paths of one part ("models") are left alone: they would rewrite ordinary words.
+    """
+    named = {}
+    for folder, name in folders.items():
+        for form in (Path(folder), Path(folder).resolve()) if folder else ():
+            if len(form.parts) > 1:
+                named[str(form)] = name
+    for folder in sorted(named, key=len, reverse=True):
+        text = text.replace(folder + os.sep, "").replace(folder, named[folder])
+    return text

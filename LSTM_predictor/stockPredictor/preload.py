@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from . import artifacts
-from .errors import NotTrainedError, StockPredictorError
+from .errors import NotTrainedError, StockPredictorError, without_folders
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,4 @@ class Registry:
     def _path_free(self, reason: str) -> str:
         # Reasons are shown by the CLI and the web app's health check: relative to the models
         # folder ("broken/scaler.pkl is missing") they say as much and reveal no server layout.
-        for folder in sorted({str(self.models_dir), str(self.models_dir.resolve())}, key=len,
-                             reverse=True):
-            reason = reason.replace(folder + os.sep, "").replace(folder, "the models folder")
-        return reason
+        return without_folders(reason, {self.models_dir: "the models folder"})

@@ -56,7 +56,7 @@ class _Layer:
         dtype = self.config.get("dtype")
         dtype = (dtype.get("config") or {}).get("name") if isinstance(dtype, dict) else dtype
         if dtype not in (None, "float32", "float64"):
-            # Mixed precision or quantised policies compute differently from our float64.
+            # Mixed precision or quantised policies compute differently from our float32.
             raise self.fail(f"has dtype policy {dtype!r}; runtime.py supports float32 and float64")
 
     def fail(self, what: str) -> ArtifactError:

@@ -11,8 +11,9 @@ Tables are built in blocks of BLOCK_ROWS origins, each in batched runtime calls,
 byte-bounded LRU cache. A block's key is the model and the closes its contents depend on (its
 origins' windows, the LOOKBACK origins before it whose errors calibrate its bands, and the
 outcomes up to MAX_HORIZON days after it), so new prices at the end of a series change the key
-of the last block or two only: a daily update rebuilds about a block, not the series. A request
-reads the rows from ``as_of - LOOKBACK`` to ``as_of``: at most two blocks.
+of the last block or two only: a daily update rebuilds about a block, not the series. A forecast
+and its band read the rows from ``as_of - LOOKBACK`` to ``as_of``, and a year's track record
+lies inside them: at most two blocks.
 
 Nothing leaks from the future: the output at origin t reads closes up to t; its band flag reads
 the outcome it scores and errors known by t; slices for a request at ``as_of`` stop there.
@@ -65,7 +66,8 @@ class ForecastTable:
         self.closes = np.ascontiguousarray(closes, dtype=np.float64)
         self.model = model
         self.first = model.windowing.rows_needed - 1
-        self.steps = model.model.output_steps
+        # Forecasts go MAX_HORIZON steps at most; a model with more outputs keeps those only.
+        self.steps = min(model.model.output_steps, MAX_HORIZON)
         self.cache = default_cache if cache is None else cache
         self.built = 0  # blocks this table computed (the rest came from the cache)
         self._model_key = (model.name, *sorted(model.metadata.get("files", {}).values()))
@@ -114,8 +116,11 @@ class ForecastTable:
                 missing.append(k)
             else:
                 self._blocks[k] = block
-        if missing:
-            for k, block in self._compute(missing[0], missing[-1]).items():
+        # Each run of consecutive missing blocks in one batch; cached ones are never recomputed
+        # (float32 batches may round the last bit differently, and a cached value must not move).
+        runs = np.split(np.array(missing), np.nonzero(np.diff(missing) != 1)[0] + 1)
+        for run in (r for r in runs if len(r)):
+            for k, block in self._compute(int(run[0]), int(run[-1])).items():
                 self._blocks[k] = block
                 self.cache.put(self._key(k), block)
 
@@ -137,7 +142,7 @@ class ForecastTable:
         if start < high:
             positions = np.arange(start, high)
             windowing = self.model.windowing
-            raw = self.model.model(windowing.inputs(self.closes, ends=positions))
+            raw = self.model.model(windowing.inputs(self.closes, ends=positions))[:, :self.steps]
             closes = windowing.decode(raw, self.closes[positions])
             errors = log_errors(self.closes, positions, closes)
             origins = np.arange(max(low, self.first), high)

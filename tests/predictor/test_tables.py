@@ -8,7 +8,9 @@ import pytest
 from stockPredictor import artifacts, prices, tables
 from stockPredictor.bands import conformal_quantile
 from stockPredictor.errors import DataError
+from stockPredictor.evaluate import backtest
 from stockPredictor.lru import ByteBoundedLRU
+from stockPredictor.metrics import rounded
 from stockPredictor.predict import forecast
 from stockPredictor.preload import BUNDLED_MODELS
 from stockPredictor.track_record import track_record
@@ -112,12 +114,26 @@ def test_any_horizon_and_as_of_is_a_slice_once_built(models):
     assert len(cache) == entries and cache.misses == misses
 
 
-def test_new_prices_rebuild_only_the_last_block(tiny_artifact):
-    long = prices.synthetic("random_walk", n=1300, seed=4, ticker="LONG")
+@pytest.mark.parametrize("rows, rebuilt", [(1300, 1), (1026, 2)])
+def test_new_prices_rebuild_only_the_blocks_they_reach(tiny_artifact, rows, rebuilt):
+    long = prices.synthetic("random_walk", n=rows, seed=4, ticker="LONG")
     cache = ByteBoundedLRU(1 << 26)
     assert tables.build(long.iloc[:-1], tiny_artifact, cache).built == 3
-    again = tables.build(long, tiny_artifact, cache)
-    assert again.built == 1  # rows 1024..1299: the only block whose prices changed
+    # 1300 rows: only the block of rows 1024..1299 changed. 1026 rows: the new outcome is also
+    # step 3 of origin 1022, in the block before.
+    assert tables.build(long, tiny_artifact, cache).built == rebuilt
+
+
+def test_the_track_record_equals_the_backtest_of_the_same_origins(models):
+    frame, model = prices.from_sample("MSFT"), models["general"]
+    as_of, horizon = frame.index[2800], 6
+    record = track_record(frame, model, horizon, as_of, cache=ByteBoundedLRU(1 << 26))
+    result = backtest(frame, model, horizon, start=record["start"], end=as_of,
+                      cache=ByteBoundedLRU(1 << 26))
+    assert f"{result.origins[-1]:%Y-%m-%d}" == record["end"] and len(result.origins) == 250
+    scores = result.metrics()["general"]
+    for name in ("mae_vs_naive", "directional_accuracy", "coverage"):
+        assert record[name] == rounded(scores[name]), name
 
 
 def test_no_table_cell_reads_the_future(tiny_artifact, walk):

@@ -98,8 +98,10 @@ def test_a_long_upload_keeps_its_latest_days_and_says_so(client):
     body = answer.get_json()
     kept = f"{prices.MAX_DAILY_ROWS:,}"
     assert f"the most recent {kept} were kept" in body["data"]["notice"]
-    # Judged on the days kept: the first origin has a full window within them.
-    assert body["track_record"]["start"] > f"{walk.index[199]:%Y-%m-%d}"
+    # Judged on the days kept: the first origin is the first with a full window within them.
+    window = 20 + 1  # the general model's, in rows of prices
+    assert body["model"] == "general"
+    assert body["track_record"]["start"] == f"{walk.index[200 + window - 1]:%Y-%m-%d}"
     page = client.post("/predict", data={"file": (io.BytesIO(data), "LONG.csv")},
                        content_type="multipart/form-data")
     assert page.status_code == 200 and f"the most recent {kept} were kept" in page.get_data(
