@@ -50,10 +50,15 @@ class Request(flask.Request):
     """Flask's request with a small byte limit for bodies without a file, and bounded JSON."""
 
     @property
+    def small_body(self) -> bool:
+        """True for a body that carries no file: JSON or a plain form."""
+        return self.is_json or self.mimetype in SMALL_BODY_TYPES
+
+    @property
     def max_content_length(self) -> int | None:
         """The byte limit of this request's body: MAX_SMALL_BODY for JSON and plain forms."""
         limit = flask.Request.max_content_length.fget(self)
-        if not (self.is_json or self.mimetype in SMALL_BODY_TYPES):
+        if not self.small_body:
             return limit
         small = current_app.config.get("MAX_SMALL_BODY", MAX_SMALL_BODY) if current_app else (
             MAX_SMALL_BODY)
@@ -92,10 +97,10 @@ def _why(exc: Exception) -> str:
     return "it could not be parsed"
 
 
-def too_large_message(request: flask.Request) -> str:
+def too_large_message(request: Request) -> str:
     """The sentence for a 413: which limit the request went over."""
     limit = request.max_content_length
-    if request.is_json or request.mimetype in SMALL_BODY_TYPES:
+    if request.small_body:
         return (f"body: larger than the limit of {_size(limit)} for {request.mimetype}; "
                 "a forecast request takes a few hundred bytes")
     length = request.content_length

@@ -398,9 +398,7 @@ def _dates(values: pd.Series, offset: int = 0) -> pd.DatetimeIndex:
     text = values.fillna("").str.strip()
     long = (text.str.len() > MAX_DATE_CHARS).to_numpy()
     if long.any():  # dateutil takes minutes over a long string
-        row = int(np.argmax(long))
-        raise DataError(f"{excerpt(text.iloc[row])} in data row {offset + row + 1:,} is not a "
-                        f"date; expected dates like 2013-03-01")
+        raise _not_a_date(text, long, offset, "; expected dates like 2013-03-01")
     # ISO dates are the norm and fast; then the format of the first date (1/2/2013 from a
     # spreadsheet, "2 Jan 2013"), read for every row at once. "mixed" tries each row on its own,
     # which for unusual text costs ~80 us a row, so only short files get it.
@@ -424,19 +422,22 @@ def _dates(values: pd.Series, offset: int = 0) -> pd.DatetimeIndex:
             break
     bad = np.ones(len(values), bool) if dates is None else dates.isna().to_numpy()
     if bad.any():
-        row = int(np.argmax(bad))
-        raise DataError(f"{excerpt(text.iloc[row])} in data row {offset + row + 1:,} is not a "
-                        f"date; expected dates like 2013-03-01")
+        raise _not_a_date(text, bad, offset, "; expected dates like 2013-03-01")
     index = pd.DatetimeIndex(dates)
     index = index.tz_localize(None) if index.tz is not None else index
     # pandas holds dates beyond 1677-2262 at a coarser unit; the frame needs nanoseconds.
     last = last_day()
     bad = np.asarray((index < FIRST_DATE) | (index.normalize() > last))
     if bad.any():
-        row = int(np.argmax(bad))
-        raise DataError(f"{excerpt(text.iloc[row])} in data row {offset + row + 1:,} is not a "
-                        f"date between {FIRST_DATE.date()} and {last.date()}")
+        raise _not_a_date(text, bad, offset, f" between {FIRST_DATE.date()} and {last.date()}")
     return index.as_unit("ns")
+
+
+def _not_a_date(text: pd.Series, bad: np.ndarray, offset: int, expected: str) -> DataError:
+    # The first bad row, named as the person counts it (from the top of the file).
+    row = int(np.argmax(bad))
+    return DataError(f"{excerpt(text.iloc[row])} in data row {offset + row + 1:,} is not a "
+                     f"date{expected}")
 
 
 def _check_order(stamps: pd.DatetimeIndex, what: str, offset: int = 0) -> None:
