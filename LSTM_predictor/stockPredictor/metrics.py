@@ -98,3 +98,104 @@ def coverage(actual, low, high) -> np.ndarray:
 def rounded(values) -> list:
     """Per-step values ready for JSON: floats rounded to 4 places, None where NaN."""
     return [None if np.isnan(v) else round(float(v), 4) for v in values]
+
+
+def _horizon(horizon: int) -> int:
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        raise DataError(f"horizon {horizon!r} is not valid: expected an int >= 1")
+    return int(horizon)
+
+
+def _loss_pair(loss_a, loss_b) -> tuple[np.ndarray, np.ndarray]:
+    loss_a = np.asarray(loss_a, dtype=np.float64)
+    loss_b = np.asarray(loss_b, dtype=np.float64)
+    if loss_a.shape != loss_b.shape:
+        raise DataError(f"losses of forecast a have shape {loss_a.shape} but those of b "
+                        f"{loss_b.shape}; expected the same shape")
+    return loss_a, loss_b
+
+
+def _long_run_variance(dev: np.ndarray, horizon: int) -> float:
+    """Variance of the mean of d from its deviations: (gamma_0 + 2 sum_k w_k gamma_k) / n."""
+    n = dev.size
+    # gamma_k = (1/n) sum_{t=k+1}^{n} dev_t dev_{t-k}; lags past the sample add nothing.
+    gammas = [float(dev[k:] @ dev[:n - k]) / n for k in range(min(horizon, n))]
+    lags = range(1, len(gammas))
+    rectangular = gammas[0] + 2 * sum(gammas[k] for k in lags)
+    if rectangular > 0:
+        return rectangular / n
+    # The truncated kernel can go negative; Bartlett weights cannot (Newey & West 1987).
+    return (gammas[0] + 2 * sum((1 - k / horizon) * gammas[k] for k in lags)) / n
+
+
+def diebold_mariano(loss_a, loss_b, horizon: int) -> tuple[float, float]:
+    """Diebold–Mariano test with the HLN correction: (DM*, two-sided p); DM* < 0: a is better.
+
+    d_t = a_t - b_t over the n pairs where neither loss is NaN, dbar = mean(d),
+    gamma_k = (1/n) sum_{t=k+1}^{n} (d_t - dbar)(d_{t-k} - dbar),
+    V = (gamma_0 + 2 sum_{k=1}^{h-1} gamma_k) / n, or with weights 1 - k/h (Bartlett) when
+    that is <= 0, DM = dbar / sqrt(V),
+    DM* = DM * sqrt((n + 1 - 2h + h(h-1)/n) / n)   (Harvey, Leybourne & Newbold 1997),
+    p = 2 P(T > |DM*|), T ~ Student's t with n - 1 degrees of freedom.
+
+    The correction factor is (n - h)(n - h + 1) / n^2, so the test needs n > h pairs:
+    (nan, nan) with fewer. Losses that differ by the same constant everywhere have no variance:
+    (0.0, 1.0) when that constant is 0, else (+-inf, 0.0).
+    """
+    from scipy import stats  # only this test needs scipy; importing it takes most of a second
+
+    horizon = _horizon(horizon)
+    loss_a, loss_b = _loss_pair(loss_a, loss_b)
+    if loss_a.ndim != 1:
+        raise DataError(f"losses have shape {loss_a.shape}; expected 1-D arrays, one loss per "
+                        f"origin (diebold_mariano_steps takes (origins, steps))")
+    d = loss_a - loss_b
+    d = d[~(np.isnan(loss_a) | np.isnan(loss_b))]
+    n = d.size
+    if n <= horizon:  # as h >= 1, this includes fewer than 2 pairs
+        return float("nan"), float("nan")
+    if np.ptp(d) == 0:
+        return (0.0, 1.0) if d[0] == 0 else (float(np.copysign(np.inf, d[0])), 0.0)
+    dbar = float(np.mean(d))
+    variance = _long_run_variance(d - dbar, horizon)
+    if not variance > 0:  # cannot happen with Bartlett weights unless rounding says otherwise
+        return float("nan"), float("nan")
+    correction = (n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n
+    statistic = dbar / np.sqrt(variance) * np.sqrt(correction)
+    return float(statistic), float(2 * stats.t.sf(abs(statistic), df=n - 1))
+
+
+def diebold_mariano_steps(loss_a, loss_b) -> tuple[np.ndarray, np.ndarray]:
+    """``diebold_mariano`` per step of (origins, steps) losses: column h-1 tested at horizon h.
+
+    Rows must be consecutive origins (stride 1): the h-1 autocovariances the test allows for
+    are the overlap of h-step forecasts made one origin apart. NaN where the test is undefined.
+    """
+    loss_a, loss_b = _loss_pair(np.atleast_2d(loss_a), np.atleast_2d(loss_b))
+    if loss_a.ndim != 2:
+        raise DataError(f"losses have shape {loss_a.shape}; expected (origins, steps)")
+    results = [diebold_mariano(loss_a[:, step], loss_b[:, step], step + 1)
+               for step in range(loss_a.shape[1])]
+    statistics, p_values = zip(*results) if results else ((), ())
+    return np.array(statistics, dtype=np.float64), np.array(p_values, dtype=np.float64)
+
+
+def interval_score(actual, low, high, level: float) -> np.ndarray:
+    """Mean interval (Winkler) score per step; lower is better.
+
+    S_ih = (u - l) + (2/alpha)(l - y)[y < l] + (2/alpha)(y - u)[y > u], alpha = 1 - level,
+    for outcome y and band [l, u]. Origins with a NaN outcome or bound are left out of that step.
+    """
+    if (isinstance(level, bool) or not isinstance(level, (int, float, np.floating))
+            or not 0 < level < 1):
+        raise DataError(f"level {level!r} is not valid: expected a number between 0 and 1, "
+                        f"exclusive (0.8 for an 80% band)")
+    actual, low = _pair(actual, low)
+    _, high = _pair(actual, high)
+    alpha = 1.0 - level
+    with np.errstate(invalid="ignore"):  # NaN comparisons; those cells are blanked below
+        below = np.where(actual < low, low - actual, 0.0)
+        above = np.where(actual > high, actual - high, 0.0)
+    scores = (high - low) + (2.0 / alpha) * (below + above)
+    scores[np.isnan(actual) | np.isnan(low) | np.isnan(high)] = np.nan
+    return _mean(scores)

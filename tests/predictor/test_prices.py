@@ -147,7 +147,7 @@ def test_upload_file_objects_binary_text_and_gzip():
     frame = prices.read_csv(as_bytes, ticker="ibm")
     assert frame.attrs["ticker"] == "IBM" and len(frame) == 3
     assert len(prices.read_csv(io.StringIO(text))) == 3
-    assert prices.read_csv(io.StringIO(text)).attrs["ticker"] == "CSV"
+    assert prices.read_csv(io.StringIO(text)).attrs["ticker"] == "UPLOAD"  # no file name
     zipped = prices.read_csv(io.BytesIO(gzip.compress(text.encode())), ticker="IBM")
     pd.testing.assert_frame_equal(zipped, frame)
 
@@ -432,3 +432,60 @@ def test_synthetic_drift_shows_in_the_trend():
 def test_synthetic_rejects_unknown_kind():
     with pytest.raises(DataError, match="'square'"):
         prices.synthetic("square")
+
+
+# --- tickers from upload file names ------------------------------------------------------------
+
+def five_days_csv():
+    """A Yahoo export of five ascending days, as a person downloads it."""
+    return daily_csv(rows=[f"2013-01-0{day},10,11,9,10,10,100" for day in (2, 3, 4, 7, 8)])
+
+
+@pytest.mark.parametrize("file_name, expected", [
+    ("msft_prices_2013_2017.csv", "MSFT"),
+    ("AAPL.csv", "AAPL"),
+    ("ibm-daily.csv", "IBM"),
+    ("BTC-USD.csv", "BTC-USD"),
+    ("^GSPC.csv", "^GSPC"),
+    ("7203.T.csv", "7203.T"),
+    ("BRK-B_prices.csv", "BRK-B"),
+    ("Download Data - STOCK_US_XNAS_AAPL.csv", "AAPL"),
+    ("ibm daily.csv.gz", "IBM"),
+    ("aapl.us.txt", "AAPL.US"),      # Kaggle's Stooq files keep their name, as before
+    # Nasdaq's export: no word is a ticker, so the stem stands, cut to 15 characters without '_'
+    ("HistoricalData_1700000000.csv", "HISTORICALDATA1"),
+    ("prices.csv", "PRICES"),        # a common word, but it is the whole stem
+    ("csv.csv", "UPLOAD"),           # never the word CSV
+    ("%%%.csv", "UPLOAD"),           # nothing of the stem fits a ticker
+])
+def test_ticker_from_file_name(file_name, expected):
+    assert prices._ticker_from_name(file_name, "Yahoo") == expected
+    assert prices.check_ticker(expected) == expected
+
+
+def test_bitstamp_name_without_a_ticker_is_btc_usd():
+    from stockPredictor.csv_formats import BITSTAMP
+
+    name = "bitstampUSD_1-min_data_2012-01-01_to_2021-03-31.csv"
+    assert prices._ticker_from_name(name, BITSTAMP) == "BTC-USD"
+    assert prices._ticker_from_name("eth-usd.csv", BITSTAMP) == "ETH-USD"
+    assert prices._ticker_from_name(name, "Yahoo") == "BITSTAMPUSD1-MI"  # the stem, cut to 15
+
+
+@pytest.mark.parametrize("file_name, expected", [
+    ("msft_prices_2013_2017.csv", "MSFT"),
+    ("ibm-daily.csv", "IBM"),
+    ("HistoricalData_1700000000.csv", "HISTORICALDATA1"),
+    ("prices.csv", "PRICES"),
+])
+def test_read_csv_titles_the_frame_after_the_file(tmp_path, file_name, expected):
+    frame = prices.read_csv(write(tmp_path, file_name, five_days_csv()))
+    assert frame.attrs["ticker"] == expected and len(frame) == 5
+
+
+def test_flask_upload_with_a_long_name_gets_its_ticker():
+    from werkzeug.datastructures import FileStorage
+
+    upload = FileStorage(stream=io.BytesIO(five_days_csv().encode()),
+                         filename="Download Data - STOCK_US_XNAS_AAPL.csv")
+    assert prices.read_csv(upload).attrs["ticker"] == "AAPL"
