@@ -15,8 +15,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import joblib
+import numpy as np
 import pandas as pd
 
 from . import runtime
@@ -39,8 +41,15 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save(directory: str | Path, model, scaler, metadata: dict) -> Path:
-    """Write an artifact atomically; ``model`` is anything with ``save(path)`` (a Keras model)."""
+def save(directory: str | Path, model, scaler, metadata: dict,
+         finish: Callable[[Path], dict] | None = None) -> Path:
+    """Write an artifact atomically; ``model`` is anything with ``save(path)`` (a Keras model).
+
+    ``finish``, when given, is called with the complete temporary folder (loadable with
+    ``load``) before it is moved into place, and the entries it returns are added to
+    model.json: whatever is fitted on the saved model (its point policy) lands in the same
+    atomic rename, so a crash never leaves a model without it.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp",
@@ -53,6 +62,10 @@ def save(directory: str | Path, model, scaler, metadata: dict) -> Path:
                     files={name: sha256(tmp / name) for name in (MODEL_FILE, SCALER_FILE)})
         with open(tmp / META_FILE, "w") as fh:
             _dump(meta, fh)
+        if finish is not None:
+            meta.update(finish(tmp))
+            with open(tmp / META_FILE, "w") as fh:
+                _dump(meta, fh)
         _swap_into_place(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -179,6 +192,29 @@ class Artifact:
         if not ends and self.metadata.get("date_range", {}).get("end"):
             ends = [pd.Timestamp(self.metadata["date_range"]["end"])]
         return max(ends) if ends else None
+
+    def trained_from(self, ticker: str | None = None) -> pd.Timestamp | None:
+        """First day of the data that shaped the weights: the start of ``trained_until``'s range.
+
+        For a ticker it was trained on, that ticker's first row (``data.<ticker>.start``, or
+        the whole date range's start in artifacts that predate it); for any other ticker the
+        earliest first row over all of them. None when model.json does not say.
+        """
+        data = self.metadata.get("data") or {}
+        rows = [data[ticker]] if ticker in data else list(data.values())
+        starts = [pd.Timestamp(row["start"]) for row in rows if row.get("start")]
+        if not starts and self.metadata.get("date_range", {}).get("start"):
+            starts = [pd.Timestamp(self.metadata["date_range"]["start"])]
+        return min(starts) if starts else None
+
+    def in_training(self, dates, ticker: str | None = None):
+        """True for each of ``dates`` inside the range of data that shaped the weights."""
+        dates = pd.DatetimeIndex(dates)
+        start, end = self.trained_from(ticker), self.trained_until(ticker)
+        if end is None:
+            return np.zeros(len(dates), bool)
+        inside = np.asarray(dates <= end)
+        return inside if start is None else inside & np.asarray(dates >= start)
 
     def summary(self) -> dict:
         """Short description for listings: name, scope, architecture, data trained on."""

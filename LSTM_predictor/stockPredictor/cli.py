@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import artifacts, evaluate, prices
-from .bands import DEFAULT_LEVEL
+from .bands import DEFAULT_LEVEL, LEVELS
 from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
 from .errors import DataError, StockPredictorError
 from .predict import DEFAULT_HORIZON, forecast
@@ -71,6 +71,28 @@ def cmd_train(args) -> int:
                                epochs=args.epochs, patience=args.patience, seed=args.seed)
     fit(_frames(args), model_config, train_config, args.out, scope=args.scope,
         report=lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_fit_policy(args) -> int:
+    """Fit an existing model's point policy on its validation split and record it."""
+    from . import policy
+
+    model = artifacts.load(args.model)
+    data = model.metadata.get("data") or {}
+    if args.ticker or args.csv:
+        frames = _frames(args)
+    else:
+        frames = {t: prices.load(t, args.source or (data.get(t) or {}).get("source") or None)
+                  for t in model.tickers}
+    unknown = sorted(set(frames) - set(data))
+    if unknown:
+        raise DataError(f"model {model.name!r} was not trained on {', '.join(unknown)}; its "
+                        f"policy is fitted on the validation splits of {', '.join(data)}")
+    entry = policy.fit(model, frames)
+    print(policy.describe(entry))
+    artifacts.update_metadata(args.model, policy=entry)
+    print(f"wrote {Path(args.model) / artifacts.META_FILE}")
     return 0
 
 
@@ -187,15 +209,16 @@ def cmd_list_models(args) -> int:
 
 
 def _add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--level", type=float, default=DEFAULT_LEVEL,
-                        help=f"coverage of the forecast band (default {DEFAULT_LEVEL})")
+    parser.add_argument("--level", type=float, choices=LEVELS, default=DEFAULT_LEVEL,
+                        help=f"band coverage: {', '.join(map(str, LEVELS[:-1]))} or "
+                        f"{LEVELS[-1]} (default {DEFAULT_LEVEL})")
     parser.add_argument("--model", help="model name (default: the ticker's own, else general)")
     parser.add_argument("--models", type=Path, default=None,
                         help=f"models folder (default: $MODELS_DIR or {default_models_dir()})")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its five subcommands."""
+    """The argument parser with its six subcommands."""
     parser = argparse.ArgumentParser(prog="stock-predictor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -251,6 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
                           help="write the metrics, pooled over the tickers given, into the "
                           "model's model.json as its \"backtest\" entry")
     backtest.set_defaults(func=cmd_evaluate)
+
+    fit_policy = sub.add_parser(
+        "fit-policy", help="fit a trained model's point policy on its validation split",
+        description="Fit the per-step weight on the network's predicted move (0 = no change) "
+        "on the model's validation split, and record it in its model.json. train does this "
+        "itself; this adds a policy to a model trained before, without retraining.")
+    fit_policy.add_argument("--model", type=Path, required=True, help="artifact folder")
+    data = fit_policy.add_mutually_exclusive_group()
+    data.add_argument("--ticker", action="append",
+                      help="a ticker it was trained on (default: all of them)")
+    data.add_argument("--csv", action="append", type=Path,
+                      help="the CSV it was trained on (repeatable)")
+    fit_policy.add_argument("--source", choices=SOURCES, default=None,
+                            help="where ticker prices come from (default: the source each "
+                            "was trained from, as model.json records)")
+    fit_policy.set_defaults(func=cmd_fit_policy)
 
     models = sub.add_parser("list-models", help="list the trained models")
     models.add_argument("--models", type=Path, default=None)

@@ -1,11 +1,14 @@
-"""Walk-forward backtests: the model and three baselines on identical origins, with bands.
+"""Walk-forward backtests: the model and four baselines on identical origins, with bands.
 
 At each origin the forecasts see prices up to that origin only: the model's input window ends
 there and its scaling is the one fitted on its training data; the baselines read only past
 closes. Weights stay fixed (no retraining), so origins inside the model's training period flatter
 it: by default the range starts after that period, and any origin inside it is counted and
-reported. Every forecast gets a conformal band calibrated on errors known by its origin
-(see bands.py), so the coverage a backtest reports is what a user would have seen.
+reported. The model is scored as it is served, its point policy applied (policy.py); where the
+policy changes anything, the raw network is scored beside it as "<model> (raw)". Every forecast
+gets a band calibrated on errors known by its origin (see bands.py), so the coverage a backtest
+reports is what a user would have seen; every method's errors are tested against naive's with
+a Diebold-Mariano test per step (``p_value_vs_naive``, two-sided).
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ import pandas as pd
 
 from . import metrics, tables
 from .artifacts import Artifact
-from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, halfwidths, log_errors
+from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, VOLATILITY_DECAY, band, check_level,
+                    log_errors, widths)
 from .config import MAX_HORIZON
 from .errors import DataError, StockPredictorError
 from .lru import ByteBoundedLRU
 from .predict import DEFAULT_HORIZON, check_horizon
 
-BASELINES = ("naive", "drift", "moving_average")
+BASELINES = ("naive", "drift", "long_run_drift", "moving_average")
 DRIFT_WINDOW = 250  # trading days: a year of average daily change
 MOVING_AVERAGE_WINDOW = 20  # trading days: about a month
-METRICS = ("mae", "rmse", "mape", "mae_vs_naive", "directional_accuracy", "coverage")
+METRICS = ("mae", "rmse", "mape", "mae_vs_naive", "p_value_vs_naive", "directional_accuracy",
+           "coverage", "interval_score")
 
 
 def naive_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
@@ -49,6 +54,18 @@ def drift_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int,
     return closes[ends][:, None] + slope[:, None] * np.arange(1, horizon + 1)
 
 
+def long_run_drift_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int) -> np.ndarray:
+    """"Stocks tend to rise": the mean daily log return of all history, compounded over h.
+
+    f_h = c_t * exp(h * m_t), m_t = log(c_t / c_0) / t: the mean of the t daily log returns from
+    the first row to the origin t (no drift at the first row).
+    """
+    closes, ends = np.asarray(closes, dtype=np.float64), np.asarray(ends)
+    last = closes[ends]
+    mean = np.divide(np.log(last / closes[0]), ends, out=np.zeros(len(ends)), where=ends > 0)
+    return last[:, None] * np.exp(mean[:, None] * np.arange(1, horizon + 1))
+
+
 def moving_average_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int,
                              window: int = MOVING_AVERAGE_WINDOW) -> np.ndarray:
     """The mean of the last w closes for every step: f_h = (c_{t-w+1} + ... + c_t) / w."""
@@ -60,6 +77,7 @@ def moving_average_forecasts(closes: np.ndarray, ends: np.ndarray, horizon: int,
 
 
 _BASELINE_FUNCTIONS = {"naive": naive_forecasts, "drift": drift_forecasts,
+                       "long_run_drift": long_run_drift_forecasts,
                        "moving_average": moving_average_forecasts}
 
 
@@ -76,18 +94,12 @@ class Backtest:
     dates: np.ndarray  # (n, H) datetime64: the trading day each step lands on
     last_closes: np.ndarray  # (n,)
     actual: np.ndarray  # (n, H)
-    forecasts: dict  # method name -> (n, H) closes; the model first, then BASELINES
+    forecasts: dict  # method name -> (n, H) closes; the model first (then raw), then BASELINES
     lows: dict  # method name -> (n, H), NaN where too little history to calibrate
     highs: dict
     trained_until: pd.Timestamp | None
     closes: pd.Series  # the actual closes from the first origin to the last outcome
-
-    @property
-    def in_training(self) -> np.ndarray:
-        """True for each origin on or before the last day of the model's training data."""
-        if self.trained_until is None:
-            return np.zeros(len(self.origins), bool)
-        return np.asarray(self.origins <= self.trained_until)
+    in_training: np.ndarray  # (n,) True where the origin lies inside the model's training data
 
     def metrics(self) -> dict[str, dict[str, np.ndarray]]:
         """Per method, each metric of METRICS as an array over steps 1..H."""
@@ -96,11 +108,18 @@ class Backtest:
                        "rmse": metrics.rmse(self.actual, f),
                        "mape": metrics.mape(self.actual, f),
                        "mae_vs_naive": metrics.relative_mae(self.actual, f, naive),
+                       "p_value_vs_naive": self.p_values(f),
                        "directional_accuracy": metrics.directional_accuracy(
                            self.actual, f, self.last_closes),
                        "coverage": metrics.coverage(self.actual, self.lows[name],
-                                                    self.highs[name])}
+                                                    self.highs[name]),
+                       "interval_score": metrics.interval_score(
+                           self.actual, self.lows[name], self.highs[name], self.level)}
                 for name, f in self.forecasts.items()}
+
+    def p_values(self, forecasts: np.ndarray) -> np.ndarray:
+        """Two-sided Diebold-Mariano p-value of absolute errors against naive's, per step."""
+        return p_values_vs_naive(self.actual, forecasts, self.forecasts["naive"], self.stride)
 
     def to_dict(self) -> dict:
         """JSON-ready summary: the range, the level and every method's metrics per step."""
@@ -125,7 +144,23 @@ class Backtest:
         return pd.concat(parts, ignore_index=True)
 
 
-SUMMARY_METRICS = ("mae_vs_naive", "directional_accuracy", "coverage")
+def p_values_vs_naive(actual, forecasts, naive, stride: int = 1) -> np.ndarray:
+    """Two-sided Diebold-Mariano p-values of |actual - forecast| against |actual - naive|.
+
+    Per step h of (origins, H) arrays whose origins lie ``stride`` trading days apart: their
+    h-step errors overlap ceil(h / stride) - 1 neighbours, the lags the test's variance
+    allows for. NaN where a step has too few known outcomes; 1 where the forecast is naive.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    ours = np.abs(actual - np.asarray(forecasts, dtype=np.float64))
+    theirs = np.abs(actual - np.asarray(naive, dtype=np.float64))
+    out = np.full(actual.shape[1], np.nan)
+    for k in range(actual.shape[1]):
+        out[k] = metrics.diebold_mariano(ours[:, k], theirs[:, k], -(-(k + 1) // stride))[1]
+    return out
+
+
+SUMMARY_METRICS = ("mae_vs_naive", "p_value_vs_naive", "directional_accuracy", "coverage")
 
 
 def summary(results: Sequence[Backtest]) -> dict:
@@ -214,40 +249,52 @@ def _origin_rows(frame: pd.DataFrame, model: Artifact, horizon: int, stride: int
 def backtest(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON,
              start=None, end=None, stride: int = 1, level: float = DEFAULT_LEVEL,
              calibration: int = CALIBRATION_ORIGINS,
-             cache: ByteBoundedLRU | None = None) -> Backtest:
+             cache: ByteBoundedLRU | None = None,
+             band_decay: float | None = VOLATILITY_DECAY) -> Backtest:
     """Walk-forward backtest of ``model`` and the baselines from ``start`` to ``end``.
 
     The model's forecasts are read from its forecast table over ``frame`` (tables.py), the
-    same forecasts a forecast page or the API serves at those origins.
+    same forecasts a forecast page or the API serves at those origins. ``band_decay`` picks
+    the bands' volatility scaling (None: unscaled), for comparing band methods.
     """
     horizon = check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
     stride, level = _check_stride(stride), check_level(level)
     start, end = _date(start, "start"), _date(end, "end")
     ticker = str(frame.attrs.get("ticker", ""))
     until = model.trained_until(ticker)
-    origins = _origin_rows(frame, model, horizon, stride, start, end, until)
+    since = model.trained_from(ticker)
+    # A series that ends before the training data begins lies wholly outside it.
+    after = until if since is None or frame.index[-1] >= since else None
+    origins = _origin_rows(frame, model, horizon, stride, start, end, after)
     # Band calibration needs the forecasts of every trading day up to calibration + H days
     # before the first origin: all of them are computed in one batch per method.
     first = max(model.windowing.rows_needed - 1, origins[0] - horizon - calibration + 1)
     positions = np.arange(first, origins[-1] + 1)
     closes = frame["close"].to_numpy(np.float64)
     table = tables.table_for(frame, model, cache)
-    every = {model.name if model.name not in BASELINES else f"{model.name} (model)":
-             table.forecasts(positions, horizon)}
+    name = model.name if model.name not in BASELINES else f"{model.name} (model)"
+    every = {name: table.forecasts(positions, horizon)}
+    if not table.policy.is_identity:
+        every[f"{name} (raw)"] = table.forecasts(positions, horizon, raw=True)
     every.update({name: fn(closes, positions, horizon) for name, fn in _BASELINE_FUNCTIONS.items()})
     rows = origins - first
     targets = origins[:, None] + np.arange(1, horizon + 1)
     forecasts, lows, highs = {}, {}, {}
     for name, values in every.items():
-        width = halfwidths(positions, log_errors(closes, positions, values), origins, level,
-                           calibration)
+        width = widths(closes, positions, log_errors(closes, positions, values), origins, level,
+                       calibration, decay=band_decay)
         forecasts[name] = values[rows]
         lows[name], highs[name] = band(forecasts[name], width)
     return Backtest(ticker=ticker, model=model.name, horizon=horizon, stride=stride, level=level,
                     origins=frame.index[origins], dates=frame.index.values[targets],
                     last_closes=closes[origins], actual=closes[targets], forecasts=forecasts,
                     lows=lows, highs=highs, trained_until=until,
-                    closes=frame["close"].iloc[origins[0]:targets[-1, -1] + 1])
+                    closes=frame["close"].iloc[origins[0]:targets[-1, -1] + 1],
+                    in_training=model.in_training(frame.index[origins], ticker))
+
+
+def _p(value: float) -> str:
+    return "-" if np.isnan(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
 
 
 def _percent(value: float) -> str:
@@ -265,12 +312,13 @@ def table(result: Backtest) -> str:
              f"{_day(result.origins[-1])} ({every}), horizon {h}, model {result.model}, "
              f"{result.level:.0%} bands",
              f"{'step':>4}  {'method':<{name_width}}  {'MAE':>10}  {'MAE/naive':>9}  "
-             f"{'direction':>9}  {'coverage':>8}"]
+             f"{'p vs naive':>10}  {'direction':>9}  {'coverage':>8}"]
     for step in steps:
         for i, (name, values) in enumerate(scores.items()):
             k = step - 1
             lines.append(f"{step if i == 0 else '':>4}  {name:<{name_width}}  "
                          f"{values['mae'][k]:>10.4f}  {values['mae_vs_naive'][k]:>9.3f}  "
+                         f"{_p(values['p_value_vs_naive'][k]):>10}  "
                          f"{_percent(values['directional_accuracy'][k]):>9}  "
                          f"{_percent(values['coverage'][k]):>8}")
     inside = int(result.in_training.sum())
@@ -282,8 +330,10 @@ def table(result: Backtest) -> str:
     else:
         lines.append(f"note: no origin lies inside the model's training period "
                      f"(to {_day(result.trained_until)})")
-    lines.append("MAE/naive below 1 beats the naive forecast; direction: share of origins where "
-                 "the forecast moved the way the price did")
+    lines.append("MAE/naive below 1 beats the naive forecast; p vs naive: the chance of a "
+                 "difference at least this large if the method were no better or worse than "
+                 "naive (Diebold-Mariano); direction: share of origins where the forecast moved "
+                 "the way the price did")
     return "\n".join(lines)
 
 

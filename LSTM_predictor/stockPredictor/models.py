@@ -17,6 +17,15 @@ def build_model(config: ModelConfig, n_features: int) -> keras.Model:
     return builders[config.arch](config, n_features)
 
 
+def _forecast_head(config: ModelConfig) -> keras.layers.Dense:
+    # Zero-initialised, so an untrained network forecasts no change at every step and each
+    # step's output moves only as far as training pushes it. With Keras' default random
+    # kernel, a model early stopping restores after an epoch or two still serves the random
+    # projection its head started from: the old IBM model's step 20 read ~0 because its
+    # initial column happened to be near-orthogonal to the hidden state, not because of data.
+    return keras.layers.Dense(config.output_steps, kernel_initializer="zeros", name="forecast")
+
+
 def build_lstm(config: ModelConfig, n_features: int) -> keras.Model:
     """Stacked LSTM: the last layer's final state feeds a linear multi-step head."""
     inputs = keras.Input(shape=(config.window, n_features), name="window")
@@ -25,7 +34,7 @@ def build_lstm(config: ModelConfig, n_features: int) -> keras.Model:
         last = i == config.layers - 1
         x = keras.layers.LSTM(config.units, return_sequences=not last, name=f"lstm_{i + 1}")(x)
         x = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(x)
-    outputs = keras.layers.Dense(config.output_steps, name="forecast")(x)
+    outputs = _forecast_head(config)(x)
     return keras.Model(inputs, outputs, name="stacked_lstm")
 
 
@@ -49,5 +58,5 @@ def build_attention(config: ModelConfig, n_features: int) -> keras.Model:
     x = keras.layers.Concatenate(axis=-1, name="context_and_last")([context, last_hidden])
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(config.dropout, name="dropout_head")(x)
-    outputs = keras.layers.Dense(config.output_steps, name="forecast")(x)
+    outputs = _forecast_head(config)(x)
     return keras.Model(inputs, outputs, name="attention_lstm")

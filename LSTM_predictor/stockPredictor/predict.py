@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import tables
 from .artifacts import Artifact
-from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, halfwidths, log_errors
+from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, log_errors, widths
 from .config import MAX_HORIZON
 from .errors import DataError, excerpt
 from .lru import ByteBoundedLRU
@@ -136,7 +136,7 @@ def _band(table: tables.ForecastTable, row: int, horizon: int, level: float,
         return None, None
     known = table.closes[:row + 1]  # outcomes up to the origin only
     errors = log_errors(known, positions, table.forecasts(positions, horizon))
-    width = halfwidths(positions, errors, np.array([row]), level)[0]
+    width = widths(known, positions, errors, np.array([row]), level)[0]
     if np.isnan(width).any():
         return None, None
     return band(closes, width)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import artifacts
 from .errors import NotTrainedError, StockPredictorError, without_folders
+from .policy import Policy
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class Registry:
             if not path.is_dir() or path.name.startswith("."):
                 continue
             try:
-                self.artifacts[path.name] = artifacts.load(path)
+                artifact = artifacts.load(path)
+                Policy.of(artifact)  # a damaged policy is refused here, not on every request
+                self.artifacts[path.name] = artifact
             except (StockPredictorError, OSError, ValueError, KeyError) as exc:
                 log.warning("skipped model %s: %s", path.name, exc)
                 self.skipped[path.name] = self._path_free(str(exc))

@@ -3,17 +3,20 @@
 For one model and one series of closes, a table holds the model's raw outputs for all its steps
 at every origin (every row a full input window ends on), and for each of those forecasts whether
 the outcome fell inside its DEFAULT_LEVEL band, the band calibrated on the errors known by that
-origin (bands.py). A forecast at any ``as_of`` and horizon, its band and its track record are
-then slices of the table (predict.py, track_record.py), and backtests read the same forecasts
-(evaluate.py): one mechanism computes the model's forecasts, so they can never disagree.
+origin (bands.py). The forecast it serves is the model's point policy (policy.py) applied to the
+raw outputs; the raw network's forecast stays readable for comparison. A forecast at any
+``as_of`` and horizon, its band and its track record are then slices of the table (predict.py,
+track_record.py), and backtests read the same forecasts (evaluate.py): one mechanism computes
+the model's forecasts, so they can never disagree.
 
 Tables are built in blocks of BLOCK_ROWS origins, each in batched runtime calls, and kept in a
-byte-bounded LRU cache. A block's key is the model and the closes its contents depend on (its
-origins' windows, the LOOKBACK origins before it whose errors calibrate its bands, and the
-outcomes up to MAX_HORIZON days after it), so new prices at the end of a series change the key
-of the last block or two only: a daily update rebuilds about a block, not the series. A forecast
-and its band read the rows from ``as_of - LOOKBACK`` to ``as_of``, and a year's track record
-lies inside them: at most two blocks.
+byte-bounded LRU cache. A block's key is the model (with its policy) and the closes its contents
+depend on (its origins' windows, the LOOKBACK origins before it whose errors calibrate its bands,
+the returns their volatilities read, and the outcomes up to MAX_HORIZON days after it), so new
+prices at the end of a series change the key of the last block or two only: a daily update
+rebuilds about a block, not the series. A forecast and its band read the rows from
+``as_of - LOOKBACK`` to ``as_of``, and a year's track record lies inside them: at most two
+blocks.
 
 Nothing leaks from the future: the output at origin t reads closes up to t; its band flag reads
 the outcome it scores and errors known by t; slices for a request at ``as_of`` stop there.
@@ -27,10 +30,12 @@ import numpy as np
 import pandas as pd
 
 from .artifacts import Artifact
-from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, halfwidths, log_errors
+from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, VOLATILITY_DECAY, VOLATILITY_RETURNS,
+                    band, log_errors, widths)
 from .config import MAX_HORIZON
 from .lru import ByteBoundedLRU
 from .metrics import band_flags
+from .policy import Policy
 
 BLOCK_ROWS = 512
 # Earlier origins whose errors a band reads: a year of calibration plus the longest horizon.
@@ -62,25 +67,35 @@ class ForecastTable:
     """
 
     def __init__(self, closes: np.ndarray, model: Artifact,
-                 cache: ByteBoundedLRU | None = None):
+                 cache: ByteBoundedLRU | None = None, policy: Policy | None = None):
         self.closes = np.ascontiguousarray(closes, dtype=np.float64)
         self.model = model
         self.first = model.windowing.rows_needed - 1
         # Forecasts go MAX_HORIZON steps at most; a model with more outputs keeps those only.
         self.steps = min(model.model.output_steps, MAX_HORIZON)
         self.cache = default_cache if cache is None else cache
+        self.policy = Policy.of(model) if policy is None else policy
         self.built = 0  # blocks this table computed (the rest came from the cache)
-        self._model_key = (model.name, *sorted(model.metadata.get("files", {}).values()))
+        # model.json is not covered by the file checksums: its policy is part of the key.
+        self._model_key = (model.name, *sorted(model.metadata.get("files", {}).values()),
+                           self.policy.weights, VOLATILITY_DECAY)
         self._blocks: dict[int, Block] = {}
 
     def __len__(self) -> int:
         return len(self.closes)
 
-    def forecasts(self, rows, horizon: int) -> np.ndarray:
-        """Closes forecast at each origin row, shape (len(rows), horizon); NaN before ``first``."""
+    def forecasts(self, rows, horizon: int, raw: bool = False) -> np.ndarray:
+        """Closes served at each origin row, (len(rows), horizon); NaN before ``first``.
+
+        ``raw=True`` gives the network's own forecast, before the point policy.
+        """
         rows = np.asarray(rows, dtype=np.intp)
         outputs = self._read(rows, "outputs")[:, :horizon]
-        return self.model.windowing.decode(outputs, self.closes[rows])
+        return self._decode(outputs, self.closes[rows], raw)
+
+    def _decode(self, outputs: np.ndarray, last: np.ndarray, raw: bool = False) -> np.ndarray:
+        closes = self.model.windowing.decode(outputs, last)
+        return closes if raw else self.policy.apply(closes, last)
 
     def flags(self, rows, horizon: int) -> np.ndarray:
         """``metrics.band_flags`` of each origin row's DEFAULT_LEVEL band, (len(rows), horizon)."""
@@ -127,7 +142,7 @@ class ForecastTable:
     def _key(self, k: int) -> tuple:
         # What block k's contents depend on: closes from its earliest calibration window's
         # first input to its last outcome. Equal closes there give an equal block.
-        start = max(0, k * BLOCK_ROWS - LOOKBACK - self.first)
+        start = max(0, k * BLOCK_ROWS - LOOKBACK - max(self.first, VOLATILITY_RETURNS))
         stop = min(len(self), (k + 1) * BLOCK_ROWS + self.steps)
         digest = hashlib.blake2b(self.closes[start:stop].tobytes(), digest_size=16).digest()
         return (*self._model_key, k, start, stop, digest)
@@ -143,10 +158,10 @@ class ForecastTable:
             positions = np.arange(start, high)
             windowing = self.model.windowing
             raw = self.model.model(windowing.inputs(self.closes, ends=positions))[:, :self.steps]
-            closes = windowing.decode(raw, self.closes[positions])
+            closes = self._decode(raw, self.closes[positions])
             errors = log_errors(self.closes, positions, closes)
             origins = np.arange(max(low, self.first), high)
-            width = halfwidths(positions, errors, origins, DEFAULT_LEVEL)
+            width = widths(self.closes, positions, errors, origins, DEFAULT_LEVEL)
             mine = origins - start
             lows, highs = band(closes[mine], width)
             targets = origins[:, None] + np.arange(1, self.steps + 1)

@@ -8,11 +8,15 @@ import pandas as pd
 from . import metrics, tables
 from .artifacts import Artifact
 from .bands import DEFAULT_LEVEL
+from .evaluate import p_values_vs_naive
 from .lru import ByteBoundedLRU
 from .predict import rows_until
 
 # A trading year of origins: what "the last year" means on the forecast page.
 YEAR_OF_ORIGINS = 250
+# Fewer forecasts than this are too few to judge: a verdict says so and claims nothing.
+MIN_FORECASTS = 30
+SIGNIFICANCE = 0.05  # a difference is claimed only when its p-value is below this
 
 
 def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
@@ -20,7 +24,8 @@ def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
                  cache: ByteBoundedLRU | None = None) -> dict:
     """How ``model`` did on ``frame`` before ``as_of``: the last ``origins`` forecasts (None: all).
 
-    Returns the per-step MAE vs naive, directional accuracy and band coverage of the model's
+    Returns the per-step MAE vs naive (with its Diebold-Mariano p-value), directional accuracy
+    and band coverage of the model's
     ``horizon``-day forecasts made at each earlier trading day whose outcome was known by
     ``as_of``, with a verdict sentence; ``{"available": False, "reason": ...}`` when the
     series is too short for even one such forecast. Every number is a slice of the model's
@@ -40,37 +45,69 @@ def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
     actual = table.closes[rows[:, None] + np.arange(1, horizon + 1)]
     naive = np.repeat(table.closes[rows][:, None], horizon, axis=1)
     step = {"mae_vs_naive": metrics.relative_mae(actual, forecasts, naive),
-            "directional_accuracy": metrics.directional_accuracy(actual, forecasts,
-                                                                 table.closes[rows]),
+            "p_value_vs_naive": p_values_vs_naive(actual, forecasts, naive),
+            # A step served as no change never moves: its direction is not a score.
+            "directional_accuracy": np.where(
+                np.asarray(table.policy.weights[:horizon]) > 0,
+                metrics.directional_accuracy(actual, forecasts, table.closes[rows]), np.nan),
             "coverage": metrics.coverage_of(table.flags(rows, horizon))}
-    until = model.trained_until(str(frame.attrs.get("ticker", "")))
-    inside = 0 if until is None else int(np.sum(frame.index[rows] <= until))
+    inside = int(model.in_training(frame.index[rows], str(frame.attrs.get("ticker", ""))).sum())
     record = {"available": True, "origins": len(rows), "horizon": horizon,
               "start": frame.index[first].strftime("%Y-%m-%d"),
               "end": frame.index[last].strftime("%Y-%m-%d"), "level": DEFAULT_LEVEL,
               "origins_in_training": inside,
+              "policy_weights": [float(w) for w in table.policy.weights[:horizon]],
               **{name: metrics.rounded(values) for name, values in step.items()}}
     record["verdict"] = verdict(record, whole=origins is None)
     return record
 
 
 def verdict(record: dict, whole: bool = False) -> str:
-    """One sentence: better or worse than assuming no change at the horizon, and by how much."""
+    """One sentence: better or worse than assuming no change at the horizon, if measurably so.
+
+    A percentage difference is claimed only when the Diebold-Mariano p-value is below
+    SIGNIFICANCE; otherwise the sentence says there is no measurable difference and how often
+    chance alone gives one as large. Under MIN_FORECASTS forecasts it declines to judge.
+    """
     h, n = record["horizon"], record["origins"]
     ratio = record["mae_vs_naive"][h - 1]
+    p = (record.get("p_value_vs_naive") or [None] * h)[h - 1]
+    weights = record.get("policy_weights")
     span = (f"over the {n} forecasts this data allows" if whole
             else f"over the last {n} trading days")
     days = "1 day" if h == 1 else f"{h} days"
-    if ratio is None:
+    if weights is not None and weights[h - 1] == 0.0:
+        return (f"{days.capitalize()} ahead this model serves the no-change forecast: on its "
+                f"validation data its own forecast did not beat no change convincingly.")
+    if n < MIN_FORECASTS:
+        return (f"{span.capitalize()} there are {n} forecasts {days} ahead, too few to judge "
+                f"this model against assuming no change (at least {MIN_FORECASTS} are needed).")
+    if ratio is None or p is None:
         return f"{span.capitalize()}, there was nothing to compare with."
     change = abs(1.0 - ratio) * 100
-    if change < 0.5:
-        compared = "about as accurate as assuming no change"
+    if p < SIGNIFICANCE:
+        amount = f"{change:.1f}%" if change < 1 else f"{change:.0f}%"
+        sentence = (f"{span.capitalize()}, this model's forecasts {days} ahead were {amount} "
+                    f"{'more' if ratio < 1 else 'less'} accurate than assuming no change "
+                    f"({_p(p)}: a difference this large {_chance(p)}).")
     else:
-        compared = (f"{change:.0f}% {'more' if ratio < 1 else 'less'} accurate than assuming "
-                    "no change")
-    sentence = f"{span.capitalize()}, this model's forecasts {days} ahead were {compared}."
+        sentence = (f"{span.capitalize()}, this model's forecasts {days} ahead showed no "
+                    f"measurable difference from assuming no change: their {change:.1f}% "
+                    f"{'edge' if ratio < 1 else 'shortfall'} {_chance(p)} ({_p(p)}).")
     if record["origins_in_training"]:
         sentence += (f" {record['origins_in_training']} of those days lie inside its training "
                      "period, which flatters it.")
     return sentence
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def _chance(p: float) -> str:
+    # The p-value in words: how often chance alone would give a difference this large.
+    if p < 0.001:
+        return "would turn up by chance alone less than once in 1,000 tries"
+    if p >= 0.5:
+        return "would turn up by chance alone at least every other time"
+    return f"would turn up by chance alone about once in {max(2, round(1 / p)):,} tries"

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import sklearn  # noqa: E402
 
-from . import artifacts  # noqa: E402
+from . import artifacts, policy  # noqa: E402
 from .config import ModelConfig, TrainConfig  # noqa: E402
 from .data_generator import Windowing, time_split  # noqa: E402
 from .errors import DataError  # noqa: E402
@@ -102,7 +102,14 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
         report(f"stopped early after {len(val_loss)} epochs; best was {best}")
     meta = _metadata(frames, splits, model_config, train_config, scope, history.history,
                      progress.seconds, _test_metrics(model, windowing, data["test"]))
-    path = artifacts.save(out_dir, model, windowing.scaler_, meta)
+
+    def fit_policy(folder) -> dict:
+        # On the saved network through the runtime, as it will be served; validation rows only.
+        fitted = policy.fit(artifacts.load(folder), frames)
+        report(policy.describe(fitted))
+        return {"policy": fitted}
+
+    path = artifacts.save(out_dir, model, windowing.scaler_, meta, finish=fit_policy)
     report(f"saved {path}")
     return artifacts.load(path)
 
@@ -137,6 +144,7 @@ def _metadata(frames, splits, model_config, train_config, scope, history, second
         "training": train_config.to_dict(),
         "date_range": {"start": str(min(starts).date()), "end": str(max(ends).date())},
         "data": {t: {"source": f.attrs.get("source"), "rows": len(f),
+                     "start": str(f.index[0].date()),
                      "train_end": str(splits[t][0].index[-1].date()),
                      "val_end": str(splits[t][1].index[-1].date()),
                      "test_end": str(splits[t][2].index[-1].date())}

@@ -94,6 +94,30 @@ def test_bad_input_gets_a_clear_error(cli_models, capsys, argv, message):
     assert err.startswith("error: ") and message in err
 
 
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("level", ["0.7", "1.2", "abc", "2"])
+def test_a_band_level_outside_the_offered_ones_is_an_argparse_error(command, level, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--ticker", "IBM", "--source", "sample", "--level", level])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--level" in err and level in err and "0.95" in err
+
+
+def test_predict_with_a_95_band_is_wider_than_with_a_50_band(cli_models, capsys):
+    bands = {}
+    for level in ("0.5", "0.95"):
+        capsys.readouterr()
+        assert main(["predict", "--ticker", "IBM", "--source", "sample", "--horizon", "3",
+                     "--models", str(cli_models), "--format", "json", "--level", level]) == 0
+        bands[level] = json.loads(capsys.readouterr().out)
+    narrow, wide = bands["0.5"], bands["0.95"]
+    assert narrow["level"] == 0.5 and wide["level"] == 0.95
+    assert [r["close"] for r in narrow["forecast"]] == [r["close"] for r in wide["forecast"]]
+    for n, w in zip(narrow["forecast"], wide["forecast"]):
+        assert w["low"] < n["low"] < n["close"] < n["high"] < w["high"]
+
+
 def test_console_script_runs_with_the_committed_models():
     result = subprocess.run([sys.executable, "-m", "stockPredictor.cli", "predict", "--ticker",
                              "IBM", "--source", "sample", "--format", "json"],
@@ -137,15 +161,19 @@ def test_evaluate_json_out_and_plot(tmp_path, capsys):
     assert {"ticker", "horizon", "origins", "start", "end", "level", "models"} <= set(data)
     assert data["ticker"] == "IBM" and data["horizon"] == 5 and data["level"] == 0.8
     assert data["start"] == "2012-06-01" and data["trained_until"] == "2011-03-18"
-    assert set(data["models"]) == {"ibm", "naive", "drift", "moving_average"}
+    assert set(data["models"]) == {"ibm", "ibm (raw)", "naive", "drift", "long_run_drift",
+                                   "moving_average"}
     for values in data["models"].values():
-        assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "directional_accuracy",
-                               "coverage"}
+        assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "p_value_vs_naive",
+                               "directional_accuracy", "coverage", "interval_score"}
         assert all(len(v) == 5 for v in values.values())
+    # The ibm model serves no change at every step: exactly naive, so p = 1 against it.
+    assert data["models"]["ibm"]["mae_vs_naive"] == [1.0] * 5
+    assert data["models"]["ibm"]["p_value_vs_naive"] == [1.0] * 5
     rows = pd.read_csv(out)
     assert list(rows.columns) == ["origin", "date", "step", "model", "forecast", "actual",
                                   "low", "high"]
-    assert len(rows) == data["origins"] * 5 * 4
+    assert len(rows) == data["origins"] * 5 * len(data["models"])
     assert png.read_bytes()[:4] == b"\x89PNG" and f"wrote {png}" in captured.err
 
 
@@ -164,7 +192,6 @@ def test_evaluate_table_names_origins_inside_the_training_period(capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--start", "2013-02-27"], "holds no origin for a 4-day backtest of IBM"),
     (["--stride", "0"], "stride=0"),
-    (["--level", "1.2"], "level=1.2"),
 ])
 def test_evaluate_bad_input_gets_a_clear_error(capsys, argv, message):
     capsys.readouterr()
@@ -226,3 +253,25 @@ def test_record_needs_one_model_and_out_needs_one_ticker(walk_models, tmp_path, 
     assert "--out and --plot take one ticker" in capsys.readouterr().err
     assert (models / "walk" / "model.json").read_bytes() == before
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_fit_policy_adds_a_policy_without_retraining(tmp_path, capsys):
+    shutil.copytree(BUNDLED_MODELS / "ibm", tmp_path / "ibm")
+    before = artifacts.verify(tmp_path / "ibm")
+    h5 = (tmp_path / "ibm" / "model.h5").read_bytes()
+    assert main(["fit-policy", "--model", str(tmp_path / "ibm")]) == 0
+    out = capsys.readouterr().out
+    after = artifacts.verify(tmp_path / "ibm")  # still verifies: the weights are untouched
+    assert (tmp_path / "ibm" / "model.h5").read_bytes() == h5
+    assert after["files"] == before["files"]
+    entry = after["policy"]
+    assert entry["fitted_on"] == "validation" and entry["tickers"] == ["IBM"]
+    assert len(entry["weights"]) == 30 and entry["end"] <= before["data"]["IBM"]["val_end"]
+    assert "point policy fitted on validation data" in out and "wrote" in out
+
+
+def test_fit_policy_refuses_a_ticker_the_model_never_saw(tmp_path, capsys):
+    shutil.copytree(BUNDLED_MODELS / "ibm", tmp_path / "ibm")
+    assert main(["fit-policy", "--model", str(tmp_path / "ibm"), "--ticker", "MSFT",
+                 "--source", "sample"]) == 1
+    assert "was not trained on MSFT" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 
 from stockPredictor import artifacts, bands, metrics, prices
 from stockPredictor.errors import DataError
-from stockPredictor.evaluate import (BASELINES, backtest, drift_forecasts,
+from stockPredictor.evaluate import (BASELINES, backtest, drift_forecasts, long_run_drift_forecasts,
                                      moving_average_forecasts, naive_forecasts, plot, summary,
                                      table)
 from stockPredictor.preload import BUNDLED_MODELS
@@ -126,7 +126,35 @@ def test_origins_follow_range_stride_and_horizon(general):
     assert result.origins[0] == pd.Timestamp("2012-06-01") and set(np.diff(rows)) == {5}
     assert pd.Timestamp(result.dates[-1, -1]) <= pd.Timestamp("2012-12-31")
     np.testing.assert_array_equal(result.actual[:, 2], ibm["close"].to_numpy()[rows + 3])
-    assert list(result.forecasts) == ["general", *BASELINES]
+    assert list(result.forecasts) == ["general", "general (raw)", *BASELINES]
+
+
+def test_long_run_drift_by_hand():
+    closes = np.array([100.0, 110.0, 105.0, 121.0])
+    # at row 3: three daily log returns averaging log(121 / 100) / 3, compounded over h
+    mean = np.log(1.21) / 3
+    np.testing.assert_allclose(long_run_drift_forecasts(closes, np.array([3, 0]), 2),
+                               [[121 * np.exp(mean), 121 * np.exp(2 * mean)], [100.0, 100.0]])
+
+
+def test_in_training_means_inside_the_range_trained_on(general):
+    ibm = prices.load("IBM", "sample")
+    # The general model learned from 2000-03-01 (model.json's date range) to IBM's val_end.
+    assert general.trained_from("IBM") == pd.Timestamp("2000-03-01")
+    before = ibm[ibm.index < "2000-03-01"]
+    assert len(before) == 0  # the bundled IBM starts with the training data itself
+    # A series from before the training period: the same prices, dated 15 years earlier.
+    early = ibm.iloc[:700].copy()
+    early.index = early.index - pd.DateOffset(years=15)
+    result = backtest(early, general, horizon=3)
+    assert result.origins[0] < pd.Timestamp("1986-01-01")
+    assert not result.in_training.any() and result.to_dict()["origins_in_training"] == 0
+    assert "no origin lies inside" in table(result)
+    inside = backtest(ibm, general, horizon=3, start="2005-01-03", end="2005-03-01")
+    assert inside.in_training.all()
+    mixed = general.in_training(pd.to_datetime(["1999-12-31", "2000-03-01", "2011-03-18",
+                                                "2011-03-21"]), "IBM")
+    assert mixed.tolist() == [False, True, True, False]
 
 
 def test_default_range_starts_after_the_training_data(general):
@@ -180,16 +208,17 @@ def test_to_dict_and_to_frame_shapes(general):
     result = backtest(ibm, general, horizon=3, start="2012-10-01", end="2012-12-31")
     data = result.to_dict()
     assert data["origins"] == len(result.origins) and data["level"] == 0.8
-    assert set(data["models"]) == {"general", *BASELINES}
+    # The committed general model has a point policy, so the raw network is scored beside it.
+    assert set(data["models"]) == {"general", "general (raw)", *BASELINES}
     for values in data["models"].values():
-        assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "directional_accuracy",
-                               "coverage"}
+        assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "p_value_vs_naive",
+                               "directional_accuracy", "coverage", "interval_score"}
         assert all(len(v) == 3 for v in values.values())
     assert data["models"]["naive"]["mae_vs_naive"] == [1.0, 1.0, 1.0]
     frame = result.to_frame()
     assert list(frame.columns) == ["origin", "date", "step", "model", "forecast", "actual",
                                    "low", "high"]
-    assert len(frame) == len(result.origins) * 3 * 4
+    assert len(frame) == len(result.origins) * 3 * len(data["models"])
     assert (frame["date"] > frame["origin"]).all()
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import artifacts, prices
+from stockPredictor import artifacts, prices, tables
 from stockPredictor.errors import DataError
 from stockPredictor.evaluate import backtest
 from stockPredictor.predict import forecast
@@ -18,9 +18,14 @@ def test_train_save_load_forecast_gives_keras_numbers(tiny_artifact, walk):
     result = forecast(walk, reloaded, horizon=5)
     keras_model = keras.models.load_model(tiny_artifact.path / "model.h5", compile=False)
     x = reloaded.windowing.inputs(walk)
-    expected = reloaded.windowing.decode(keras_model.predict(x, verbose=0),
-                                         walk["close"].iloc[-1])[0]
+    last = walk["close"].iloc[-1]
+    raw = reloaded.windowing.decode(keras_model.predict(x, verbose=0), last)[:, :5]
+    # Served: the policy recorded by train, log(served / last) = w * log(raw / last) per step.
+    weights = np.array(reloaded.metadata["policy"]["weights"][:5])
+    expected = last * np.exp(weights * np.log(raw[0] / last))
     np.testing.assert_allclose(result.closes, expected, rtol=1e-5)
+    table = tables.table_for(walk, reloaded)
+    np.testing.assert_allclose(table.forecasts([len(walk) - 1], 5, raw=True), raw, rtol=1e-5)
     again = forecast(walk, artifacts.load(tiny_artifact.path), horizon=5)
     np.testing.assert_array_equal(result.closes, again.closes)
 

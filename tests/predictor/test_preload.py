@@ -54,3 +54,16 @@ def test_unknown_model_name_and_empty_folder(models_dir, tmp_path_factory):
 def test_models_dir_from_environment(models_dir, monkeypatch):
     monkeypatch.setenv("MODELS_DIR", str(models_dir))
     assert Registry().load().names() == ["general", "ibm"]
+
+
+def test_a_model_with_a_damaged_policy_is_skipped_with_its_reason(tmp_path):
+    import shutil
+
+    from stockPredictor import artifacts
+    from stockPredictor.preload import BUNDLED_MODELS, Registry
+
+    shutil.copytree(BUNDLED_MODELS / "ibm", tmp_path / "ibm")
+    artifacts.update_metadata(tmp_path / "ibm", policy={"weights": ["lots"] * 30})
+    registry = Registry(tmp_path).load()
+    assert "ibm" not in registry.artifacts
+    assert "policy.weights" in registry.skipped["ibm"]

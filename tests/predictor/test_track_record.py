@@ -8,21 +8,47 @@ from stockPredictor import prices
 from stockPredictor.track_record import track_record, verdict
 
 
-def record(ratio, horizon=1, origins=250, inside=0):
+def record(ratio, horizon=1, origins=250, inside=0, p=0.01, weight=1.0):
     return {"horizon": horizon, "origins": origins, "origins_in_training": inside,
-            "mae_vs_naive": [None] * (horizon - 1) + [ratio]}
+            "mae_vs_naive": [None] * (horizon - 1) + [ratio],
+            "p_value_vs_naive": [None] * (horizon - 1) + [p],
+            "policy_weights": [1.0] * (horizon - 1) + [weight]}
 
 
-@pytest.mark.parametrize("ratio, says", [(0.97, "3% more accurate than assuming no change"),
-                                         (1.031, "3% less accurate than assuming no change"),
-                                         (1.004, "about as accurate as assuming no change"),
-                                         (0.996, "about as accurate as assuming no change")])
-def test_verdict_says_by_how_much(ratio, says):
-    assert says in verdict(record(ratio))
+@pytest.mark.parametrize("ratio, p, says", [
+    (0.97, 0.01, "3% more accurate than assuming no change (p = 0.01: a difference this large "
+                 "would turn up by chance alone about once in 100 tries)"),
+    (1.031, 0.0004, "3% less accurate than assuming no change (p < 0.001: "),
+    (0.996, 0.03, "0.4% more accurate than assuming no change (p = 0.03:")])
+def test_a_difference_is_claimed_only_below_p_005(ratio, p, says):
+    assert says in verdict(record(ratio, p=p))
+
+
+@pytest.mark.parametrize("ratio, p, says", [
+    (0.97, 0.23, "showed no measurable difference from assuming no change: their 3.0% edge "
+                 "would turn up by chance alone about once in 4 tries (p = 0.23)"),
+    (1.05, 0.05, "no measurable difference from assuming no change: their 5.0% shortfall "
+                 "would turn up by chance alone about once in 20 tries (p = 0.05)"),
+    (0.99, 0.8, "would turn up by chance alone at least every other time (p = 0.80)")])
+def test_no_measurable_difference_at_p_005_or_above(ratio, p, says):
+    sentence = verdict(record(ratio, p=p))
+    assert says in sentence and "accurate than" not in sentence
+
+
+def test_too_few_forecasts_to_judge():
+    sentence = verdict(record(0.5, horizon=2, origins=29, p=0.0001))
+    assert "29 forecasts 2 days ahead, too few to judge" in sentence
+    assert "accurate than" not in sentence
+    assert "too few" not in verdict(record(0.5, horizon=2, origins=30, p=0.0001))
+
+
+def test_a_step_served_as_no_change_says_so():
+    sentence = verdict(record(1.0, horizon=3, p=1.0, weight=0.0))
+    assert sentence.startswith("3 days ahead this model serves the no-change forecast")
 
 
 def test_verdict_names_the_span_and_the_horizon():
-    sentence = verdict(record(1.2, horizon=5, origins=180))
+    sentence = verdict(record(1.2, horizon=5, origins=180, p=0.001))
     assert sentence.startswith("Over the last 180 trading days, this model's forecasts 5 days "
                                "ahead were 20% less accurate")
     assert "forecasts this data allows" in verdict(record(1.2), whole=True)
@@ -35,8 +61,9 @@ def test_track_record_scores_the_last_year_before_as_of(walk, tiny_artifact):
     # The last scored forecast is the latest whose outcome was known: 3 trading days back.
     assert result["end"] == walk.index[-4].strftime("%Y-%m-%d")
     assert len(result["mae_vs_naive"]) == 3
-    ratio = result["mae_vs_naive"][2]
-    assert ("more accurate" in result["verdict"]) == (ratio < 0.995)
+    ratio, p = result["mae_vs_naive"][2], result["p_value_vs_naive"][2]
+    weight = result["policy_weights"][2]
+    assert ("more accurate" in result["verdict"]) == (weight > 0 and ratio < 1 and p < 0.05)
     whole = track_record(walk, tiny_artifact, horizon=3, origins=None)
     assert whole["origins"] > result["origins"]
 
