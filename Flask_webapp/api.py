@@ -118,7 +118,8 @@ def forecast():
         frame = forecasting.load_prices(args["ticker"])
     else:
         raise DataError("ticker: give a ticker, or upload a CSV of prices as the field 'file'")
-    result = forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"])
+    result = forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"],
+                                      args["level"])
     return jsonify(result)
 
 

@@ -13,8 +13,10 @@ import pandas as pd
 from flask import current_app
 from stockPredictor import info, read_csv
 from stockPredictor.artifacts import Artifact
+from stockPredictor.bands import DEFAULT_LEVEL
 from stockPredictor.errors import DataError, StockPredictorError
 from stockPredictor.lru import ByteBoundedLRU
+from stockPredictor.policy import Policy
 from stockPredictor.predict import forecast
 from stockPredictor.preload import Registry
 from stockPredictor.price_cache import PriceCache
@@ -44,9 +46,21 @@ def read_upload(upload, ticker: str | None = None) -> pd.DataFrame:
 
 
 def model_info(artifact: Artifact) -> dict:
-    """A model's summary with its test-split MAE relative to the naive forecast."""
+    """A model's summary with its test-split MAE relative to the naive forecast and its policy."""
     relative = artifact.metadata.get("test_metrics", {}).get("mae_vs_naive")
-    return {**artifact.summary(), "test_mae_vs_naive": relative or None}
+    return {**artifact.summary(), "test_mae_vs_naive": relative or None,
+            "policy": policy_summary(artifact)}
+
+
+def policy_summary(artifact: Artifact) -> dict | None:
+    """The model's point policy in brief, or None when it serves the raw network."""
+    entry = artifact.metadata.get("policy")
+    if not isinstance(entry, dict):
+        return None
+    weights = Policy.of(artifact).weights  # checked: malformed weights are an ArtifactError
+    return {"method": entry.get("method"), "fitted_on": entry.get("fitted_on", "validation"),
+            "start": entry.get("start"), "end": entry.get("end"),
+            "served_steps": sum(w > 0 for w in weights)}
 
 
 def table_cache() -> ByteBoundedLRU:
@@ -54,11 +68,15 @@ def table_cache() -> ByteBoundedLRU:
     return current_app.extensions["tables"]
 
 
-def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None) -> dict:
-    """Forecast ``frame`` with the named model (default: the best for its ticker) as a dict."""
+def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None,
+                 level: float = DEFAULT_LEVEL) -> dict:
+    """Forecast ``frame`` with the named model (default: the best for its ticker) as a dict.
+
+    ``level`` is the band's coverage; the track record always scores the 80% band.
+    """
     models = registry()
     artifact = models.get(model) if model else models.model_for(str(frame.attrs.get("ticker", "")))
-    result = forecast(frame, artifact, horizon, as_of, cache=table_cache())
+    result = forecast(frame, artifact, horizon, as_of, level=level, cache=table_cache())
     known = frame["close"].reindex(result.dates)
     actual = None
     if known.notna().any():

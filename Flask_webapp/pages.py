@@ -10,6 +10,7 @@ from urllib.parse import quote
 from flask import Blueprint, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from stockPredictor import info
+from stockPredictor.bands import DEFAULT_LEVEL, LEVELS
 from stockPredictor.config import MAX_HORIZON
 from stockPredictor.errors import StockPredictorError
 from stockPredictor.predict import DEFAULT_HORIZON
@@ -27,6 +28,12 @@ MAX_ECHO = 80
 def _suggestions() -> dict:
     # Every page's search box offers the tickers that work offline.
     return {"suggestions": SAMPLE_TICKERS}
+
+
+@bp.app_template_filter("p_value")
+def p_value(p: float) -> str:
+    """A p-value as the verdict writes it: 'p < 0.001', 'p = 0.004', 'p = 0.23'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
 @bp.route("/")
@@ -50,7 +57,8 @@ def index():
 def predict():
     """The forecast form; a ticker goes on to its forecast page, an upload is forecast here."""
     if request.method == "GET":
-        values = {"ticker": request.args.get("ticker", "").strip(), "horizon": DEFAULT_HORIZON}
+        values = {"ticker": request.args.get("ticker", "").strip(), "horizon": DEFAULT_HORIZON,
+                  "level": DEFAULT_LEVEL}
         try:
             if values["ticker"]:
                 _ticker(values["ticker"])
@@ -64,7 +72,7 @@ def predict():
         if upload is not None and upload.filename:
             frame = forecasting.read_upload(upload, args["ticker"])
             return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"],
-                                                  args["model"]), frame)
+                                                  args["model"], args["level"]), frame)
         if not args["ticker"]:
             raise ValidationError("enter a ticker, or choose a CSV file of prices", "ticker")
     except ValidationError as exc:
@@ -73,6 +81,8 @@ def predict():
         status, _, message = errors.package_status(exc)
         return _form(form, {"file" if upload and upload.filename else "ticker": message}), status
     query = {key: args[key] for key in ("as_of", "model") if args[key]}
+    if args["level"] != DEFAULT_LEVEL:  # the default stays out of the address
+        query["level"] = args["level"]
     return redirect(url_for("pages.prediction", ticker=args["ticker"].upper(),
                             horizon=args["horizon"], **query), 303)
 
@@ -82,8 +92,8 @@ def prediction(ticker: str):
     """The forecast of a ticker: chart, table, model, data freshness and downloads."""
     args = schemas.ForecastOptions().load(request.args.to_dict())
     frame = forecasting.load_prices(_ticker(ticker))
-    return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"]),
-                 frame)
+    return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"],
+                                          args["level"]), frame)
 
 
 def _ticker(value: str) -> str:
@@ -103,7 +113,8 @@ def _form(values: dict, field_errors: dict | None = None):
     values = {key: str(value)[:MAX_ECHO] for key, value in values.items()}
     return render_template("price_predict.html", values=values, errors=field_errors or {},
                            models=[forecasting.model_info(models.get(n)) for n in models.names()],
-                           max_horizon=MAX_HORIZON)
+                           max_horizon=MAX_HORIZON, default_level=str(DEFAULT_LEVEL),
+                           levels=[(str(level), f"{level:.0%}") for level in LEVELS])
 
 
 def _show(result: dict, frame):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import marshmallow as ma
 from marshmallow import fields, validate
+from stockPredictor.bands import DEFAULT_LEVEL, LEVELS
 from stockPredictor.config import MAX_HORIZON
 from stockPredictor.errors import excerpt
 from stockPredictor.predict import DEFAULT_HORIZON
@@ -18,9 +19,10 @@ MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # them would fail deep in the price code; no market data here is older than 1900 anyway.
 EARLIEST_DAY = dt.date(1900, 1, 1)
 LATEST_DAY = dt.date(2200, 12, 31)
-FORECAST_FIELDS = "ticker, horizon, as_of and model"
+FORECAST_FIELDS = "ticker, horizon, as_of, level and model"
 HORIZON_RULE = f"must be a whole number of trading days from 1 to {MAX_HORIZON}"
 MODEL_RULE = "must be the name of a loaded model (see /api/v1/models)"
+LEVEL_RULE = f"{', '.join(map(str, LEVELS[:-1]))} or {LEVELS[-1]}"
 
 
 class _TickerRule(validate.Validator):
@@ -79,6 +81,19 @@ class WholeNumber(fields.Integer):
         return super()._validated(value)
 
 
+class BandLevel(fields.Float):
+    """A band coverage from LEVELS, from JSON or a form's text: 0.8 and "0.8" are 0.8."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> float:
+        try:
+            level = super()._deserialize(value, attr, data, **kwargs)
+        except ma.ValidationError:
+            level = None  # not a number at all: the same sentence as for 0.7
+        if level not in LEVELS:
+            raise ma.ValidationError(f"{excerpt(value)} is not a band level: use {LEVEL_RULE}")
+        return level
+
+
 class TickerPath(ma.Schema):
     """A ticker in the URL path."""
 
@@ -109,6 +124,9 @@ class ForecastOptions(ma.Schema):
                           metadata={"description": "trading days to forecast"})
     as_of = Day(latest=dt.date.today, load_default=None, metadata={
         "description": "forecast as if on this past date (default: the latest price)"})
+    level = BandLevel(load_default=DEFAULT_LEVEL, metadata={
+        "enum": list(LEVELS), "description": "coverage of the forecast band (0.8: the close "
+        "should fall inside it 8 times in 10)"})
     model = fields.String(load_default=None, validate=validate.Regexp(MODEL_PATTERN,
                                                                       error=MODEL_RULE),
                           error_messages={"invalid": MODEL_RULE}, metadata={
@@ -162,6 +180,18 @@ class Health(ma.Schema):
         "description": "model folders that could not be loaded, with the reason"})
 
 
+class PolicySummary(ma.Schema):
+    """The model's point policy in brief: how and on which days it was fitted."""
+
+    method = fields.String(allow_none=True)
+    fitted_on = fields.String(allow_none=True, metadata={
+        "description": "the split it was fitted on (never the test split)"})
+    start = fields.String(allow_none=True, metadata={"description": "first origin it read"})
+    end = fields.String(allow_none=True, metadata={"description": "last origin it read"})
+    served_steps = fields.Integer(metadata={
+        "description": "steps that serve some of the network's move; the rest serve no change"})
+
+
 class ModelSummary(ma.Schema):
     """A loaded model and what it was trained on."""
 
@@ -179,6 +209,8 @@ class ModelSummary(ma.Schema):
         "description": "last day of its data; the days after trained_to were held out for testing"})
     test_mae_vs_naive = fields.List(fields.Float(), allow_none=True, metadata={
         "description": "test-split MAE over the naive forecast's, per horizon step"})
+    policy = fields.Nested(PolicySummary, allow_none=True, metadata={
+        "description": "the per-step weight toward the naive forecast; null: the raw network"})
 
 
 class ModelList(ma.Schema):
@@ -250,10 +282,17 @@ class TrackRecord(ma.Schema):
     horizon = fields.Integer()
     start = fields.String(metadata={"description": "first past forecast's date"})
     end = fields.String(metadata={"description": "last past forecast's date"})
-    level = fields.Float()
+    level = fields.Float(metadata={"description": "the band whose coverage is scored: always "
+                                                  "the 80% band, whatever level was asked for"})
     origins_in_training = fields.Integer()
     mae_vs_naive = fields.List(fields.Float(allow_none=True), metadata={
         "description": "per step: MAE over the naive forecast's MAE (below 1 beats it)"})
+    p_value_vs_naive = fields.List(fields.Float(allow_none=True), metadata={
+        "description": "per step: two-sided Diebold-Mariano p-value against the naive forecast; "
+                       "below 0.05 the difference is unlikely to be chance"})
+    policy_weights = fields.List(fields.Float(), metadata={
+        "description": "per step: the share of the network's predicted move served; 0 = the "
+                       "naive forecast"})
     directional_accuracy = fields.List(fields.Float(allow_none=True), metadata={
         "description": "per step: share of forecasts that moved the way the price did"})
     coverage = fields.List(fields.Float(allow_none=True), metadata={

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from Flask_webapp.app import create_app
@@ -32,3 +34,23 @@ def app(make_app):
 def client(app):
     """A test client of ``app``."""
     return app.test_client()
+
+
+# Step 1 serves the network, step 2 no change, step 3 half the network's log move, the rest the
+# network: a policy unlike any fitted one, so the app is seen to pass it through.
+POLICY_WEIGHTS = [1.0, 0.0, 0.5] + [1.0] * 27
+
+
+@pytest.fixture
+def policy_app(make_app, tmp_path):
+    """The app over a copy of the committed models whose ibm model carries POLICY_WEIGHTS."""
+    from stockPredictor import artifacts
+    from stockPredictor.preload import BUNDLED_MODELS
+
+    models = tmp_path / "models"
+    for name in ("general", "ibm"):
+        shutil.copytree(BUNDLED_MODELS / name, models / name)
+    artifacts.update_metadata(models / "ibm", policy={
+        "method": "shrink-toward-naive", "fitted_on": "validation", "start": "2009-01-02",
+        "end": "2010-12-31", "tickers": ["IBM"], "weights": POLICY_WEIGHTS, "evidence": []})
+    return make_app(MODELS_DIR=str(models))

@@ -12,6 +12,7 @@ from Flask_webapp import schemas
 from stockPredictor import prices
 from stockPredictor.preload import BUNDLED_MODELS
 from tests.fakes import history_frame
+from tests.webapp.conftest import POLICY_WEIGHTS
 
 
 def conforms(payload: dict, schema: type[Schema]) -> dict:
@@ -184,16 +185,20 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     assert set(body) == {"application/json", "multipart/form-data"}
     request = spec["components"]["schemas"]["ForecastRequest"]["properties"]
     assert request["horizon"]["maximum"] == 30 and request["horizon"]["minimum"] == 1
+    assert request["level"]["enum"] == [0.5, 0.8, 0.95] and request["level"]["default"] == 0.8
+    record = spec["components"]["schemas"]["TrackRecord"]["properties"]
+    assert {"p_value_vs_naive", "policy_weights"} <= set(record)
     assert spec["components"]["schemas"]["Error"]["required"] == ["error", "message"]
 
 
 def test_forecast_carries_the_models_track_record(client):
-    body = conforms(client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 5})
+    # 20 days ahead the general model's policy serves part of the network's move.
+    body = conforms(client.post("/api/v1/forecast", json={"ticker": "MSFT", "horizon": 20})
                     .get_json(), schemas.ForecastResult)
     record = body["track_record"]
     assert record["available"] and record["origins"] == 250
     assert record["end"] < body["as_of"]  # only forecasts whose outcome was known by then
-    assert len(record["mae_vs_naive"]) == len(record["coverage"]) == 5
+    assert len(record["mae_vs_naive"]) == len(record["coverage"]) == 20
     assert record["verdict"].startswith("Over the last 250 trading days")
     assert body["level"] == 0.8 and all(r["low"] < r["close"] < r["high"]
                                         for r in body["forecast"])
@@ -201,7 +206,96 @@ def test_forecast_carries_the_models_track_record(client):
 
 def test_an_upload_is_judged_on_the_whole_file(client, ibm_csv):
     with ibm_csv.open("rb") as handle:
-        body = client.post("/api/v1/forecast", data={"file": (handle, "MYCO.csv")},
+        body = client.post("/api/v1/forecast", data={"file": (handle, "MYCO.csv"),
+                                                     "horizon": "20"},
                            content_type="multipart/form-data").get_json()
     assert "forecasts this data allows" in body["track_record"]["verdict"]
     assert body["track_record"]["origins"] > 250
+
+
+def test_the_track_record_carries_p_values_and_policy_weights_per_step(client):
+    body = conforms(client.post("/api/v1/forecast", json={"ticker": "MSFT", "horizon": 7})
+                    .get_json(), schemas.ForecastResult)
+    record = body["track_record"]
+    assert len(record["p_value_vs_naive"]) == len(record["policy_weights"]) == 7
+    assert all(p is None or 0.0 <= p <= 1.0 for p in record["p_value_vs_naive"])
+    assert any(p is not None for p in record["p_value_vs_naive"])
+    assert all(0.0 <= w <= 1.0 for w in record["policy_weights"])
+    assert record["level"] == 0.8
+
+
+def _band(client, level: float, **payload) -> dict:
+    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 6,
+                                                   "as_of": "2012-10-01", **payload,
+                                                   "level": level})
+    return conforms(answer.get_json(), schemas.ForecastResult)
+
+
+def test_a_95_band_holds_the_50_band_of_the_same_forecast(client):
+    narrow, wide = _band(client, 0.5), _band(client, 0.95)
+    assert narrow["level"] == 0.5 and wide["level"] == 0.95
+    assert [r["close"] for r in narrow["forecast"]] == [r["close"] for r in wide["forecast"]]
+    for n, w in zip(narrow["forecast"], wide["forecast"]):
+        assert w["low"] <= n["low"] <= n["close"] <= n["high"] <= w["high"]
+    assert [(r["low"], r["high"]) for r in narrow["forecast"]] != [
+        (r["low"], r["high"]) for r in wide["forecast"]]
+    # The track record scores the 80% band whatever band was asked for.
+    assert narrow["track_record"]["level"] == wide["track_record"]["level"] == 0.8
+    assert narrow["track_record"]["coverage"] == wide["track_record"]["coverage"]
+
+
+def test_the_level_may_come_as_form_text(client):
+    body = conforms(client.post("/api/v1/forecast", data={"ticker": "IBM", "level": "0.95"},
+                                content_type="multipart/form-data").get_json(),
+                    schemas.ForecastResult)
+    assert body["level"] == 0.95
+
+
+@pytest.mark.parametrize("level, shown", [(0.7, "0.7"), ("abc", "abc"), (2, "2"), (True, "True"),
+                                          (0.80001, "0.80001"), ([0.8], "[0.8]")])
+def test_a_level_not_offered_is_refused_by_name(client, level, shown):
+    message = error_of(client.post("/api/v1/forecast", json={"ticker": "IBM", "level": level}),
+                       422)
+    assert message.startswith("level:") and shown in message
+    assert "0.5" in message and "0.8" in message and "0.95" in message
+
+
+@pytest.mark.parametrize("level", ["", None])
+def test_a_blank_level_is_the_80_band(client, level):
+    # A form sends an empty string for a field left blank; JSON may send null.
+    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "level": level})
+    assert conforms(answer.get_json(), schemas.ForecastResult)["level"] == 0.8
+
+
+def test_a_level_not_offered_in_a_form_is_refused_by_name(client):
+    message = error_of(client.post("/api/v1/forecast", data={"ticker": "IBM", "level": "0.9"},
+                                   content_type="multipart/form-data"), 422)
+    assert message.startswith("level:") and "0.9" in message and "0.95" in message
+
+
+def test_models_without_a_policy_say_so(client):
+    body = conforms(client.get("/api/v1/models").get_json(), schemas.ModelList)
+    for model in body["models"]:
+        assert "policy" in model
+        assert model["policy"] is None or 0 <= model["policy"]["served_steps"] <= 30
+
+
+def test_a_models_policy_reaches_the_forecast_and_its_record(client, policy_app):
+    plain = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 3}).get_json()
+    answer = policy_app.test_client().post("/api/v1/forecast",
+                                           json={"ticker": "IBM", "horizon": 3})
+    body = conforms(answer.get_json(), schemas.ForecastResult)
+    assert body["model"] == plain["model"] == "ibm"
+    assert body["track_record"]["policy_weights"] == POLICY_WEIGHTS[:3]
+    last, served, raw = body["last_close"], body["forecast"], plain["forecast"]
+    # A raw model (committed models may carry a policy of their own) is compared at step 1 only
+    # where the plain app serves it whole too.
+    if plain["track_record"]["policy_weights"][0] == 1.0:
+        assert served[0]["close"] == pytest.approx(raw[0]["close"], abs=1e-4)
+    assert served[1]["close"] == pytest.approx(last, abs=1e-4)  # weight 0: no change
+    assert body["model_info"]["policy"] == {
+        "method": "shrink-toward-naive", "fitted_on": "validation", "start": "2009-01-02",
+        "end": "2010-12-31", "served_steps": sum(w > 0 for w in POLICY_WEIGHTS)}
+    listed = policy_app.test_client().get("/api/v1/models").get_json()["models"]
+    assert conforms({"models": listed}, schemas.ModelList)
+    assert {m["name"]: m["policy"] for m in listed}["ibm"] == body["model_info"]["policy"]

@@ -95,9 +95,25 @@ def test_a_bad_search_explains_itself(client, ticker, status, says):
 def test_the_form_offers_every_model(client):
     page = check_page(client.get("/predict?ticker=MSFT"))
     html = client.get("/predict?ticker=MSFT").get_data(as_text=True)
-    assert {i["name"] for i in page.inputs} == {"ticker", "horizon", "as_of", "model", "file"}
+    assert {i["name"] for i in page.inputs} == {"ticker", "horizon", "level", "as_of", "model",
+                                                "file"}
     assert 'value="MSFT"' in html
     assert 'option value="general"' in html and 'option value="ibm"' in html
+
+
+def _level_options(html: str) -> list[tuple[str, str, bool]]:
+    select = re.search(r'<select id="f-level" name="level"[^>]*>(.*?)</select>', html, re.S)
+    return [(value, label.strip(), bool(selected)) for value, selected, label in re.findall(
+        r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select.group(1))]
+
+
+def test_the_form_offers_three_band_levels_80_by_default(client):
+    html = client.get("/predict").get_data(as_text=True)
+    assert _level_options(html) == [("0.5", "50%", False), ("0.8", "80%", True),
+                                    ("0.95", "95%", False)]
+    # The select sits next to the horizon.
+    names = re.findall(r'<(?:input|select) id="[^"]+" name="([^"]+)"', html)
+    assert names.index("level") == names.index("horizon") + 1
 
 
 def test_the_form_sends_a_ticker_on_to_its_page(client):
@@ -105,6 +121,26 @@ def test_the_form_sends_a_ticker_on_to_its_page(client):
                                            "model": ""})
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/prediction/MSFT?horizon=7"
+
+
+def test_the_form_sends_a_band_level_on_to_its_page(client):
+    answer = client.post("/predict", data={"ticker": "ibm", "horizon": "5", "level": "0.95"})
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/prediction/IBM?horizon=5&level=0.95"
+    html = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "with the 95% band" in html
+    assert "Inside the 80% band" in html  # the track record scores the 80% band
+
+
+def test_a_band_level_not_offered_is_refused_on_the_form_and_the_page(client):
+    answer = client.post("/predict", data={"ticker": "IBM", "horizon": "5", "level": "0.7"})
+    check_page(answer, 422)
+    html = unescape(answer.get_data(as_text=True))
+    assert 'id="level-error"' in html and "0.7" in html and "0.95" in html
+    assert ("0.8", "80%", True) in _level_options(html)  # a sane choice stays selected
+    answer = client.get("/prediction/IBM?level=abc")
+    check_page(answer, 422)
+    assert "level: 'abc'" in unescape(answer.get_data(as_text=True))
 
 
 def test_the_form_shows_field_errors_in_place(client):
@@ -134,10 +170,39 @@ def test_the_forecast_page_has_a_dated_table_without_scripts(client):
 
 
 def test_the_forecast_page_gives_the_track_record_in_words(client):
-    html = client.get("/prediction/IBM?horizon=4").get_data(as_text=True)
+    html = client.get("/prediction/MSFT?horizon=20").get_data(as_text=True)
     section = unescape(html[html.index('id="track-record"'):])
-    assert "Over the last 250 trading days, this model's forecasts 4 days ahead" in section
+    assert "Over the last 250 trading days, this model's forecasts 20 days ahead" in section
     assert "Direction right" in section and "Inside the 80% band" in section
+
+
+def _track_record(html: str) -> str:
+    return unescape(html[html.index('id="track-record"'):html.index('id="model-info"')])
+
+
+def test_the_track_record_gives_the_p_value_at_the_horizon(client):
+    api = client.post("/api/v1/forecast", json={"ticker": "MSFT", "horizon": 20}).get_json()
+    p = api["track_record"]["p_value_vs_naive"][19]
+    assert p is not None
+    section = _track_record(client.get("/prediction/MSFT?horizon=20").get_data(as_text=True))
+    shown = re.search(r"Error vs “no change”.*?p ([=<]) (0\.\d+)", section, re.S)
+    assert shown, section
+    if shown.group(1) == "<":
+        assert shown.group(2) == "0.001" and p < 0.001
+    else:
+        assert p >= 0.001 and float(shown.group(2)) == pytest.approx(p, abs=0.005)
+
+
+def test_a_step_that_serves_no_change_says_so(policy_app):
+    client = policy_app.test_client()
+    served = _track_record(client.get("/prediction/IBM?horizon=2").get_data(as_text=True))
+    # The verdict says so, in place of a claim about accuracy.
+    assert "2 days ahead this model serves the no-change forecast" in served
+    assert "accurate than" not in served
+    for horizon in (1, 3):
+        section = _track_record(client.get(f"/prediction/IBM?horizon={horizon}")
+                                .get_data(as_text=True))
+        assert "serves the no-change forecast" not in section
 
 
 def test_the_chart_data_island_matches_the_table(client):
@@ -199,6 +264,7 @@ def test_a_bad_upload_is_explained_on_the_form(client):
 @pytest.mark.parametrize("url, status", [("/prediction/NOPE", 404),
                                          ("/prediction/IBM?horizon=0", 422),
                                          ("/prediction/IBM?model=nope", 404),
+                                         ("/prediction/IBM?level=0.7", 422),
                                          ("/no/such/page", 404)])
 def test_errors_are_friendly_pages(client, url, status):
     answer = client.get(url)

@@ -99,7 +99,7 @@ def test_a_long_upload_keeps_its_latest_days_and_says_so(client):
     kept = f"{prices.MAX_DAILY_ROWS:,}"
     assert f"the most recent {kept} were kept" in body["data"]["notice"]
     # Judged on the days kept: the first origin is the first with a full window within them.
-    window = 20 + 1  # the general model's, in rows of prices
+    window = 60 + 1  # the general model's (window 60), in rows of prices
     assert body["model"] == "general"
     assert body["track_record"]["start"] == f"{walk.index[200 + window - 1]:%Y-%m-%d}"
     page = client.post("/predict", data={"file": (io.BytesIO(data), "LONG.csv")},
