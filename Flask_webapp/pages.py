@@ -14,6 +14,7 @@ from stockPredictor.bands import DEFAULT_LEVEL, LEVELS
 from stockPredictor.config import MAX_HORIZON
 from stockPredictor.errors import StockPredictorError
 from stockPredictor.predict import DEFAULT_HORIZON
+from stockPredictor.track_record import p_text
 from stockPredictor.prices import SAMPLE_TICKERS, check_ticker
 
 from . import errors, forecasting, schemas
@@ -33,7 +34,7 @@ def _suggestions() -> dict:
 @bp.app_template_filter("p_value")
 def p_value(p: float) -> str:
     """A p-value as the verdict writes it: 'p < 0.001', 'p = 0.004', 'p = 0.23'."""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    return p_text(p)
 
 
 @bp.route("/")

@@ -64,10 +64,6 @@ def pooled(results, method: str) -> tuple[np.ndarray, np.ndarray]:
     return ratios, np.array(p_values)
 
 
-def _p(value: float) -> str:
-    return "-" if np.isnan(value) else "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
 def main() -> None:
     """Print the held-out accuracy, band and p-value tables of every committed model."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,7 +92,7 @@ def main() -> None:
                           + " | ".join(f"{ratios[h - 1]:.3f}" for h in STEPS)
                           + f" | {ratios[worst]:.3f} (h={worst + 1}) | {np.nanmean(ratios):.3f} |")
             tests.append(f"| {name} | {label} | "
-                         + " | ".join(_p(p_values[h - 1]) for h in STEPS) + " |")
+                         + " | ".join(evaluate.p_cell(p_values[h - 1]) for h in STEPS) + " |")
         unscaled = backtests(artifact, decay=None)
         for r, u in zip(results, unscaled):
             ours, theirs = r.metrics()[name], u.metrics()[name]

@@ -154,10 +154,7 @@ def p_values_vs_naive(actual, forecasts, naive, stride: int = 1) -> np.ndarray:
     actual = np.asarray(actual, dtype=np.float64)
     ours = np.abs(actual - np.asarray(forecasts, dtype=np.float64))
     theirs = np.abs(actual - np.asarray(naive, dtype=np.float64))
-    out = np.full(actual.shape[1], np.nan)
-    for k in range(actual.shape[1]):
-        out[k] = metrics.diebold_mariano(ours[:, k], theirs[:, k], -(-(k + 1) // stride))[1]
-    return out
+    return metrics.diebold_mariano_steps(ours, theirs, stride)[1]
 
 
 SUMMARY_METRICS = ("mae_vs_naive", "p_value_vs_naive", "directional_accuracy", "coverage")
@@ -293,7 +290,8 @@ def backtest(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZO
                     in_training=model.in_training(frame.index[origins], ticker))
 
 
-def _p(value: float) -> str:
+def p_cell(value: float) -> str:
+    """A p-value for a table cell: '-' when undefined, '<0.001', else three decimals."""
     return "-" if np.isnan(value) else ("<0.001" if value < 0.001 else f"{value:.3f}")
 
 
@@ -318,7 +316,7 @@ def table(result: Backtest) -> str:
             k = step - 1
             lines.append(f"{step if i == 0 else '':>4}  {name:<{name_width}}  "
                          f"{values['mae'][k]:>10.4f}  {values['mae_vs_naive'][k]:>9.3f}  "
-                         f"{_p(values['p_value_vs_naive'][k]):>10}  "
+                         f"{p_cell(values['p_value_vs_naive'][k]):>10}  "
                          f"{_percent(values['directional_accuracy'][k]):>9}  "
                          f"{_percent(values['coverage'][k]):>8}")
     inside = int(result.in_training.sum())

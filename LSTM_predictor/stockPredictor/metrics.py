@@ -165,16 +165,17 @@ def diebold_mariano(loss_a, loss_b, horizon: int) -> tuple[float, float]:
     return float(statistic), float(2 * stats.t.sf(abs(statistic), df=n - 1))
 
 
-def diebold_mariano_steps(loss_a, loss_b) -> tuple[np.ndarray, np.ndarray]:
-    """``diebold_mariano`` per step of (origins, steps) losses: column h-1 tested at horizon h.
+def diebold_mariano_steps(loss_a, loss_b, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """``diebold_mariano`` per step of (origins, steps) losses, rows ``stride`` days apart.
 
-    Rows must be consecutive origins (stride 1): the h-1 autocovariances the test allows for
-    are the overlap of h-step forecasts made one origin apart. NaN where the test is undefined.
+    Column h-1 is tested at horizon ceil(h / stride): the h-step errors of origins ``stride``
+    trading days apart overlap that many neighbours less one, the autocovariances the test
+    allows for (h - 1 at stride 1). NaN where the test is undefined.
     """
     loss_a, loss_b = _loss_pair(np.atleast_2d(loss_a), np.atleast_2d(loss_b))
     if loss_a.ndim != 2:
         raise DataError(f"losses have shape {loss_a.shape}; expected (origins, steps)")
-    results = [diebold_mariano(loss_a[:, step], loss_b[:, step], step + 1)
+    results = [diebold_mariano(loss_a[:, step], loss_b[:, step], -(-(step + 1) // stride))
                for step in range(loss_a.shape[1])]
     statistics, p_values = zip(*results) if results else ((), ())
     return np.array(statistics, dtype=np.float64), np.array(p_values, dtype=np.float64)

@@ -89,18 +89,19 @@ def verdict(record: dict, whole: bool = False) -> str:
         amount = f"{change:.1f}%" if change < 1 else f"{change:.0f}%"
         sentence = (f"{span.capitalize()}, this model's forecasts {days} ahead were {amount} "
                     f"{'more' if ratio < 1 else 'less'} accurate than assuming no change "
-                    f"({_p(p)}: a difference this large {_chance(p)}).")
+                    f"({p_text(p)}: a difference this large {_chance(p)}).")
     else:
         sentence = (f"{span.capitalize()}, this model's forecasts {days} ahead showed no "
                     f"measurable difference from assuming no change: their {change:.1f}% "
-                    f"{'edge' if ratio < 1 else 'shortfall'} {_chance(p)} ({_p(p)}).")
+                    f"{'edge' if ratio < 1 else 'shortfall'} {_chance(p)} ({p_text(p)}).")
     if record["origins_in_training"]:
         sentence += (f" {record['origins_in_training']} of those days lie inside its training "
                      "period, which flatters it.")
     return sentence
 
 
-def _p(p: float) -> str:
+def p_text(p: float) -> str:
+    """A p-value as the verdict writes it: 'p < 0.001', 'p = 0.004', 'p = 0.23'."""
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
