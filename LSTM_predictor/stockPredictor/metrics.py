@@ -142,27 +142,37 @@ def diebold_mariano(loss_a, loss_b, horizon: int) -> tuple[float, float]:
     (nan, nan) with fewer. Losses that differ by the same constant everywhere have no variance:
     (0.0, 1.0) when that constant is 0, else (+-inf, 0.0).
     """
-    from scipy import stats  # only this test needs scipy; importing it takes most of a second
-
     horizon = _horizon(horizon)
     loss_a, loss_b = _loss_pair(loss_a, loss_b)
     if loss_a.ndim != 1:
         raise DataError(f"losses have shape {loss_a.shape}; expected 1-D arrays, one loss per "
                         f"origin (diebold_mariano_steps takes (origins, steps))")
+    statistic, df = _dm_statistic(loss_a, loss_b, horizon)
+    return statistic, float(_two_sided_p(np.array([statistic]), np.array([df]))[0])
+
+
+def _dm_statistic(loss_a: np.ndarray, loss_b: np.ndarray, horizon: int) -> tuple[float, int]:
+    # DM* and its degrees of freedom; the p-value is left to the caller, so that a whole
+    # table's steps share one vectorised call into scipy (most of the cost when made per step).
     d = loss_a - loss_b
     d = d[~(np.isnan(loss_a) | np.isnan(loss_b))]
     n = d.size
     if n <= horizon:  # as h >= 1, this includes fewer than 2 pairs
-        return float("nan"), float("nan")
-    if np.ptp(d) == 0:
-        return (0.0, 1.0) if d[0] == 0 else (float(np.copysign(np.inf, d[0])), 0.0)
+        return float("nan"), 1
+    if np.ptp(d) == 0:  # t.sf gives p = 1 at 0 and p = 0 at +-inf
+        return (0.0 if d[0] == 0 else float(np.copysign(np.inf, d[0]))), n - 1
     dbar = float(np.mean(d))
     variance = _long_run_variance(d - dbar, horizon)
     if not variance > 0:  # cannot happen with Bartlett weights unless rounding says otherwise
-        return float("nan"), float("nan")
+        return float("nan"), 1
     correction = (n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n
-    statistic = dbar / np.sqrt(variance) * np.sqrt(correction)
-    return float(statistic), float(2 * stats.t.sf(abs(statistic), df=n - 1))
+    return float(dbar / np.sqrt(variance) * np.sqrt(correction)), n - 1
+
+
+def _two_sided_p(statistics: np.ndarray, df: np.ndarray) -> np.ndarray:
+    from scipy import stats  # only this test needs scipy; importing it takes most of a second
+
+    return 2 * stats.t.sf(np.abs(statistics), df=df)
 
 
 def diebold_mariano_steps(loss_a, loss_b, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -175,10 +185,11 @@ def diebold_mariano_steps(loss_a, loss_b, stride: int = 1) -> tuple[np.ndarray, 
     loss_a, loss_b = _loss_pair(np.atleast_2d(loss_a), np.atleast_2d(loss_b))
     if loss_a.ndim != 2:
         raise DataError(f"losses have shape {loss_a.shape}; expected (origins, steps)")
-    results = [diebold_mariano(loss_a[:, step], loss_b[:, step], -(-(step + 1) // stride))
+    results = [_dm_statistic(loss_a[:, step], loss_b[:, step], -(-(step + 1) // stride))
                for step in range(loss_a.shape[1])]
-    statistics, p_values = zip(*results) if results else ((), ())
-    return np.array(statistics, dtype=np.float64), np.array(p_values, dtype=np.float64)
+    statistics, df = (np.array(v, dtype=np.float64) for v in zip(*results)) if results else (
+        np.empty(0), np.empty(0))
+    return statistics, _two_sided_p(statistics, df)
 
 
 def interval_score(actual, low, high, level: float) -> np.ndarray:
