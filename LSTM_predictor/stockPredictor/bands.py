@@ -157,8 +157,13 @@ def volatility(closes: np.ndarray, rows: np.ndarray, decay: float = VOLATILITY_D
     return from row s - 1 to s, d the decay. It reads rows t - window .. t alone, so equal
     closes there give an equal value. NaN with fewer than MIN_VOLATILITY_RETURNS returns.
     """
-    closes = np.asarray(closes, dtype=np.float64)
     rows = np.asarray(rows, dtype=np.intp)
+    if not len(rows):
+        return np.empty(0)
+    # Only the closes the rows' windows read: a request's few rows need not log a whole series.
+    low = max(0, int(rows.min()) - window)
+    closes = np.asarray(closes, dtype=np.float64)[low:int(rows.max()) + 1]
+    rows = rows - low
     with np.errstate(divide="ignore", invalid="ignore"):
         squared = np.diff(np.log(closes)) ** 2
     squared[~np.isfinite(squared)] = np.nan
