@@ -34,6 +34,8 @@ class Forecast:
     level: float | None = None
     lows: np.ndarray | None = None
     highs: np.ndarray | None = None
+    # Sentences a person should read beside the forecast (an as_of moved to the last price).
+    notices: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """JSON-ready dict: ticker, model, as_of, source, last_close, forecast rows (and band)."""
@@ -41,7 +43,8 @@ class Forecast:
                 for d, c in zip(self.dates, self.closes)]
         data = {"ticker": self.ticker, "model": self.model,
                 "as_of": self.as_of.strftime("%Y-%m-%d"), "source": self.source,
-                "last_close": round(self.last_close, 4), "forecast": rows}
+                "last_close": round(self.last_close, 4), "forecast": rows,
+                "notices": list(self.notices)}
         if self.level is not None:
             data["level"] = self.level
             for row, low, high in zip(rows, self.lows, self.highs):
@@ -124,7 +127,21 @@ def forecast(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZO
                     source=str(frame.attrs.get("source", "unknown")),
                     last_close=float(table.closes[row]),
                     dates=next_trading_days(origin, horizon, calendar), closes=closes,
-                    level=None if lows is None else level, lows=lows, highs=highs)
+                    level=None if lows is None else level, lows=lows, highs=highs,
+                    notices=_moved(frame, as_of))
+
+
+def _moved(frame: pd.DataFrame, as_of) -> tuple[str, ...]:
+    # An as_of after the last price is served from the last price, and the person is told so.
+    if as_of is None:
+        return ()
+    asked = pd.Timestamp(as_of)
+    asked = asked.tz_localize(None) if asked.tzinfo is not None else asked
+    last = frame.index[-1]
+    if asked.normalize() <= last:
+        return ()
+    return (f"The prices end on {last.date()}, before the as-of date {asked.date()}, so the "
+            f"forecast is made from {last.date()}.",)
 
 
 def _band(table: tables.ForecastTable, row: int, horizon: int, level: float,

@@ -80,12 +80,26 @@ def test_bad_as_of_is_refused(tiny_artifact, walk, as_of, message):
 
 def test_to_dict_has_the_documented_shape(tiny_artifact, walk):
     data = forecast(walk, tiny_artifact, horizon=2).to_dict()
-    assert set(data) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level"}
+    assert set(data) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level",
+                         "notices"}
+    assert data["notices"] == []
     assert data["ticker"] == "WALK" and data["source"] == "synthetic" and data["level"] == 0.8
     assert [set(row) for row in data["forecast"]] == [{"date", "close", "low", "high"}] * 2
     plain = forecast(walk, tiny_artifact, horizon=2, level=None).to_dict()
-    assert set(plain) == {"ticker", "model", "as_of", "source", "last_close", "forecast"}
+    assert set(plain) == {"ticker", "model", "as_of", "source", "last_close", "forecast",
+                          "notices"}
     assert [set(row) for row in plain["forecast"]] == [{"date", "close"}] * 2
+
+
+def test_an_as_of_after_the_last_price_is_moved_there_with_a_notice(tiny_artifact, walk):
+    last = walk.index[-1]
+    later = forecast(walk, tiny_artifact, horizon=2, as_of=last + pd.Timedelta(days=40))
+    assert later.as_of == last
+    np.testing.assert_array_equal(later.closes, forecast(walk, tiny_artifact, horizon=2).closes)
+    assert later.notices == (f"The prices end on {last.date()}, before the as-of date "
+                             f"{(last + pd.Timedelta(days=40)).date()}, so the forecast is made "
+                             f"from {last.date()}.",)
+    assert forecast(walk, tiny_artifact, horizon=2, as_of=last).notices == ()
 
 
 def test_forecast_on_the_bundled_sample(tiny_artifact):
