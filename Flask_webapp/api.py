@@ -6,7 +6,7 @@ import math
 
 import flask_smorest
 from flask import current_app, jsonify, request
-from stockPredictor import info
+from stockPredictor import info, rounding
 from stockPredictor.errors import DataError, excerpt
 from stockPredictor.prices import check_ticker
 from werkzeug.exceptions import UnsupportedMediaType
@@ -92,12 +92,11 @@ def history(query: dict, ticker: str):
         frame = frame.loc[str(query["start"]):]
     if query["end"]:
         frame = frame[frame.index < str(query["end"])]
-    rows = frame.round(4)
+    columns = [rounding.prices(frame[c]) for c in ("open", "high", "low", "close")]
     prices = [{"date": day, "open": o, "high": h, "low": lo, "close": c,
                "volume": 0.0 if math.isnan(v) else v}
-              for day, o, h, lo, c, v in zip(rows.index.strftime("%Y-%m-%d"), rows["open"],
-                                             rows["high"], rows["low"], rows["close"],
-                                             rows["volume"])]
+              for day, o, h, lo, c, v in zip(frame.index.strftime("%Y-%m-%d"), *columns,
+                                             frame["volume"].tolist())]
     return jsonify(ticker=frame.attrs.get("ticker"), source=frame.attrs.get("source"),
                    prices=prices)
 

@@ -11,17 +11,18 @@ import time
 
 import pandas as pd
 from flask import current_app
-from stockPredictor import info, read_csv
+from stockPredictor import info, read_csv, rounding
 from stockPredictor.artifacts import Artifact
 from stockPredictor.bands import DEFAULT_LEVEL
 from stockPredictor.errors import DataError, StockPredictorError
+from stockPredictor.evaluate import long_run_drift_forecasts
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.policy import Policy
-from stockPredictor.predict import forecast
+from stockPredictor.predict import bands_at, forecast, rows_until
 from stockPredictor.preload import Registry
 from stockPredictor.price_cache import PriceCache
 from stockPredictor.tables import table_for
-from stockPredictor.track_record import YEAR_OF_ORIGINS, track_record
+from stockPredictor.track_record import YEAR_OF_ORIGINS, by_step, past_forecasts, track_record
 
 # Rows of history drawn before the forecast on the prediction page.
 CHART_HISTORY = 250
@@ -80,14 +81,41 @@ def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | Non
     known = frame["close"].reindex(result.dates)
     actual = None
     if known.notna().any():
-        actual = [{"date": d.strftime("%Y-%m-%d"), "close": None if pd.isna(c) else round(c, 4)}
-                  for d, c in known.items()]
+        actual = [{"date": d.strftime("%Y-%m-%d"), "close": None if pd.isna(c) else c}
+                  for d, c in zip(known.index, rounding.prices(known))]
     # An uploaded file is judged on all the days read from it; a ticker on its last year.
     origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
     record = track_record(frame, artifact, horizon, result.as_of, origins, cache=table_cache())
-    return {**result.to_dict(), "horizon": horizon, "actual": actual,
-            "model_info": model_info(artifact), "track_record": record,
-            "data": info.freshness(frame)}
+    data = info.freshness(frame)
+    answer = result.to_dict()
+    return {**answer, "horizon": horizon, "actual": actual,
+            "model_info": model_info(artifact), "track_record": record, "data": data,
+            "notices": data["notices"] + answer["notices"]}
+
+
+def chart_data(frame: pd.DataFrame, result: dict) -> dict:
+    """What the forecast page draws beyond the answer: history, the band at every level, the
+    naive and long-run-drift forecasts, and the track record by step and over time."""
+    artifact = registry().get(result["model"])
+    horizon, as_of = result["horizon"], result["as_of"]
+    bands = bands_at(frame, artifact, horizon, as_of, cache=table_cache())
+    closes = frame["close"].to_numpy()
+    row = rows_until(frame, as_of) - 1
+    drift = long_run_drift_forecasts(closes, [row], horizon)[0]
+    dates = [r["date"] for r in result["forecast"]]
+    origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
+    return {"ticker": result["ticker"], "as_of": as_of, "horizon": horizon,
+            "history": chart_history(frame, as_of), "forecast": result["forecast"],
+            "actual": result["actual"], "level": result.get("level"),
+            "bands": {f"{level:g}": [{"date": d, "low": lo, "high": hi} for d, lo, hi in
+                                     zip(dates, rounding.prices(low), rounding.prices(high))]
+                      for level, (low, high) in bands.items()},
+            "baselines": {
+                "naive": [{"date": d, "close": rounding.price(closes[row])} for d in dates],
+                "long_run_drift": [{"date": d, "close": c}
+                                   for d, c in zip(dates, rounding.prices(drift))]},
+            "by_step": by_step(frame, artifact, as_of, origins, cache=table_cache()),
+            "past": past_forecasts(frame, artifact, horizon, as_of, origins, cache=table_cache())}
 
 
 def preload_tables(tickers) -> dict[str, float]:
@@ -113,5 +141,5 @@ def preload_tables(tickers) -> dict[str, float]:
 def chart_history(frame: pd.DataFrame, as_of: str) -> list[dict]:
     """The closes drawn before a forecast made on ``as_of``."""
     closes = frame["close"].loc[:as_of].iloc[-CHART_HISTORY:]
-    return [{"date": d.strftime("%Y-%m-%d"), "close": round(float(c), 4)}
-            for d, c in closes.items()]
+    return [{"date": d.strftime("%Y-%m-%d"), "close": c}
+            for d, c in zip(closes.index, rounding.prices(closes))]

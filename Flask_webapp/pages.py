@@ -119,10 +119,7 @@ def _form(values: dict, field_errors: dict | None = None):
 
 
 def _show(result: dict, frame):
-    chart = {"ticker": result["ticker"],
-             "history": forecasting.chart_history(frame, result["as_of"]),
-             "forecast": result["forecast"], "actual": result["actual"],
-             "level": result.get("level")}
+    chart = forecasting.chart_data(frame, result)
     name = f"{result['ticker']}-forecast-{result['as_of']}"
     downloads = {"csv": ("data:text/csv;charset=utf-8," + quote(_csv(result)), f"{name}.csv"),
                  "json": ("data:application/json;charset=utf-8," + quote(json.dumps(result)),

@@ -228,7 +228,14 @@ class Freshness(ma.Schema):
     last_date = fields.String(required=True)
     age_days = fields.Integer(required=True)
     stale = fields.Boolean(required=True)
-    notice = fields.String(allow_none=True)
+    notice = fields.String(allow_none=True, metadata={
+        "description": "the notices below as one paragraph; null when there are none"})
+    notices = fields.List(fields.String(), required=True, metadata={
+        "description": "one sentence each: how old the prices are, what reading a file fixed "
+                       "(rows sorted, rows without a price dropped) or cut"})
+    first_date = fields.String(required=True)
+    file_name = fields.String(allow_none=True, metadata={
+        "description": "the uploaded file's name; null for a ticker's prices"})
 
 
 class StockInfo(Freshness):
@@ -316,3 +323,6 @@ class ForecastResult(ma.Schema):
     model_info = fields.Nested(ModelSummary, required=True)
     data = fields.Nested(Freshness, required=True)
     track_record = fields.Nested(TrackRecord, required=True)
+    notices = fields.List(fields.String(), required=True, metadata={
+        "description": "every sentence to read beside the forecast: the data's notices, and an "
+                       "as_of after the last price moved to it"})

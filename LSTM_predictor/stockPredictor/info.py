@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
+from . import rounding
 from .prices import validate
 
 # A year of trading days, for the 52-week range.
@@ -36,10 +37,12 @@ def freshness(frame: pd.DataFrame, now: dt.datetime | None = None) -> dict:
         notice = f"The latest price Yahoo Finance has is from {last.date()}, {age} days ago."
     # What reading the prices changed or left out (an upload cut to its latest rows, say).
     notes = ([notice] if notice else []) + list(attrs.get("notices", ()))
-    notice = " ".join(notes) or None
     return {"source": source, "source_label": SOURCE_LABELS.get(source, source),
-            "fetched_at": attrs.get("fetched_at"), "last_date": last.strftime("%Y-%m-%d"),
-            "age_days": int(age), "stale": bool(attrs.get("stale")), "notice": notice}
+            "fetched_at": attrs.get("fetched_at"),
+            "first_date": frame.index[0].strftime("%Y-%m-%d"),
+            "last_date": last.strftime("%Y-%m-%d"), "age_days": int(age),
+            "stale": bool(attrs.get("stale")), "notice": " ".join(notes) or None,
+            "notices": notes, "file_name": attrs.get("file_name")}
 
 
 def summary(frame: pd.DataFrame, now: dt.datetime | None = None) -> dict:
@@ -52,9 +55,9 @@ def summary(frame: pd.DataFrame, now: dt.datetime | None = None) -> dict:
     change = None if previous is None else last_close - previous
     return {"ticker": frame.attrs.get("ticker"), "name": frame.attrs.get("name"),
             "first_date": frame.index[0].strftime("%Y-%m-%d"), "rows": len(frame),
-            "last_close": round(last_close, 4),
-            "change": None if change is None else round(change, 4),
+            "last_close": rounding.price(last_close),
+            "change": None if change is None else rounding.price(change),
             "change_pct": None if change is None else round(100.0 * change / previous, 2),
-            "low_52w": round(float(year["low"].min()), 4),
-            "high_52w": round(float(year["high"].max()), 4),
+            "low_52w": rounding.price(year["low"].min()),
+            "high_52w": rounding.price(year["high"].max()),
             **freshness(frame, now)}

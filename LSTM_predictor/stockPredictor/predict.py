@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import tables
+from . import rounding, tables
 from .artifacts import Artifact
-from .bands import CALIBRATION_ORIGINS, DEFAULT_LEVEL, band, check_level, log_errors, widths
+from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, LEVELS, band, check_level, log_errors,
+                    widths)
 from .config import MAX_HORIZON
 from .errors import DataError, excerpt
 from .lru import ByteBoundedLRU
@@ -39,16 +40,17 @@ class Forecast:
 
     def to_dict(self) -> dict:
         """JSON-ready dict: ticker, model, as_of, source, last_close, forecast rows (and band)."""
-        rows = [{"date": d.strftime("%Y-%m-%d"), "close": round(float(c), 4)}
-                for d, c in zip(self.dates, self.closes)]
+        rows = [{"date": d.strftime("%Y-%m-%d"), "close": c}
+                for d, c in zip(self.dates, rounding.prices(self.closes))]
         data = {"ticker": self.ticker, "model": self.model,
                 "as_of": self.as_of.strftime("%Y-%m-%d"), "source": self.source,
-                "last_close": round(self.last_close, 4), "forecast": rows,
+                "last_close": rounding.price(self.last_close), "forecast": rows,
                 "notices": list(self.notices)}
         if self.level is not None:
             data["level"] = self.level
-            for row, low, high in zip(rows, self.lows, self.highs):
-                row["low"], row["high"] = round(float(low), 4), round(float(high), 4)
+            for row, low, high in zip(rows, rounding.prices(self.lows),
+                                      rounding.prices(self.highs)):
+                row["low"], row["high"] = low, high
         return data
 
     def to_frame(self) -> pd.DataFrame:
@@ -146,14 +148,32 @@ def _moved(frame: pd.DataFrame, as_of) -> tuple[str, ...]:
 
 def _band(table: tables.ForecastTable, row: int, horizon: int, level: float,
           closes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    return _bands(table, row, horizon, (level,), closes)[level]
+
+
+def _bands(table: tables.ForecastTable, row: int, horizon: int, levels, closes: np.ndarray
+           ) -> dict[float, tuple[np.ndarray | None, np.ndarray | None]]:
     # The errors of every trading day before the origin whose outcome is known by the origin:
     # the last CALIBRATION_ORIGINS of each step set that step's band width.
     positions = np.arange(max(table.first, row - horizon - CALIBRATION_ORIGINS + 1), row)
     if len(positions) <= horizon:
-        return None, None
+        return {level: (None, None) for level in levels}
     known = table.closes[:row + 1]  # outcomes up to the origin only
     errors = log_errors(known, positions, table.forecasts(positions, horizon))
-    width = widths(known, positions, errors, np.array([row]), level)[0]
-    if np.isnan(width).any():
-        return None, None
-    return band(closes, width)
+    out = {}
+    for level in levels:
+        width = widths(known, positions, errors, np.array([row]), level)[0]
+        out[level] = (None, None) if np.isnan(width).any() else band(closes, width)
+    return out
+
+
+def bands_at(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None, levels=LEVELS,
+             cache: ByteBoundedLRU | None = None) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """The forecast's band at each of ``levels``, from one set of past errors; levels too short
+    of history to calibrate are left out."""
+    horizon = check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
+    row = origin_row(frame, model, as_of)
+    table = tables.table_for(frame, model, cache)
+    closes = table.forecasts([row], horizon)[0]
+    found = _bands(table, row, horizon, [check_level(level) for level in levels], closes)
+    return {level: pair for level, pair in found.items() if pair[0] is not None}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import metrics, tables
+from . import metrics, rounding, tables
 from .artifacts import Artifact
 from .bands import DEFAULT_LEVEL
+from .config import MAX_HORIZON
 from .evaluate import p_values_vs_naive
 from .lru import ByteBoundedLRU
 from .predict import rows_until
@@ -31,19 +32,15 @@ def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
     series is too short for even one such forecast. Every number is a slice of the model's
     forecast table over ``frame`` (its blocks from ``cache``, default the process's).
     """
-    end = rows_until(frame, as_of) - 1
     table = tables.table_for(frame, model, cache)
-    last = end - horizon  # the latest origin whose outcome ``as_of`` knows
-    first = table.first if origins is None else max(table.first, last - origins + 1)
-    if last < first:
+    end, rows = _scored_origins(frame, table, horizon, as_of, origins)
+    if not len(rows):
         return {"available": False, "reason": (
             f"no origin for a {horizon}-day track record before {frame.index[end].date()}: an "
             f"origin needs {table.first + 1} rows of prices up to it and {horizon} trading days "
             f"after it, and the prices from {frame.index[0].date()} hold {end + 1} rows")}
-    rows = np.arange(first, last + 1)
-    forecasts = table.forecasts(rows, horizon)
-    actual = table.closes[rows[:, None] + np.arange(1, horizon + 1)]
-    naive = np.repeat(table.closes[rows][:, None], horizon, axis=1)
+    first, last = rows[0], rows[-1]
+    forecasts, actual, naive = _scored(table, rows, horizon)
     step = {"mae_vs_naive": metrics.relative_mae(actual, forecasts, naive),
             "p_value_vs_naive": p_values_vs_naive(actual, forecasts, naive),
             # A step served as no change never moves: its direction is not a score.
@@ -60,6 +57,61 @@ def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
               **{name: metrics.rounded(values) for name, values in step.items()}}
     record["verdict"] = verdict(record, whole=origins is None)
     return record
+
+
+def _scored_origins(frame: pd.DataFrame, table: tables.ForecastTable, horizon: int, as_of,
+                    origins: int | None) -> tuple[int, np.ndarray]:
+    # The row of as_of, and the last ``origins`` rows (None: all) whose outcome it knows.
+    end = rows_until(frame, as_of) - 1
+    last = end - horizon
+    first = table.first if origins is None else max(table.first, last - origins + 1)
+    return end, np.arange(first, last + 1)
+
+
+def _scored(table: tables.ForecastTable, rows: np.ndarray, horizon: int):
+    # The forecasts made at ``rows``, what happened, and the naive forecast: (n, horizon) each.
+    forecasts = table.forecasts(rows, horizon)
+    actual = table.closes[rows[:, None] + np.arange(1, horizon + 1)]
+    naive = np.repeat(table.closes[rows][:, None], horizon, axis=1)
+    return forecasts, actual, naive
+
+
+def by_step(frame: pd.DataFrame, model: Artifact, as_of=None,
+            origins: int | None = YEAR_OF_ORIGINS, cache: ByteBoundedLRU | None = None
+            ) -> dict | None:
+    """MAE vs naive at every step the model forecasts, on the same past origins for each.
+
+    The origins are those whose furthest outcome ``as_of`` knows (the last ``origins``; None:
+    all), so the steps are compared on one set of days. None when there is no such origin.
+    """
+    table = tables.table_for(frame, model, cache)
+    end = rows_until(frame, as_of) - 1
+    steps = min(MAX_HORIZON, model.config.output_steps, end - table.first)
+    if steps < 1:
+        return None
+    _, rows = _scored_origins(frame, table, steps, as_of, origins)
+    forecasts, actual, naive = _scored(table, rows, steps)
+    return {"steps": steps, "origins": len(rows),
+            "start": frame.index[rows[0]].strftime("%Y-%m-%d"),
+            "end": frame.index[rows[-1]].strftime("%Y-%m-%d"),
+            "mae_vs_naive": metrics.rounded(metrics.relative_mae(actual, forecasts, naive)),
+            "p_value_vs_naive": metrics.rounded(p_values_vs_naive(actual, forecasts, naive)),
+            "policy_weights": [float(w) for w in table.policy.weights[:steps]]}
+
+
+def past_forecasts(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
+                   origins: int | None = YEAR_OF_ORIGINS, cache: ByteBoundedLRU | None = None
+                   ) -> list[dict]:
+    """The track record's forecasts ``horizon`` days ahead, each on the day it was for, beside
+    the close that day: ``[{"date", "forecast", "actual"}]``, oldest first."""
+    table = tables.table_for(frame, model, cache)
+    _, rows = _scored_origins(frame, table, horizon, as_of, origins)
+    if not len(rows):
+        return []
+    forecasts, actual, _ = _scored(table, rows, horizon)
+    dates = frame.index[rows + horizon].strftime("%Y-%m-%d")
+    return [{"date": d, "forecast": f, "actual": a} for d, f, a in
+            zip(dates, rounding.prices(forecasts[:, -1]), rounding.prices(actual[:, -1]))]
 
 
 def verdict(record: dict, whole: bool = False) -> str:

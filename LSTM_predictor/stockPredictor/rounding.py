@@ -1,0 +1,48 @@
+"""Prices as numbers people read: enough significant digits at any price level.
+
+A fixed number of decimals fails one end of the range: 4 places turn a coin at 0.00002 into 0,
+2 places show 0.0839 as 0.08. Here a price keeps at least ``digits`` significant digits and
+never fewer than a floor of decimals: 4 in JSON and CSV (what they always had), 2 on a page, so
+14,566.65 keeps its cents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+JSON_DIGITS, JSON_DECIMALS = 6, 4  # JSON and CSV answers: significant digits, least decimals
+PAGE_DIGITS, PAGE_DECIMALS = 4, 2  # a page
+
+
+def decimals(value: float, digits: int = JSON_DIGITS, least: int = JSON_DECIMALS) -> int:
+    """Decimal places that keep ``digits`` significant digits of ``value``, at least ``least``."""
+    if not math.isfinite(value) or value == 0:
+        return least
+    return max(least, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def price(value: float) -> float:
+    """``value`` for JSON: at least JSON_DIGITS significant digits and JSON_DECIMALS decimals."""
+    value = float(value)
+    return round(value, decimals(value)) if math.isfinite(value) else value
+
+
+def price_text(value: float, digits: int = PAGE_DIGITS, sign: bool = False) -> str:
+    """``value`` for a page: thousands separators, at least ``digits`` significant digits."""
+    value = float(value)
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:{'+' if sign else ''},.{decimals(value, digits, PAGE_DECIMALS)}f}"
+
+
+def prices(values) -> list[float]:
+    """``price`` of each of ``values``, with the decimals found for all of them at once."""
+    array = np.asarray(values, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(array)))
+    magnitude = np.nan_to_num(magnitude, nan=JSON_DIGITS, posinf=0, neginf=JSON_DIGITS)
+    places = np.maximum(JSON_DECIMALS, JSON_DIGITS - 1 - magnitude)
+    return [round(v, p) if math.isfinite(v) else v
+            for v, p in zip(array.tolist(), places.astype(int).tolist())]
