@@ -1,23 +1,33 @@
-"""The ``stock-predictor`` command: fetch prices, train, predict, evaluate, list models."""
+"""The stock-predictor command: fetch prices, train, predict, evaluate, list models."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import json
 import sys
+import time
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
-from . import artifacts, evaluate, prices
+from . import artifacts, evaluate, prices, rounding
 from .bands import DEFAULT_LEVEL, LEVELS
+from .cli_support import (EXIT_INTERRUPTED, Interrupted, bug, check_folder_for, closed_pipe,
+                          debugging, fail, iso_day, os_error, past_day, plain, seed, setting,
+                          writing)
 from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
 from .errors import DataError, StockPredictorError
 from .predict import DEFAULT_HORIZON, forecast
 from .preload import Registry, default_models_dir
+from .rounding import price_text
 
 SOURCES = ("auto", "yahoo", "sample")
+# Numbers written to CSV files: 9 significant digits keep a coin at 0.00002 and a price's cents.
+CSV_FLOATS = "%.9g"
 
 
 def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -25,52 +35,84 @@ def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
     action = "append" if many else "store"
     group.add_argument("--ticker", action=action, help="ticker symbol, e.g. IBM"
                        + (" (repeat for several)" if many else ""))
-    group.add_argument("--csv", action=action, type=Path,
-                       help="a CSV of daily prices (Yahoo export, Kaggle or Bitstamp layout)"
-                       + (" (repeatable)" if many else ""))
+    group.add_argument("--csv", action=action, type=Path, metavar="FILE",
+                       help="a CSV file of daily prices: a date column and a close or price "
+                       "column" + (" (repeat for several)" if many else ""))
     parser.add_argument("--source", choices=SOURCES, default=None,
                         help="where --ticker prices come from (default: $PRICE_SOURCE or auto: "
                         "Yahoo, then the bundled 2013 sample)")
 
 
-def _frames(args) -> dict[str, pd.DataFrame]:
+def _frames(args, notes: bool = True) -> dict[str, pd.DataFrame]:
+    # ``notes``: print each frame's notices (what reading a CSV fixed or cut) on stderr.
     if args.csv:
         paths = args.csv if isinstance(args.csv, list) else [args.csv]
         frames = [prices.read_csv(p) for p in paths]
     else:
         tickers = args.ticker if isinstance(args.ticker, list) else [args.ticker]
-        frames = [prices.load(t, args.source) for t in tickers]
+        # yfinance may print; stdout is for the command's own output (one JSON document).
+        with contextlib.redirect_stdout(io.StringIO()):
+            frames = [prices.load(t, args.source) for t in tickers]
     tickers = [f.attrs["ticker"] for f in frames]
     repeated = sorted({t for t in tickers if tickers.count(t) > 1})
     if repeated:
         raise DataError(f"ticker {repeated[0]!r} is given more than once; each ticker's prices "
                         f"may be used once (name CSV files after their ticker)")
+    if notes:
+        _note(_data_notices(frames))
     return dict(zip(tickers, frames))
+
+
+def _data_notices(frames: list[pd.DataFrame]) -> list[str]:
+    many = len(frames) > 1
+    return [f"{f.attrs['ticker']}: {n}" if many else n
+            for f in frames for n in f.attrs.get("notices") or ()]
+
+
+def _note(notices: Iterable[str]) -> None:
+    # stderr, so that stdout stays the table, CSV or JSON document a script reads.
+    for notice in notices:
+        print(f"note: {notice}", file=sys.stderr)
 
 
 def cmd_fetch(args) -> int:
     """Load prices and print where they came from; write them as CSV with --out."""
+    if args.out:
+        check_folder_for(args.out)
     frame = next(iter(_frames(args).values()))
     print(f"{frame.attrs['ticker']}: {len(frame)} days from {frame.index[0].date()} to "
-          f"{frame.index[-1].date()}, last close {frame['close'].iloc[-1]:.2f} "
+          f"{frame.index[-1].date()}, last close {price_text(frame['close'].iloc[-1])} "
           f"(source: {frame.attrs['source']})")
     if args.out:
         out = frame.rename(columns=str.title).rename_axis("Date")
-        out.to_csv(args.out, float_format="%.6f")
+        with writing(args.out):
+            out.to_csv(args.out, float_format=CSV_FLOATS)
         print(f"wrote {args.out}")
     return 0
 
 
 def cmd_train(args) -> int:
-    """Train a model and save it as an artifact folder."""
-    from .train import fit  # Keras is loaded only for training
-
+    """Train a model on the prices given and save it as an artifact folder; end with how it
+    did against the naive forecast on its held-out test period."""
+    check_folder_for(args.out, artifact=True)
     model_config = ModelConfig(arch=args.arch, target=args.target, window=args.window,
                                units=args.units, layers=args.layers, dropout=args.dropout)
     train_config = TrainConfig(learning_rate=args.learning_rate, batch_size=args.batch_size,
                                epochs=args.epochs, patience=args.patience, seed=args.seed)
-    fit(_frames(args), model_config, train_config, args.out, scope=args.scope,
-        report=lambda line: print(line, flush=True))
+    started = time.time()
+    try:
+        frames = _frames(args)
+        from . import train  # Keras is loaded only for training, and only now
+
+        model = train.fit(frames, model_config, train_config, args.out, scope=args.scope,
+                          report=lambda line: print(line, flush=True))
+        print(train.held_out_summary(model, frames))
+    except KeyboardInterrupt:
+        # artifacts.save renames a finished temporary folder into place, or removes it.
+        meta = args.out / artifacts.META_FILE
+        if meta.is_file() and meta.stat().st_mtime >= started:
+            raise Interrupted(f"interrupted after the model was saved to {args.out}") from None
+        raise Interrupted("training interrupted; no model was saved") from None
     return 0
 
 
@@ -100,25 +142,38 @@ def _model(registry: Registry, args, ticker: str):
     return registry.get(args.model) if args.model else registry.model_for(ticker)
 
 
+def _registry(args) -> Registry:
+    if args.models is not None and not Path(args.models).is_dir():
+        raise StockPredictorError(f"the models folder {args.models} does not exist")
+    return Registry(args.models).load()
+
+
 def cmd_predict(args) -> int:
     """Forecast the next trading days for a ticker or a CSV."""
-    frame = next(iter(_frames(args).values()))
-    model = _model(Registry(args.models).load(), args, frame.attrs["ticker"])
+    frame = next(iter(_frames(args, notes=False).values()))
+    model = _model(_registry(args), args, frame.attrs["ticker"])
     result = forecast(frame, model, horizon=args.horizon, as_of=args.as_of, level=args.level)
-    if args.format == "json":
-        print(json.dumps(result.to_dict(), indent=2))
-    elif args.format == "csv":
-        result.to_frame().rename_axis("date").to_csv(sys.stdout, float_format="%.4f")
+    notices = [*_data_notices([frame]), *result.notices]
+    if args.format == "json":  # the notices are part of the document
+        print(json.dumps(dict(result.to_dict(), notices=notices), indent=2))
+        return 0
+    _note(notices)
+    if args.format == "csv":
+        table = result.to_frame().rename_axis("date")
+        table = table.apply(lambda column: rounding.prices(column), result_type="broadcast")
+        table.to_csv(sys.stdout, date_format="%Y-%m-%d")
     else:
-        print(f"{result.ticker}: last close {result.last_close:.2f} on {result.as_of.date()} "
+        print(f"{result.ticker}: last close {price_text(result.last_close)} on "
+              f"{result.as_of.date()} "
               f"(source: {result.source}); model {result.model}")
         banded = result.level is not None
         if banded:
             print(f"  {'date':<10}  {'close':>10}  {'change':>7}  {result.level:.0%} band")
         for i, (date, close) in enumerate(zip(result.dates, result.closes)):
             change = close / result.last_close - 1
-            band = f"  {result.lows[i]:10.2f} to {result.highs[i]:.2f}" if banded else ""
-            print(f"  {date.date()}  {close:10.2f}  {change:+7.2%}{band}")
+            band = (f"  {price_text(result.lows[i]):>10} to {price_text(result.highs[i])}"
+                    if banded else "")
+            print(f"  {date.date()}  {price_text(close):>10}  {change:+7.2%}{band}")
         if args.level is not None and not banded:
             print("  (no band: too little history before the forecast date to calibrate one)")
     return 0
@@ -130,7 +185,10 @@ def cmd_evaluate(args) -> int:
     if len(frames) > 1 and (args.out or args.plot):
         raise DataError("--out and --plot take one ticker or CSV; give several only for the "
                         "pooled table or --record")
-    registry = Registry(args.models).load()
+    for path in (args.out, args.plot):
+        if path:
+            check_folder_for(path)
+    registry = _registry(args)
     models = {t: _model(registry, args, t) for t in frames}
     names = {t: m.name for t, m in models.items()}
     if args.record and len(set(names.values())) > 1:
@@ -141,17 +199,15 @@ def cmd_evaluate(args) -> int:
                                  end=args.end, stride=args.stride, level=args.level)
                for t, frame in frames.items()]
     written = []
-    try:
-        if args.out:
-            results[0].to_frame().to_csv(args.out, index=False, float_format="%.4f",
+    if args.out:
+        with writing(args.out):
+            results[0].to_frame().to_csv(args.out, index=False, float_format=CSV_FLOATS,
                                          date_format="%Y-%m-%d")
-            written.append(args.out)
-        if args.plot:
+        written.append(args.out)
+    if args.plot:
+        with writing(args.plot):
             evaluate.plot(results[0], args.plot)
-            written.append(args.plot)
-    except OSError as exc:
-        raise StockPredictorError(f"cannot write {exc.filename or 'the output'}: "
-                                  f"{exc.strerror or exc}") from exc
+        written.append(args.plot)
     pooled = evaluate.summary(results) if len(results) > 1 or args.record else None
     if args.record:
         model = models[results[0].ticker]
@@ -192,7 +248,7 @@ def _pooled_table(pooled: dict) -> str:
 
 def cmd_list_models(args) -> int:
     """List the artifacts in a models folder, and the ones that failed to load."""
-    registry = Registry(args.models).load()
+    registry = _registry(args)
     rows = [a.summary() for a in registry.artifacts.values()]
     if args.format == "json":
         print(json.dumps({"models": rows, "skipped": registry.skipped}, indent=2))
@@ -214,72 +270,113 @@ def _add_model_args(parser: argparse.ArgumentParser) -> None:
                         f"{LEVELS[-1]} (default {DEFAULT_LEVEL})")
     parser.add_argument("--model", help="model name (default: the ticker's own, else general)")
     parser.add_argument("--models", type=Path, default=None,
-                        help=f"models folder (default: $MODELS_DIR or {default_models_dir()})")
+                        help=f"models folder, or one artifact folder, which then serves every "
+                        f"ticker (default: $MODELS_DIR or {default_models_dir()})")
+
+
+def _command(sub, name: str, func, summary: str, **kwargs) -> argparse.ArgumentParser:
+    # The description is the command's docstring, as plain text.
+    parser = sub.add_parser(name, help=summary, description=plain(func.__doc__), **kwargs)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _add_train_args(train: argparse.ArgumentParser) -> None:
+    m, t = ModelConfig(), TrainConfig()
+    train.add_argument("--arch", choices=ARCHITECTURES, default=m.arch,
+                       help="network: lstm (stacked LSTM layers) or attention (an LSTM with "
+                       "attention over its window) (default: %(default)s)")
+    train.add_argument("--target", choices=TARGETS, default=m.target,
+                       help="what it learns: log_return (scale-free, for any ticker) or minmax "
+                       "(closes scaled to [0, 1], the original per-ticker recipe) "
+                       "(default: %(default)s)")
+    options = (
+        ("--window", ModelConfig, "window", int, "trading days of prices each forecast reads"),
+        ("--units", ModelConfig, "units", int, "units in each LSTM layer"),
+        ("--layers", ModelConfig, "layers", int, "stacked LSTM layers"),
+        ("--dropout", ModelConfig, "dropout", float,
+         "share of units dropped at random while training, 0 to below 1"),
+        ("--learning-rate", TrainConfig, "learning_rate", float,
+         "Adam's step size, above 0 and below 1"),
+        ("--batch-size", TrainConfig, "batch_size", int, "windows per gradient step"),
+        ("--epochs", TrainConfig, "epochs", int, "most passes over the training windows"),
+        ("--patience", TrainConfig, "patience", int,
+         "epochs without a better validation loss before training stops early, 0 or more"),
+    )
+    for flag, config, field, kind, meaning in options:
+        train.add_argument(flag, type=setting(config, field, kind),
+                           default=getattr(m if config is ModelConfig else t, field),
+                           metavar=kind.__name__.upper(),
+                           help=f"{meaning} (default: %(default)s)")
+    train.add_argument("--seed", type=seed, default=t.seed, metavar="INT",
+                       help="random seed: the same seed and data give the same model "
+                       "(default: %(default)s)")
+    train.add_argument("--scope", choices=("general", "ticker"),
+                       help="what the model serves: its one ticker, or any ticker as a general "
+                       "model (default: ticker for one ticker, general for several)")
+    train.add_argument("--out", type=Path, required=True, metavar="FOLDER",
+                       help="artifact folder to write; an artifact already there is replaced "
+                       "only once the new one is complete")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its six subcommands."""
-    parser = argparse.ArgumentParser(prog="stock-predictor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="stock-predictor", description=plain(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    fetch = sub.add_parser("fetch", help="load prices and save them as CSV")
+    fetch = _command(sub, "fetch", cmd_fetch, "load prices and save them as CSV")
     _add_data_args(fetch)
     fetch.add_argument("--out", type=Path, help="CSV file to write")
-    fetch.set_defaults(func=cmd_fetch)
 
-    defaults_m, defaults_t = ModelConfig(), TrainConfig()
-    train = sub.add_parser("train", help="train an LSTM and save it as an artifact")
+    t = TrainConfig()
+    trained = 1 - t.val_fraction - t.test_fraction
+    train = _command(sub, "train", cmd_train, "train an LSTM and save it as an artifact",
+                     epilog=f"The prices are split by time: the first {trained:.0%} to train "
+                     f"on, the next {t.val_fraction:.0%} to validate (early stopping, the point "
+                     f"policy), the last {t.test_fraction:.0%} held out to test.")
     _add_data_args(train, many=True)
-    train.add_argument("--arch", choices=ARCHITECTURES, default=defaults_m.arch)
-    train.add_argument("--target", choices=TARGETS, default=defaults_m.target,
-                       help="log_return: scale-free, for any ticker; minmax: the original "
-                       "per-ticker recipe")
-    for name in ("window", "units", "layers"):
-        train.add_argument(f"--{name}", type=int, default=getattr(defaults_m, name))
-    train.add_argument("--dropout", type=float, default=defaults_m.dropout)
-    train.add_argument("--learning-rate", type=float, default=defaults_t.learning_rate)
-    for name in ("batch_size", "epochs", "patience", "seed"):
-        train.add_argument(f"--{name.replace('_', '-')}", type=int,
-                           default=getattr(defaults_t, name))
-    train.add_argument("--scope", choices=("general", "ticker"),
-                       help="default: ticker for one ticker, general for several")
-    train.add_argument("--out", type=Path, required=True, help="artifact folder to write")
-    train.set_defaults(func=cmd_train)
+    _add_train_args(train)
 
-    predict = sub.add_parser("predict", help="forecast the next trading days")
+    predict = _command(sub, "predict", cmd_predict, "forecast the next trading days")
     _add_data_args(predict)
     predict.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
-                         help=f"trading days to forecast, 1 to {MAX_HORIZON}")
-    predict.add_argument("--as-of", help="forecast from this date (YYYY-MM-DD), using "
-                         "prices up to it only")
+                         help=f"trading days to forecast, 1 to {MAX_HORIZON} "
+                         f"(default {DEFAULT_HORIZON})")
+    predict.add_argument("--as-of", type=past_day, metavar="YYYY-MM-DD",
+                         help="forecast from this day, using prices up to it only; a day after "
+                         "the last price is moved to it, with a note (default: the last price)")
     _add_model_args(predict)
-    predict.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    predict.set_defaults(func=cmd_predict)
+    predict.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                         help="output on stdout; notes go to stderr, or into the JSON "
+                         "(default: table)")
 
-    backtest = sub.add_parser("evaluate", help="walk-forward backtest against baselines")
+    backtest = _command(sub, "evaluate", cmd_evaluate,
+                        "walk-forward backtest against baselines")
     _add_data_args(backtest, many=True)
     backtest.add_argument("--horizon", type=int, default=DEFAULT_HORIZON,
-                          help=f"trading days each origin forecasts, 1 to {MAX_HORIZON}")
-    backtest.add_argument("--start", help="first origin date (default: the day after the "
-                          "model's training data)")
-    backtest.add_argument("--end", help="last date whose price is used (default: the last)")
+                          help=f"trading days each origin forecasts, 1 to {MAX_HORIZON} "
+                          f"(default {DEFAULT_HORIZON})")
+    backtest.add_argument("--start", type=iso_day, metavar="YYYY-MM-DD",
+                          help="first origin date (default: the day after the model's "
+                          "training data)")
+    backtest.add_argument("--end", type=iso_day, metavar="YYYY-MM-DD",
+                          help="last date whose price is used (default: the last)")
     backtest.add_argument("--stride", type=int, default=1,
                           help="trading days between origins (default 1: every day)")
     _add_model_args(backtest)
-    backtest.add_argument("--format", choices=("table", "json"), default="table")
-    backtest.add_argument("--plot", type=Path, help="PNG file to draw the backtest in")
+    backtest.add_argument("--format", choices=("table", "json"), default="table",
+                          help="output on stdout (default: table)")
+    backtest.add_argument("--plot", type=Path,
+                          help="PNG file to draw: the forecasts one day ahead, error relative "
+                          "to naive by step, and band coverage by step")
     backtest.add_argument("--out", type=Path,
                           help="CSV file to write every forecast against its actual value")
     backtest.add_argument("--record", action="store_true",
                           help="write the metrics, pooled over the tickers given, into the "
                           "model's model.json as its \"backtest\" entry")
-    backtest.set_defaults(func=cmd_evaluate)
 
-    fit_policy = sub.add_parser(
-        "fit-policy", help="fit a trained model's point policy on its validation split",
-        description="Fit the per-step weight on the network's predicted move (0 = no change) "
-        "on the model's validation split, and record it in its model.json. train does this "
-        "itself; this adds a policy to a model trained before, without retraining.")
+    fit_policy = _command(sub, "fit-policy", cmd_fit_policy,
+                          "fit a trained model's point policy on its validation split")
     fit_policy.add_argument("--model", type=Path, required=True, help="artifact folder")
     data = fit_policy.add_mutually_exclusive_group()
     data.add_argument("--ticker", action="append",
@@ -289,23 +386,40 @@ def build_parser() -> argparse.ArgumentParser:
     fit_policy.add_argument("--source", choices=SOURCES, default=None,
                             help="where ticker prices come from (default: the source each "
                             "was trained from, as model.json records)")
-    fit_policy.set_defaults(func=cmd_fit_policy)
 
-    models = sub.add_parser("list-models", help="list the trained models")
-    models.add_argument("--models", type=Path, default=None)
-    models.add_argument("--format", choices=("table", "json"), default="table")
-    models.set_defaults(func=cmd_list_models)
+    models = _command(sub, "list-models", cmd_list_models, "list the trained models")
+    models.add_argument("--models", type=Path, default=None,
+                        help=f"models folder, or one artifact folder (default: $MODELS_DIR "
+                        f"or {default_models_dir()})")
+    models.add_argument("--format", choices=("table", "json"), default="table",
+                        help="output on stdout (default: table)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the console script: any failure is one sentence on stderr, never a
+    traceback (unless STOCK_PREDICTOR_DEBUG=1 asks for one where the failure is a bug)."""
     try:
-        return args.func(args)
+        args = build_parser().parse_args(argv)
+        try:
+            return args.func(args)
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, where it is handled, not at exit
     except StockPredictorError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
+    except BrokenPipeError:
+        return closed_pipe()
+    except KeyboardInterrupt as exc:
+        return fail(str(exc) if isinstance(exc, Interrupted) else "interrupted",
+                    EXIT_INTERRUPTED)
+    except Exception as exc:
+        if debugging():
+            raise
+        if isinstance(exc, OSError):
+            return fail(os_error(exc))
+        if isinstance(exc, MemoryError):
+            return fail("out of memory; try fewer or shorter price series, or smaller settings")
+        return bug(exc)
 
 
 if __name__ == "__main__":

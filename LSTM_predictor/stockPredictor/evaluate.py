@@ -335,33 +335,17 @@ def table(result: Backtest) -> str:
     return "\n".join(lines)
 
 
-def plot(result: Backtest, path) -> None:
-    """Write a PNG: actual closes, the model's one-step backtest with its band, and naive."""
-    # Imported here: matplotlib is a dev tool, not part of the serving set. The Figure API with
-    # its default Agg canvas leaves pyplot's global state (and any GUI backend) alone.
-    try:
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-        from matplotlib.figure import Figure
+def plot(result: Backtest, path):
+    """Write a PNG of ``result`` and return its matplotlib Figure (see backtest_plot.py).
+
+    Panels: actual closes with the one-day-ahead forecasts and the model's band; MAE vs naive
+    by step; band coverage by step against the nominal level.
+    """
+    try:  # matplotlib is a dev tool, not part of the serving set
+        from .backtest_plot import draw
     except ImportError as exc:
         raise StockPredictorError("plotting needs matplotlib, which is in the dev set: "
                                   "pip install -r requirements-dev.txt") from exc
-
-    fig = Figure(figsize=(11, 5), layout="constrained")
-    ax = fig.subplots()
-    ax.plot(result.closes.index, result.closes.to_numpy(), color="black", lw=1.2, label="actual")
-    model = next(iter(result.forecasts))
-    dates = result.dates[:, 0]
-    ax.plot(dates, result.forecasts[model][:, 0], color="tab:blue", lw=1,
-            label=f"{model}, 1 day ahead")
-    ax.fill_between(dates, result.lows[model][:, 0], result.highs[model][:, 0], color="tab:blue",
-                    alpha=0.2, lw=0, label=f"{model} {result.level:.0%} band")
-    ax.plot(dates, result.forecasts["naive"][:, 0], color="tab:orange", lw=1, ls="--",
-            label="naive (last close)")
-    locator = AutoDateLocator()
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    ax.set_ylabel("close")
-    ax.set_title(f"{result.ticker}: walk-forward backtest of {result.model}, "
-                 f"{len(result.origins)} origins")
-    ax.legend(loc="best")
-    fig.savefig(path, dpi=100)
+    fig = draw(result)
+    fig.savefig(path, dpi=100, format="png")  # PNG whatever the name ends with
+    return fig

@@ -113,6 +113,9 @@ def import_yfinance() -> ModuleType:
     # By default yfinance logs failures and returns an empty frame, so "network down" would look
     # like "unknown ticker"; with exceptions on, from_yahoo can tell the two apart.
     yf.config.debug.hide_exceptions = False
+    # Its log lines ("Cookie/crumb fetch failed (DNSError)...", "Failed to get ticker") repeat
+    # what from_yahoo raises in one sentence; with no handler they would reach the terminal.
+    logging.getLogger("yfinance").setLevel(logging.CRITICAL)
     return yf
 
 
@@ -126,25 +129,40 @@ def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None) -> pd.
     start, end = _day(start), _day(end)
     period = {"period": "max"} if start is None and end is None else {"start": start, "end": end}
     handle = yf.Ticker(ticker)
+    # Messages are one plain sentence each: curl's and yfinance's own wording ("curl: (6) Could
+    # not resolve host ...") says nothing a person can act on; it goes to the debug log instead.
     try:
         raw = handle.history(**period, interval="1d", auto_adjust=True)
     except YFRateLimitError as exc:
-        raise SourceUnavailableError(f"Yahoo is rate limiting requests ({exc})") from exc
+        _yahoo_detail(ticker, exc)
+        raise SourceUnavailableError("Yahoo Finance is rate limiting requests; try again in a "
+                                     "few minutes") from exc
     except YFTickerMissingError as exc:
-        raise UnknownTickerError(f"{unknown} ({exc})") from exc
+        _yahoo_detail(ticker, exc)
+        raise UnknownTickerError(f"{unknown} (it may be delisted or misspelt)") from exc
     except OSError as exc:  # requests' and curl_cffi's errors are all OSErrors
+        _yahoo_detail(ticker, exc)
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status == 404:
             raise UnknownTickerError(unknown) from exc
-        raise SourceUnavailableError(f"Yahoo cannot be reached: {exc}") from exc
+        raise SourceUnavailableError(YAHOO_UNREACHABLE) from exc
     except (YFException, KeyError, IndexError, TypeError, ValueError) as exc:
         # With exceptions on, a malformed Yahoo reply surfaces as one of these: Yahoo's fault.
-        raise SourceUnavailableError(f"Yahoo sent a reply that could not be read: {exc!r}") from exc
+        _yahoo_detail(ticker, exc)
+        raise SourceUnavailableError("Yahoo Finance sent a reply that could not be read") from exc
     frame = _finish(_from_yfinance_frame(raw, ticker), ticker, "yahoo")
     name = _yahoo_name(handle)
     if name:
         frame.attrs["name"] = name
     return frame
+
+
+YAHOO_UNREACHABLE = "Yahoo Finance could not be reached"
+
+
+def _yahoo_detail(ticker: str, exc: BaseException) -> None:
+    # The library's own words, for whoever turns on debug logging; never in a message.
+    logger.debug("Yahoo failed for %s: %s: %s", ticker, type(exc).__name__, exc)
 
 
 def _yahoo_name(handle) -> str | None:

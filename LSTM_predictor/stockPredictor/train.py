@@ -17,11 +17,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import sklearn  # noqa: E402
 
-from . import artifacts, policy  # noqa: E402
-from .config import ModelConfig, TrainConfig  # noqa: E402
+from . import artifacts, policy, tables  # noqa: E402
+from .config import MAX_HORIZON, ModelConfig, TrainConfig  # noqa: E402
 from .data_generator import Windowing, time_split  # noqa: E402
 from .errors import DataError  # noqa: E402
+from .lru import ByteBoundedLRU  # noqa: E402
 from .models import build_model  # noqa: E402
+from .track_record import MIN_FORECASTS, SIGNIFICANCE, p_text  # noqa: E402
 
 # Keras warns on every .h5 save that the format is legacy; the runtime reads .h5 on purpose.
 logging.getLogger("absl").setLevel(logging.ERROR)
@@ -112,6 +114,87 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
     path = artifacts.save(out_dir, model, windowing.scaler_, meta, finish=fit_policy)
     report(f"saved {path}")
     return artifacts.load(path)
+
+
+def held_out_summary(model: artifacts.Artifact, frames: Mapping[str, pd.DataFrame]) -> str:
+    """How the saved model did against the naive forecast on its held-out test split, in words.
+
+    Scored as it is served (its point policy applied), and before the policy when it changes
+    anything, from each ticker's last validation day to the end of its test split, 1 day and its
+    longest horizon ahead. Several tickers are pooled as the policy fit pools them: the mean of
+    their MAE ratios, and a Diebold-Mariano test on the daily cross-ticker mean of naive-scaled
+    errors. A difference is claimed only below SIGNIFICANCE, as in the track record's verdict.
+    """
+    parts = [part for part in (_test_part(model, t, f) for t, f in frames.items()) if part]
+    if not parts:
+        return "The held-out test period is too short to compare the model with naive."
+    start = min(index[first] for index, _, _, first in parts)
+    end = max(index[-1] for index, *_ in parts)
+    steps = sorted({1, min(MAX_HORIZON, model.config.output_steps)})
+    served = policy.Policy.of(model)
+    said = [_step_words(h, *_test_step(parts, h), served.weights[h - 1]) for h in steps]
+    text = (f"On its held-out test period ({start.date()} to {end.date()}), the model's error "
+            f"relative to the naive forecast's was {' and '.join(said)}")
+    if not served.is_identity:
+        raw = [_step_words(h, *_test_step(parts, h, raw=True)) for h in steps]
+        text += f"; before its point policy, the network's was {' and '.join(raw)}"
+    return (f"{text}. Below 1 beats the naive forecast (no change from the last close); "
+            f"stock-predictor evaluate shows every step and baseline.")
+
+
+def _test_part(model: artifacts.Artifact, ticker: str, frame: pd.DataFrame):
+    # The ticker's prices to its test end, its forecast table, the origins whose outcomes lie
+    # in the test split (the last validation day on), and the first test row; None if empty.
+    split = (model.metadata.get("data") or {}).get(ticker) or {}
+    if not split.get("val_end") or not split.get("test_end"):
+        return None
+    index = frame.index
+    first = int(index.searchsorted(pd.Timestamp(split["val_end"]), side="right"))
+    stop = int(index.searchsorted(pd.Timestamp(split["test_end"]), side="right"))
+    cache = ByteBoundedLRU(64 * 1024 * 1024)  # private: training never fills a serving cache
+    table = tables.ForecastTable(frame["close"].to_numpy(np.float64)[:stop], model, cache)
+    origins = np.arange(max(table.first, first - 1), stop - 1)
+    return (index[:stop], table, origins, first) if len(origins) and first < stop else None
+
+
+def _test_step(parts, h: int, raw: bool = False) -> tuple[float | None, float, int]:
+    # (mean over tickers of MAE / naive MAE, pooled two-sided p, distinct origin days) at step h.
+    ratios, losses, naive_losses = [], [], []
+    for index, table, origins, _ in parts:
+        rows = origins[origins + h < len(table)]
+        if not len(rows):
+            continue
+        last, actual = table.closes[rows], table.closes[rows + h]
+        errors = np.abs(actual - table.forecasts(rows, h, raw=raw)[:, h - 1])
+        naive = np.abs(actual - last)
+        scale = naive.mean()
+        if not scale > 0:
+            continue
+        ratios.append(errors.mean() / scale)
+        losses.append(pd.Series(errors / scale, index=index[rows]))
+        naive_losses.append(pd.Series(naive / scale, index=index[rows]))
+    if not ratios:
+        return None, float("nan"), 0
+    _, p = policy.pooled_test(losses, naive_losses, h)
+    days = pd.concat(naive_losses).index.nunique()
+    return float(np.mean(ratios)), p, int(days)
+
+
+def _step_words(h: int, ratio: float | None, p: float, n: int,
+                weight: float | None = None) -> str:
+    # "0.98 at 1 trading day ahead (no measurable difference, p = 0.41)"; later steps shorter.
+    at = "at 1 trading day ahead" if h == 1 else f"at {h}"
+    if ratio is None:
+        return f"not measurable {at} (no test forecast reaches that far)"
+    if weight == 0.0:
+        why = "it serves the naive forecast there"
+    elif n < MIN_FORECASTS or np.isnan(p):
+        why = f"{n} forecasts, too few to judge"
+    elif p < SIGNIFICANCE:
+        why = f"{'better' if ratio < 1 else 'worse'} than naive, {p_text(p)}"
+    else:
+        why = f"no measurable difference, {p_text(p)}"
+    return f"{ratio:.2f} {at} ({why})" if weight is not None else f"{ratio:.2f} ({why})"
 
 
 def _test_metrics(model, windowing: Windowing, test: tuple[np.ndarray, np.ndarray]) -> dict:

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -53,7 +54,9 @@ def test_predict_json_for_a_ticker(cli_models, capsys):
                  "--models", str(cli_models), "--format", "json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level"}
+    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level",
+                        "notices"}
+    assert out["notices"] == []
     assert out["ticker"] == "IBM" and out["model"] == "general" and out["source"] == "sample"
     assert [row["date"] for row in out["forecast"]] == ["2013-03-04", "2013-03-05", "2013-03-06"]
     assert out["level"] == 0.8
@@ -71,6 +74,24 @@ def test_predict_csv_and_table_for_a_csv_file(cli_models, ibm_csv, capsys):
     assert main(["predict", "--csv", str(ibm_csv), "--models", str(cli_models)]) == 0
     table = capsys.readouterr().out
     assert "model general" in table and "80% band" in table
+
+
+def test_a_coin_priced_below_a_cent_keeps_its_digits(cli_models, ibm_csv, tmp_path, capsys):
+    frame = pd.read_csv(ibm_csv)
+    scale = 0.0000212345 / frame["Close"].iloc[-1]
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("Date,Close\n" + "\n".join(
+        f"{d},{c * scale:.10g}" for d, c in zip(frame["Date"], frame["Close"])) + "\n")
+    capsys.readouterr()
+    assert main(["predict", "--csv", str(tiny), "--horizon", "2", "--models", str(cli_models),
+                 "--format", "csv"]) == 0
+    rows = [line.split(",") for line in capsys.readouterr().out.splitlines()[1:]]
+    # Four decimals would write 0.0; six significant digits keep the coin's price.
+    assert all(float(value) > 0 and len(value.lstrip("0.").replace(".", "")) >= 5
+               for row in rows for value in row[1:]), rows
+    assert main(["predict", "--csv", str(tiny), "--horizon", "2",
+                 "--models", str(cli_models)]) == 0
+    assert "last close 0.00002123 on 2013-03-01" in capsys.readouterr().out
 
 
 def test_list_models(cli_models, capsys):
@@ -134,14 +155,16 @@ def test_train_from_a_csv_file(ibm_csv, tmp_path, capsys):
     meta = json.loads((tmp_path / "mine" / "model.json").read_text())
     assert meta["tickers"] == ["IBM"] and meta["scope"] == "ticker"
     assert meta["target"] == "minmax" and meta["data"]["IBM"]["source"] == "csv"
-    assert "epoch 1/1" in capsys.readouterr().out
-
-
-def test_bad_training_settings_are_named(tmp_path, capsys):
-    assert main(["train", "--ticker", "IBM", "--source", "sample", "--window", "1",
-                 "--out", str(tmp_path / "x")]) == 1
-    assert "window=1" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
+    out = capsys.readouterr().out
+    assert "epoch 1/1" in out
+    # It ends with its test-period backtest against naive, in words.
+    last = out.splitlines()[-1]
+    assert last.startswith("On its held-out test period (") and "naive" in last
+    days = pd.read_csv(ibm_csv)["Date"]
+    test_start = days[days > meta["data"]["IBM"]["val_end"]].iloc[0]
+    assert f"({test_start} to {meta['data']['IBM']['test_end']})" in last
+    assert "at 1 trading day ahead (" in last and " at 30 (" in last
+    assert "p = " in last or "p < " in last or "serves the naive forecast" in last
 
 
 def test_the_same_ticker_twice_is_refused(tmp_path, capsys):
@@ -275,3 +298,103 @@ def test_fit_policy_refuses_a_ticker_the_model_never_saw(tmp_path, capsys):
     assert main(["fit-policy", "--model", str(tmp_path / "ibm"), "--ticker", "MSFT",
                  "--source", "sample"]) == 1
     assert "was not trained on MSFT" in capsys.readouterr().err
+
+
+def test_an_as_of_after_the_last_price_is_moved_with_a_note(cli_models, capsys):
+    args = ["predict", "--ticker", "IBM", "--source", "sample", "--horizon", "2",
+            "--models", str(cli_models), "--as-of", "2013-05-01"]
+    capsys.readouterr()
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    note = ("The prices end on 2013-03-01, before the as-of date 2013-05-01, so the forecast is "
+            "made from 2013-03-01.")
+    assert captured.err == f"note: {note}\n"
+    assert "on 2013-03-01" in captured.out and note not in captured.out
+    assert main([*args, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["notices"] == [note] and captured.err == ""
+
+
+@pytest.mark.parametrize("folder", ["parent", "artifact"])
+def test_models_takes_an_artifact_folder_or_its_parent(cli_models, capsys, folder):
+    models = cli_models if folder == "parent" else cli_models / "general"
+    capsys.readouterr()
+    assert main(["predict", "--ticker", "MSFT", "--source", "sample", "--horizon", "2",
+                 "--models", str(models), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "general"
+    assert main(["list-models", "--models", str(models), "--format", "json"]) == 0
+    assert [m["name"] for m in json.loads(capsys.readouterr().out)["models"]] == ["general"]
+
+
+def test_evaluate_plot_draws_three_panels_with_distinct_lines(tmp_path):
+    from stockPredictor import evaluate, prices
+
+    ibm = artifacts.load(BUNDLED_MODELS / "ibm")
+    result = evaluate.backtest(prices.load("IBM", "sample"), ibm, horizon=5, start="2012-06-01")
+    fig = evaluate.plot(result, tmp_path / "b.png")
+    assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history, ratio, coverage = fig.axes
+    lines = history.get_lines()
+    assert [line.get_label() for line in lines] == [
+        "actual close", "ibm, 1 day ahead", "ibm (raw), 1 day ahead",
+        "naive (last close), 1 day ahead"]
+    # Told apart by colour, and again by dash or marker for a reader who cannot see colour.
+    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == len(lines)
+    assert len({(line.get_linestyle(), line.get_marker()) for line in lines}) == len(lines)
+    assert history.get_legend() is not None
+    scores = result.metrics()
+
+    def drawn(ax):
+        return {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+
+    by_step = drawn(ratio)
+    assert list(by_step.pop("naive = 1")) == [1.0, 1.0]  # axhline: naive's reference
+    assert set(by_step) == set(result.forecasts) - {"naive"}
+    for name, values in by_step.items():
+        np.testing.assert_allclose(values, scores[name]["mae_vs_naive"])
+    covered = drawn(coverage)
+    assert list(covered.pop("nominal 80%")) == [80.0, 80.0]
+    assert set(covered) == set(result.forecasts)
+    for name, values in covered.items():
+        np.testing.assert_allclose(values, 100 * scores[name]["coverage"])
+    for ax in (ratio, coverage):
+        assert list(ax.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]
+        assert ax.get_legend() is not None
+
+
+def test_help_texts_are_plain_and_train_states_every_default(capsys):
+    from stockPredictor.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert "``" not in sub.format_help(), name
+    assert "``" not in parser.format_help()
+    train = commands["train"]
+    text = " ".join(train.format_help().split())
+    for action in train._actions:
+        if action.default is not None and action.option_strings != ["-h", "--help"]:
+            assert action.help, action.dest
+            assert f"(default: {action.default})" in text, action.dest
+    assert "(default: ticker for one ticker, general for several)" in text
+
+
+def test_a_csv_files_notices_go_to_stderr_or_into_the_json(tmp_path, capsys):
+    from stockPredictor import prices
+
+    newest_first = tmp_path / "IBM.csv"
+    prices.from_sample("IBM").iloc[-300:].iloc[::-1].rename(columns=str.title).rename_axis(
+        "Date").to_csv(newest_first)
+    notices = prices.read_csv(newest_first).attrs["notices"]
+    assert notices  # the file was fixed, and says so
+    args = ["predict", "--csv", str(newest_first), "--models", str(BUNDLED_MODELS),
+            "--horizon", "1"]
+    for command in (args, ["fetch", "--csv", str(newest_first)]):
+        capsys.readouterr()
+        assert main(command) == 0
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [f"note: {n}" for n in notices]
+        assert not any(n in captured.out for n in notices)
+    assert main([*args, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["notices"] == notices and captured.err == ""

@@ -64,3 +64,37 @@ def test_a_short_ticker_only_feeds_the_splits_it_can_fill(walk):
     assert any(line.startswith("S: no val windows") for line in lines)
     with pytest.raises(DataError, match="no ticker has enough prices for a val split"):
         train.prepare({"S": short}, TINY_MODEL, TINY_TRAINING, lines.append)
+
+
+def test_held_out_summary_agrees_with_a_backtest_of_the_test_period(tiny_artifact, walk):
+    from stockPredictor import evaluate
+
+    split = tiny_artifact.metadata["data"]["WALK"]
+    text = train.held_out_summary(tiny_artifact, {"WALK": walk})
+    first_test_day = walk.index[walk.index > split["val_end"]][0].date()
+    assert text.startswith(f"On its held-out test period ({first_test_day} to "
+                           f"{split['test_end']}), the model's error relative to the naive "
+                           f"forecast's was ")
+    for h in (1, TINY_MODEL.output_steps):
+        # The same origins: from the last validation day, outcomes inside the test split.
+        result = evaluate.backtest(walk, tiny_artifact, horizon=h, start=split["val_end"],
+                                   end=split["test_end"])
+        at = "at 1 trading day ahead" if h == 1 else f"at {h}"
+        ratio = result.metrics()["walk"]["mae_vs_naive"][h - 1]
+        assert f"{ratio:.2f} {at} (" in text
+    assert text.endswith("Below 1 beats the naive forecast (no change from the last close); "
+                         "stock-predictor evaluate shows every step and baseline.")
+
+
+@pytest.mark.parametrize("args, words", [
+    ((1, 0.97, 0.01, 200, 0.4), "0.97 at 1 trading day ahead (better than naive, p = 0.01)"),
+    ((30, 1.04, 0.0004, 200, 1.0), "1.04 at 30 (worse than naive, p < 0.001)"),
+    ((1, 0.99, 0.41, 200, 1.0), "0.99 at 1 trading day ahead (no measurable difference, "
+                                "p = 0.41)"),
+    ((5, 0.90, 0.001, 12, 1.0), "0.90 at 5 (12 forecasts, too few to judge)"),
+    ((5, 1.0, 1.0, 200, 0.0), "1.00 at 5 (it serves the naive forecast there)"),
+    ((5, None, float("nan"), 0, 1.0), "not measurable at 5 (no test forecast reaches that far)"),
+    ((5, 1.02, 0.2, 200, None), "1.02 (no measurable difference, p = 0.20)"),
+])
+def test_held_out_words_claim_a_difference_only_when_it_is_measurable(args, words):
+    assert train._step_words(*args) == words
