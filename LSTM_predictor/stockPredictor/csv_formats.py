@@ -1,94 +1,95 @@
-"""The price CSV layouts people bring (Yahoo export, Kaggle, Bitstamp) -> daily OHLCV rows.
+"""The price CSV files people bring -> their rows, read in C; ``csv_columns`` makes them days.
 
-``prices.read_csv`` is the public entry point; this module only parses and checks what only the
-file can tell (its layout, its row order), and leaves the checks every source shares to
-``prices.validate``.
+Any file with a date (or unix time) column and a close or price column is read, whatever its
+delimiter (comma, semicolon, tab, pipe), encoding (UTF-8 with or without BOM, UTF-16, else
+latin-1), compression (gzip) or order. ``prices.read_csv`` is the public entry point; this module
+reads the bytes, and leaves the checks every source shares to ``prices.validate``.
 
 Every file is bounded before it is parsed: at most MAX_CSV_BYTES of (decompressed) text is ever
 held, a header longer than MAX_HEADER_BYTES is refused before pandas sees it, and only the most
-recent MAX_CSV_ROWS rows are parsed. Errors are one sentence that quotes at most
-``errors.EXCERPT_CHARS`` characters of the file.
+recent MAX_CSV_ROWS rows are parsed (of a long file, the chosen symbol's: only its symbol column
+is read whole). Errors are one sentence that quotes at most ``errors.EXCERPT_CHARS`` characters
+of the file.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import gzip
 import io
-import itertools
 import os
 import re
-import warnings
 import zlib
 from typing import IO
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.api import guess_datetime_format
 
-from .errors import EXCERPT_CHARS, DataError, excerpt
+from . import csv_columns
+from .csv_columns import (FIRST_DATE, MAX_DATE_CHARS, MAX_MIXED_DATES,  # noqa: F401 (re-exported)
+                          Plan, last_day)
+from .errors import DataError, excerpt
 
 YAHOO = "Yahoo export"
 YAHOO_PLAIN = "Yahoo export without Adj Close"
 KAGGLE = "Kaggle"
 BITSTAMP = "Bitstamp"
+NASDAQ = "Nasdaq export"
+OTHER = "date and price columns"
 
-# Checked in this order; the column sets differ, so at most one matches.
+# Layouts known by name; any other file with a date and a price column is OTHER.
 LAYOUTS: dict[str, tuple[str, ...]] = {
     YAHOO: ("Date", "Open", "High", "Low", "Close", "Adj Close", "Volume"),
     YAHOO_PLAIN: ("Date", "Open", "High", "Low", "Close", "Volume"),
     KAGGLE: ("Date", "Open", "High", "Low", "Close", "Volume", "OpenInt"),
     BITSTAMP: ("Timestamp", "Open", "High", "Low", "Close", "Volume_(BTC)", "Volume_(Currency)",
                "Weighted_Price"),
+    NASDAQ: ("Date", "Close/Last", "Volume", "Open", "High", "Low"),
 }
 
 # Bounds on what one file may cost. Measured with prices.read_csv on the 2-core dev machine
-# (pandas 3.0), one fresh process per file: CPU seconds / tracemalloc peak / growth of max RSS.
+# (pandas 3.1), one fresh process per file: CPU seconds / tracemalloc peak / growth of max RSS.
 #   Yahoo export of 100,000 rows, 5.2 MB plain or 1.8 MB gzip: before 0.48-0.51 s / 54 MiB /
-#     120 MiB (pd.read_csv(dtype=str): a Python str per cell); now 0.015 s (gzip 0.036 s) /
-#     5 MiB / 10 MiB: only the most recent MAX_DAILY_ROWS rows are parsed.
-#   Bitstamp minutes, 10 MB, 100,000 rows: before 0.50 s / 92 MiB / 180 MiB; now 0.06 s / 22 MiB
+#     120 MiB (pd.read_csv(dtype=str): a Python str per cell); now 0.015 s (gzip 0.040 s) /
+#     1.3 MiB (gzip 5.4 MiB) / 3 MiB (gzip 8 MiB): only the most recent MAX_DAILY_ROWS rows are
+#     parsed. The same rows in UTF-16: 0.020 s / 6.5 MiB; as Nasdaq writes them ("$" prices,
+#     MM/DD/YYYY, newest first): 0.023 s / 1.2 MiB.
+#   Bitstamp minutes, 10 MB, 100,000 rows: before 0.50 s / 92 MiB / 180 MiB; now 0.07 s / 22 MiB
 #     / 38 MiB.
-#   The worst file allowed, 16 MB of Bitstamp minutes cut to their last 250,000 rows: 0.16 s
-#     (its 5.2 MB gzip 0.23 s) / 44 MiB / 63 MiB; with a bad number in its last row, which is
-#     then looked for by halves, 0.33 s / 29 MiB / 55 MiB.
+#   The worst file allowed, 16 MB of Bitstamp minutes cut to their last 250,000 rows: 0.13 s
+#     (its 5.2 MB gzip 0.20 s) / 45 MiB / 57 MiB; with a bad number in its last row, which is
+#     then looked for by halves, 0.25 s / 30 MiB / 50 MiB. 16 MB of minutes written
+#     "01/02/2024 09:30","$1,234.56" (230,000 rows): 0.66 s / 57 MiB / 97 MiB, most of it
+#     pandas reading dates in a format of the file's own.
+#   A long file of 16 MB, 348,000 rows of 39 symbols: 0.14 s / 18 MiB / 85 MiB; its symbol
+#     column is read first, so only the chosen symbol's rows are parsed.
 #   A 1 MB gzip bomb expanding to 1 GiB, or a 0.5 MB gzip of one 524 MB line: refused in
 #     0.05 s, max RSS +15 MiB, a 63-character message (before: MemoryError after the worker grew
 #     to 2-3.7 GB, or a 524 MB message; a header of 200,000 columns kept pandas busy > 5 min).
 MAX_CSV_BYTES = 16_000_000  # text held, after decompression; more is refused
 MAX_CSV_ROWS = 250_000  # rows parsed, the most recent; ~170 days of Bitstamp minutes
 MAX_HEADER_BYTES = 1_000  # the longest layout's header, Bitstamp's, is 75 characters
-MAX_DATE_CHARS = 48  # "Wednesday, September 30, 2013 10:00:00 AM" is 41
-MAX_MIXED_DATES = 1_000  # rows whose dates may each have a format of their own (<0.2 s)
 _CHUNK = 1 << 16  # bytes decompressed at a time
-FIRST_DATE = pd.Timestamp("1900-01-01")
+_CHUNK_ROWS = 1 << 15  # rows read as text at a time when numbers need cleaning ("$1,234.56")
+_PEEK_LINES = 32  # lines at each end read first, to learn the file's order and rows per day
+_PEEK_BYTES = 1 << 14  # the most read of those lines
+_LOCATE_BYTES = 1 << 14  # rows read as text to name a cell that is not a number
 
-# Yahoo's export writes "null" on days it has no prices; spreadsheets write the others.
-_MISSING = frozenset({"", "null", "nan", "na", "n/a", "none", "-"})
-# The same markers in every casing, as pandas matches them (exactly, after leading spaces).
-_NA_VALUES = sorted({"".join(form) for word in _MISSING
-                     for form in itertools.product(*({c.lower(), c.upper()} for c in word))})
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = codecs.BOM_UTF8
-# The columns read as numbers; the others a layout has (OpenInt, Volume_(Currency),
-# Weighted_Price) are not used, so whatever they hold is let be.
-_NUMERIC = ("Timestamp", "Open", "High", "Low", "Close", "Adj Close", "Volume", "Volume_(BTC)")
-_LOCATE_BYTES = 1 << 14  # rows read cell by cell to name a bad number
+_BINARY = {b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook?)",
+           b"\xd0\xcf\x11\xe0": "an Excel .xls workbook"}
+_DELIMITERS = (",", ";", "\t", "|")
 _BOOLEAN_LINES = 100  # lines with "true" or "false" looked at for one in a number column
 _BLANK = re.compile(rb"\s*")
-_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 CsvSource = str | os.PathLike | IO[str] | IO[bytes]
 
-# guess_datetime_format notes when it reads 13/01/2013 day first; so does the format it returns.
-warnings.filterwarnings("ignore", message="Parsing dates in", category=UserWarning,
-                        module=re.escape(__name__))
-
 
 def _key(name: object) -> str:
-    # Header matching ignores case, spaces and underscores: "Adj Close", "adj_close", " ADJCLOSE".
+    # Layout matching ignores case, spaces and underscores: "Adj Close", "adj_close", " ADJCLOSE".
     return "".join(str(name).replace("\ufeff", "").lower().replace("_", "").split())
 
 
@@ -96,9 +97,16 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:g} MB"
 
 
-def last_day() -> pd.Timestamp:
-    """The latest date a file may hold: tomorrow in UTC, the date already in the furthest zone."""
-    return pd.Timestamp(dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1))
+def file_name(source: object) -> str | None:
+    """The base name of an uploaded file (a path, or a file object's filename or name), cut to
+    80 characters, without any folder; None when the source has no name."""
+    name = source if isinstance(source, (str, os.PathLike)) else (
+        getattr(source, "filename", None) or getattr(source, "name", None))
+    name = os.fspath(name) if isinstance(name, os.PathLike) else name
+    if not isinstance(name, str):
+        return None
+    # A browser on Windows may send C:\fakepath\prices.csv.
+    return re.split(r"[\\/]", name)[-1].strip()[:80] or None
 
 
 def read_bytes(source: CsvSource, limit: int | None = None) -> bytes | bytearray:
@@ -152,6 +160,34 @@ def _gunzip(data: bytes, limit: int) -> bytearray:
     return out
 
 
+def _utf16(data: bytes | bytearray) -> str | None:
+    # Excel's "Unicode text" is UTF-16 with a BOM; without one, ASCII text in UTF-16 has a NUL
+    # byte beside every character.
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    sample = bytes(data[:2 * MAX_HEADER_BYTES])
+    even, odd = sample[0::2], sample[1::2]
+    if len(sample) < 4 or (even.count(0) == 0) == (odd.count(0) == 0):
+        return None
+    zeros = odd if even.count(0) == 0 else even
+    if zeros.count(0) < 0.8 * len(zeros):
+        return None
+    return "utf-16-le" if zeros is odd else "utf-16-be"
+
+
+def _as_utf8(data: bytes | bytearray) -> bytes | bytearray:
+    # UTF-16 is transcoded a megabyte at a time: the text is at most 1.5 times the (bounded) file.
+    codec = _utf16(data)
+    if codec is None:
+        return data
+    decoder = codecs.getincrementaldecoder(codec)("replace")
+    out, view = bytearray(), memoryview(data)
+    for start in range(0, len(data), 1 << 20):
+        out += decoder.decode(view[start:start + (1 << 20)]).encode("utf-8", "replace")
+    out += decoder.decode(b"", final=True).encode("utf-8", "replace")
+    return out
+
+
 def _content_end(data: bytes | bytearray, start: int) -> int:
     # Where the text ends once trailing blank lines and spaces are dropped, found a chunk at a time
     # from the end, so neither a copy of the file nor a byte-by-byte loop is needed.
@@ -186,41 +222,34 @@ def read_text(source: CsvSource, limit: int | None = None) -> str:
 
     At most ``limit`` (default MAX_CSV_BYTES) bytes of text; see ``read_bytes``.
     """
-    data = read_bytes(source, limit)
+    data = _as_utf8(read_bytes(source, limit))
     start = len(_BOM) if data[:len(_BOM)] == _BOM else 0
     return bytes(data[start:]).decode(_encoding(data))
 
 
-def detect_layout(columns: list[str]) -> str:
-    """The name of the layout whose columns are exactly ``columns``, or a DataError."""
+def layout_of(columns: list[str]) -> str:
+    """The name of the known layout whose columns are exactly ``columns``, else OTHER."""
     found = sorted(_key(c) for c in columns)
     for name, expected in LAYOUTS.items():
         if found == sorted(_key(c) for c in expected):
             return name
-    # At most 200 characters: 140 of them fixed, 60 the columns found.
-    raise DataError(f"the CSV columns {_column_list(columns, 60)} are not a price layout; "
-                    f"expected Date, Open, High, Low, Close, Volume (Yahoo export, Kaggle) or "
-                    f"Bitstamp's Timestamp layout")
+    return OTHER
 
 
-def _column_list(columns: list[str], limit: int = EXCERPT_CHARS) -> str:
-    # "'Day', 'Last'", cut to `limit` characters however many columns there are.
-    text = ""
-    for column in columns:
-        text += (", " if text else "") + repr(str(column).strip()[:limit])
-        if len(text) > limit:
-            return text[:limit - 1] + "…"
-    return text or "(none)"
-
-
-def parse(source: CsvSource, max_days: int | None = None) -> tuple[pd.DataFrame, str]:
+def parse(source: CsvSource, max_days: int | None = None,
+          symbol: str | None = None) -> tuple[pd.DataFrame, str]:
     """Daily open/high/low/close/volume rows of a CSV, and the name of its layout.
 
     Only the most recent MAX_CSV_ROWS rows of the file are parsed, and only the most recent
-    ``max_days`` days kept (all when None): a daily layout has a row a day, so at most
-    ``max_days`` of its rows are parsed. Each cut adds a sentence to ``frame.attrs["notices"]``.
+    ``max_days`` days kept (all when None): a file with a row a day has at most ``max_days`` of
+    its rows parsed. ``symbol`` (upper case) picks the rows of a file with a symbol column.
+    Each cut or fix adds a sentence to ``frame.attrs["notices"]``; ``frame.attrs["symbol"]``
+    is the symbol the rows hold ("" when the file has no symbol column).
     """
-    data = read_bytes(source)
+    data = _as_utf8(read_bytes(source))
+    for magic, what in _BINARY.items():
+        if data[:len(magic)] == magic:
+            raise DataError(f"the file is {what}, not CSV text; save it as CSV and upload that")
     encoding = _encoding(data)
     start = len(_BOM) if data[:len(_BOM)] == _BOM else 0
     start = _BLANK.match(data, start).end()  # blank lines before the header
@@ -228,278 +257,353 @@ def parse(source: CsvSource, max_days: int | None = None) -> tuple[pd.DataFrame,
     if start >= end:
         raise DataError("the CSV file is empty")
     newline = b"\n" if data.find(b"\n", start, end) >= 0 else b"\r"
-    header_end = data.find(newline, start, end)
-    header_end = end if header_end < 0 else header_end
-    if header_end - start > MAX_HEADER_BYTES:
-        raise DataError(f"the first line of the file is longer than {MAX_HEADER_BYTES:,} "
-                        f"characters, so it is not a header of price columns such as "
-                        f"Date,Open,High,Low,Close,Volume")
-    header = bytes(data[start:header_end]).decode(encoding).rstrip("\r")
-    try:
-        columns = next(csv.reader([header]), [])
-    except csv.Error:
-        raise DataError(f"the first line of the file, {excerpt(header)}, is not a CSV header "
-                        f"of price columns") from None
-    layout = detect_layout(columns)
-    by_key = {_key(c): c for c in LAYOUTS[layout]}
-    names = [by_key[_key(c)] for c in columns]
+    header_end, columns, delimiter = _header(data, start, end, encoding, newline)
+    plan = Plan(columns, delimiter, encoding, newline)
     body_start = header_end + 1
     if body_start >= end:
         raise DataError("the CSV file has a header but no rows of prices")
-    limit = MAX_CSV_ROWS
-    if layout != BITSTAMP and max_days is not None:
-        limit = min(limit, max_days)
     rows = data.count(newline, body_start, end) + 1
-    skipped = max(rows - limit, 0)
-    cut = header_end
-    if skipped:  # the row before the most recent `limit` ends at the cut
-        cut = end
-        for _ in range(limit):
-            cut = data.rfind(newline, body_start, cut)
-    body = bytes(memoryview(data)[cut + 1:end])
+    first, last, offset, kept = _rows_to_read(data, body_start, end, rows, plan, max_days, symbol)
+    body = b"".join((plan.prefix(), memoryview(data)[first:last]))
     del data
-    raw = _read_rows(body, names, encoding, newline, skipped)
+    for sign in plan.signs:  # "$1,234.56": the sign goes here, the comma in pandas
+        body = body.replace(sign, b"")
+    raw, numbers = _read_rows(body, plan, offset)
     del body
-    if layout == BITSTAMP:
-        frame = _bitstamp(raw, skipped)
-    else:
-        frame = _daily(raw, layout, skipped)
-    notices = []
-    if skipped:
-        notices.append(f"The file holds {rows:,} rows of prices; the most recent "
-                       f"{rows - skipped:,} were kept.")
-    if max_days is not None and len(frame) > max_days:  # Bitstamp: many rows a day
+    chosen = ""
+    if "symbol" in raw:
+        keep, chosen = csv_columns.symbol_rows(raw.pop("symbol"), symbol, plan.names["symbol"])
+        if keep is not None:
+            raw = {role: values[keep] for role, values in raw.items()}
+            numbers = numbers[keep]
+    frame, notices = csv_columns.daily(raw, numbers, plan.names)
+    if kept is not None:
+        notices.insert(0, f"The file holds {rows:,} rows of prices; the most recent {kept:,} "
+                          f"were kept.")
+    if max_days is not None and len(frame) > max_days:
         notices.append(f"The file's rows cover {len(frame):,} days; the most recent "
                        f"{max_days:,} were kept.")
         frame = frame.iloc[-max_days:]
-    frame.attrs = {"notices": notices}
-    return frame, layout
+    frame.attrs = {"notices": notices, "symbol": chosen}
+    return frame, layout_of(columns)
 
 
-def _read_rows(body: bytes, names: list[str], encoding: str, newline: bytes,
-               offset: int) -> pd.DataFrame:
-    # The columns read as numbers are parsed by pandas in C into float64, with _NA_VALUES as the
-    # missing ones; any other cell fails the whole read, and `_find_bad_number` then names it.
-    options = _read_options(names, encoding)
-    raw = _read(body, options, newline, offset)
-    if not isinstance(raw.index, pd.RangeIndex):
-        # Every row has a field more than the header, so pandas made the first one the index.
-        # An empty last field is a comma at the end of each line: read again without an index.
-        last = raw[names[-1]]
-        extra = (last.notna() & (last.astype(object).astype(str).str.strip() != "")).to_numpy()
-        if extra.any():
-            raise DataError(f"data row {offset + int(np.argmax(extra)) + 1:,} has "
-                            f"{len(names) + 1} fields but the header has {len(names)} columns")
-        raw = _read(body, {**options, "index_col": False}, newline, offset)
-    _refuse_booleans(raw, body, names, encoding, newline, offset)
-    return raw
+def _header(data: bytes | bytearray, start: int, end: int, encoding: str,
+            newline: bytes) -> tuple[int, list[str], str]:
+    """Where the header line ends, its columns and the file's delimiter.
 
-
-def _read(body: bytes, options: dict, newline: bytes, offset: int) -> pd.DataFrame:
+    Excel's "sep=;" first line names the delimiter; a title line without any delimiter (a URL,
+    as CryptoDataDownload writes) is skipped when the next line has one.
+    """
+    forced = None
+    for _ in range(3):
+        line_end = data.find(newline, start, end)
+        line_end = end if line_end < 0 else line_end
+        if line_end - start > MAX_HEADER_BYTES:
+            raise DataError(f"the first line of the file is longer than {MAX_HEADER_BYTES:,} "
+                            f"characters, so it is not a header of price columns such as "
+                            f"Date,Open,High,Low,Close,Volume")
+        header = bytes(data[start:line_end]).decode(encoding).strip("\r\n\ufeff")
+        if "\x00" in header:
+            raise DataError("the file holds binary data, not CSV text")
+        lowered = header.strip().lower()
+        if len(lowered) == 5 and lowered.startswith("sep="):
+            forced, start = header.strip()[4], line_end + 1
+            continue
+        plain = not any(d in header for d in _DELIMITERS)
+        stop = min(end, line_end + 1 + MAX_HEADER_BYTES)
+        after = data.find(newline, line_end + 1, stop)
+        following = bytes(data[line_end + 1:stop if after < 0 else after])
+        if forced is None and plain and any(d.encode() in following for d in _DELIMITERS):
+            start = line_end + 1
+            continue
+        break
+    delimiter = forced or _delimiter(header)
     try:
-        return pd.read_csv(io.BytesIO(body), **options)
+        columns = next(csv.reader([header], delimiter=delimiter), [])
+    except csv.Error:
+        raise DataError(f"the first line of the file, {excerpt(header)}, is not a CSV header "
+                        f"of price columns") from None
+    return line_end, columns, delimiter
+
+
+def _delimiter(header: str) -> str:
+    # The delimiter that splits the header into the most fields; a comma when none splits it.
+    counts = {}
+    for delimiter in _DELIMITERS:
+        try:
+            counts[delimiter] = len(next(csv.reader([header], delimiter=delimiter), []))
+        except csv.Error:
+            counts[delimiter] = 0
+    return max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
+
+
+def _rows_to_read(data: bytes | bytearray, body_start: int, end: int, rows: int, plan: Plan,
+                  max_days: int | None, symbol: str | None) -> tuple[int, int, int, int | None]:
+    """The bytes of the rows to parse (first, last), the rows above them, and how many rows
+    are parsed when the file is cut (None when all that matter are).
+
+    The most recent rows are kept: the last ones, or the first ones of a file listed newest
+    first. A file with a row a day (no symbol column, no two rows on a day at its recent end)
+    has at most ``max_days`` rows parsed; any other at most MAX_CSV_ROWS. A few rows at each
+    end are read first, to learn this and how the file writes its numbers.
+    """
+    daily_limit = MAX_CSV_ROWS if max_days is None else min(MAX_CSV_ROWS, max_days)
+    # Only lines that are read if the file is cut: a bad date in the others is no error.
+    lines = min(_PEEK_LINES, daily_limit)
+    head = _sample(data, body_start, end, plan, lines, at_start=True)
+    tail = _sample(data, body_start, end, plan, lines, at_start=False) if rows > lines else []
+    plan.unix = csv_columns.is_unix(_dates_of(head, plan))
+    plan.read_numbers_like(head + tail)
+    if rows <= daily_limit:
+        return body_start, end, 0, None
+    stamps = csv_columns.peek(_dates_of(head, plan) + _dates_of(tail, plan))
+    head_days, tail_days = stamps[:len(head)].dropna(), stamps[len(head):].dropna()
+    newest_first = bool(len(head_days) and len(tail_days) and head_days[0] > tail_days[-1])
+    if "symbol" in plan.where:
+        span = _symbol_span(data, body_start, end, plan, symbol)
+        if span is not None:
+            return _span_bytes(data, body_start, end, plan.newline, *span, newest_first)
+    recent = head_days if newest_first else tail_days
+    one_a_day = ("symbol" not in plan.where and len(recent) > 0
+                 and recent.normalize().is_unique)
+    limit = daily_limit if one_a_day else MAX_CSV_ROWS
+    if rows <= limit:
+        return body_start, end, 0, None
+    if newest_first:  # the row after the most recent `limit` starts past the cut
+        return body_start, _newline(data, body_start, end, plan.newline, limit, True), 0, limit
+    # The row before the most recent `limit` ends at the cut.
+    cut = _newline(data, body_start, end, plan.newline, limit, False) + 1
+    return cut, end, rows - limit, limit
+
+
+def _symbol_span(data: bytes | bytearray, body_start: int, end: int, plan: Plan,
+                 symbol: str | None) -> tuple[int, int] | None:
+    """The first and last line (from 0) holding a long file's chosen symbol; None for all.
+
+    Only the symbol column of every row is read (as categories: no Python object a row), so
+    a long file sorted by symbol is cut to its chosen symbol's rows before they are parsed,
+    and the symbols it lists in an error are all of the file's.
+    """
+    at = plan.where["symbol"]
+    prefix = plan.delimiter.join("0" * (at + 1)).encode() + plan.newline
+    options = dict(header=None, names=[f"c{i}" for i in range(at + 1)], usecols=[at],
+                   index_col=False, sep=plan.delimiter, encoding=plan.encoding,
+                   skip_blank_lines=False, skipinitialspace=True, keep_default_na=False,
+                   dtype={f"c{at}": "category"})
+    body = b"".join((prefix, memoryview(data)[body_start:end]))
+    try:
+        cells = pd.read_csv(io.BytesIO(body), **options)[f"c{at}"]
+    except (ValueError, pd.errors.ParserError):
+        return None  # the full read says what is wrong
+    del body
+    keep, _ = csv_columns.symbol_rows(cells.iloc[1:], symbol, plan.names["symbol"])
+    lines = np.flatnonzero(keep) if keep is not None else np.array([], "int64")
+    return (int(lines[0]), int(lines[-1])) if len(lines) else None
+
+
+def _span_bytes(data: bytes | bytearray, body_start: int, end: int, newline: bytes, top: int,
+                bottom: int, newest_first: bool) -> tuple[int, int, int, int | None]:
+    # Lines top..bottom, or the most recent MAX_CSV_ROWS of them.
+    kept = None
+    if bottom - top + 1 > MAX_CSV_ROWS:
+        kept = MAX_CSV_ROWS
+        top, bottom = (top, top + kept - 1) if newest_first else (bottom - kept + 1, bottom)
+    first = body_start if top == 0 else _newline(data, body_start, end, newline, top, True) + 1
+    return first, _newline(data, body_start, end, newline, bottom + 1, True), top, kept
+
+
+def _newline(data: bytes | bytearray, start: int, end: int, newline: bytes, count: int,
+             forward: bool) -> int:
+    """Where the ``count``-th newline from the start (or the end) of data[start:end] is.
+
+    Newlines are counted a chunk at a time in C; only the chunk that holds the one wanted is
+    searched newline by newline.
+    """
+    low, high = start, end
+    while high > low:
+        chunk = (low, min(high, low + _CHUNK)) if forward else (max(low, high - _CHUNK), high)
+        found = data.count(newline, *chunk)
+        if found >= count:
+            break
+        count -= found
+        low, high = (chunk[1], high) if forward else (low, chunk[0])
+    else:
+        return end if forward else start - 1
+    position = chunk[0] - 1 if forward else chunk[1]
+    for _ in range(count):
+        position = (data.find(newline, position + 1, chunk[1]) if forward
+                    else data.rfind(newline, chunk[0], position))
+    return position
+
+
+def _sample(data: bytes | bytearray, start: int, end: int, plan: Plan, lines: int,
+            at_start: bool) -> list[list[str]]:
+    """The cells of the first (or last) few lines, read with Python's csv module."""
+    if at_start:
+        chunk = bytes(data[start:min(end, start + _PEEK_BYTES)])
+        text = chunk.decode(plan.encoding, "replace").split(plan.newline.decode())
+        text = text[:lines] if len(text) > lines or start + _PEEK_BYTES >= end else text[:-1]
+    else:
+        chunk = bytes(data[max(start, end - _PEEK_BYTES):end])
+        text = chunk.decode(plan.encoding, "replace").split(plan.newline.decode())
+        text = text[-lines:] if len(text) > lines or end - _PEEK_BYTES <= start else text[1:]
+    try:
+        return [row for row in csv.reader(text, delimiter=plan.delimiter) if row]
+    except csv.Error:
+        return []
+
+
+def _dates_of(rows: list[list[str]], plan: Plan) -> list[str]:
+    # The date cells (with the time, if a column of its own) of sampled rows.
+    at = [plan.where[r] for r in ("date", "time") if r in plan.where]
+    return [" ".join(row[i].strip() for i in at if i < len(row)) for row in rows]
+
+
+def _read_rows(body: bytes, plan: Plan, offset: int) -> tuple[dict, np.ndarray]:
+    """The cells of each role, and the rows' numbers in the file.
+
+    Prices are parsed by pandas in C into float64, with _NA_VALUES as the missing ones; when a
+    cell is not a plain number ("$1,234.56", "123,45", or a typo), the rows are read again as
+    text a chunk at a time and the numbers cleaned, or the bad cell named.
+    """
+    try:
+        frame = pd.read_csv(io.BytesIO(body), **plan.options()).iloc[1:]
     except pd.errors.ParserError as exc:
         raise _unreadable(exc, offset) from None
-    except pd.errors.EmptyDataError:
-        raise DataError("the CSV file has a header but no rows of prices") from None
-    except ValueError as exc:
-        if "Number of passed names" in str(exc):  # a first row longer than the header
-            raise DataError(f"data row {offset + 1:,} has more fields than the header's "
-                            f"{len(options['names'])} columns") from None
-        _find_bad_number(body, options, newline, offset)
-        raise DataError(f"the file could not be read as CSV ({excerpt(str(exc))})") from None
+    except ValueError:
+        bad = _first_bad_cell(body, plan, offset)
+        if bad is not None:  # a typo is named at once; "$1,234.56" is read as text below
+            row, role, cell = bad
+            csv_columns.numbers(pd.Series([cell], dtype="str"), plan.names[role], np.array([row]),
+                                plan.delimiter, {}, volume=role == "volume")
+        return _read_text(body, plan, offset)
+    numbers = offset + frame.index.to_numpy()
+    _refuse_extra_fields(frame, plan, numbers)
+    _refuse_booleans(frame, body, plan, offset)
+    raw = {role: plan.cells(frame, role) for role in plan.where}
+    for role in [*plan.numeric, *(["date"] if plan.unix else [])]:
+        raw[role] = raw[role].to_numpy("float64")
+    return raw, numbers
 
 
-def _read_options(names: list[str], encoding: str) -> dict:
-    numeric = [c for c in _NUMERIC if c in names]
-    return dict(header=None, names=names, encoding=encoding, skip_blank_lines=True,
-                skipinitialspace=True, keep_default_na=False,
-                # the columns not used (OpenInt, Weighted_Price, ...) too, or their empty cells
-                # would each become a Python string
-                na_values={c: _NA_VALUES for c in names if c != "Date"},
-                dtype={"Date": str, **{c: "float64" for c in numeric}})
+def _read_text(body: bytes, plan: Plan, offset: int) -> tuple[dict, np.ndarray]:
+    parts: dict[str, list] = {role: [] for role in plan.where}
+    numbers, decimal_comma = [], {}
+    try:
+        chunks = pd.read_csv(io.BytesIO(body), **plan.options(text=True), chunksize=_CHUNK_ROWS)
+        with chunks:
+            for chunk in _chunks(chunks, offset):
+                chunk = chunk[chunk.index > 0]  # the prefix line
+                rows = offset + chunk.index.to_numpy()
+                _refuse_extra_fields(chunk, plan, rows)
+                for role in plan.where:
+                    cells = plan.cells(chunk, role)
+                    if role in plan.numeric:
+                        cells = csv_columns.numbers(cells, plan.names[role], rows, plan.delimiter,
+                                                    decimal_comma, volume=role == "volume")
+                    parts[role].append(cells)
+                numbers.append(rows)
+    except pd.errors.ParserError as exc:
+        raise _unreadable(exc, offset) from None
+    raw = {role: (np.concatenate(values) if role in plan.numeric else pd.concat(values))
+           for role, values in parts.items()}
+    return raw, np.concatenate(numbers)
+
+
+def _chunks(reader, offset: int):
+    # pandas' own words ("could not convert string to float") never reach a message.
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except pd.errors.ParserError as exc:
+            raise _unreadable(exc, offset) from None
+        except ValueError:
+            raise DataError("the file could not be read as CSV text; check that its fields are "
+                            "separated and quoted the same way on every line") from None
+
+
+def _first_bad_cell(body: bytes, plan: Plan, offset: int) -> tuple[int, str, str] | None:
+    """The file row, role and text of the first price cell pandas cannot read as a number.
+
+    Halves of the rows are read again as numbers (no Python object per cell, ~one more read
+    of the file in all) down to a few kB, and those rows as text. None if none is found.
+    """
+    options, prefix, newline = plan.options(), plan.prefix(), plan.newline
+    low, high = len(prefix), len(body)
+    while high - low > _LOCATE_BYTES:
+        middle = body.find(newline, (low + high) // 2, high)
+        if middle < 0:
+            break
+        try:
+            pd.read_csv(io.BytesIO(b"".join((prefix, memoryview(body)[low:middle + 1]))),
+                        **options)
+        except pd.errors.ParserError:
+            return None
+        except ValueError:
+            high = middle + 1
+            continue
+        offset += body.count(newline, low, middle + 1)
+        low = middle + 1
+    try:
+        text = pd.read_csv(io.BytesIO(prefix + body[low:high]), **plan.options(text=True))
+    except (ValueError, pd.errors.ParserError):
+        return None
+    found = []
+    for role in [*plan.numeric, *(["date"] if plan.unix else [])]:
+        cells = plan.cells(text, role).iloc[1:]
+        numbers = pd.to_numeric(cells.str.strip(), errors="coerce")
+        bad = (numbers.isna() & cells.notna()).to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            found.append((offset + int(cells.index[row]), role, str(cells.iloc[row])))
+    return min(found, default=None)
 
 
 def _unreadable(exc: pd.errors.ParserError, offset: int) -> DataError:
-    fields = _FIELDS.search(str(exc))
-    if fields:
-        expected, line, saw = fields.groups()
-        return DataError(f"data row {offset + int(line):,} has {saw} fields but the header has "
-                         f"{expected} columns")
-    return DataError(f"the file could not be read as CSV ({excerpt(str(exc))})")
+    # pandas counts the prefix line as row 0: its row 1 is the first data row.
+    quote = _OPEN_QUOTE.search(str(exc))
+    if quote:
+        return DataError(f"a quote opened in data row {offset + int(quote.group(1)):,} is never "
+                         f"closed")
+    return DataError("the file could not be read as CSV text; check that its fields are "
+                     "separated and quoted the same way on every line")
 
 
-def _refuse_booleans(raw: pd.DataFrame, body: bytes, names: list[str], encoding: str,
-                     newline: bytes, offset: int) -> None:
+def _refuse_extra_fields(frame: pd.DataFrame, plan: Plan, rows: np.ndarray) -> None:
+    # A row with more fields than the header is most often a price written 1,234.56 without
+    # quotes in a comma-separated file: every later column would be shifted.
+    count = len(plan.columns)
+    one, two = frame[f"c{count}"].notna().to_numpy(), frame[f"c{count + 1}"].notna().to_numpy()
+    if one.any() or two.any():
+        row = int(np.argmax(one | two))
+        fields = f"more than {count + 1}" if two[row] else f"{count + 1}"
+        hint = "; a number written 1,234.56 needs quotes" if plan.delimiter == "," else ""
+        raise DataError(f"data row {rows[row]:,} has {fields} fields but the header has {count} "
+                        f"columns{hint}")
+
+
+def _refuse_booleans(frame: pd.DataFrame, body: bytes, plan: Plan, offset: int) -> None:
     # pandas reads True/False, in any case, as 1/0 even in a float64 column. Only a file with a 0
     # or 1 in it can hold one; the lines with the word are then looked at one by one.
-    numeric = [c for c in _NUMERIC if c in names]
-    values = raw[numeric].to_numpy()
+    numeric = {plan.where[role]: plan.names[role] for role in plan.numeric}
+    values = frame[[f"c{at}" for at in numeric]].to_numpy("float64")
     if not ((values == 0.0) | (values == 1.0)).any():
         return
-    lowered = body.lower()
+    lowered, newline = body.lower(), plan.newline
     for word in ("true", "false"):
         position, looked = lowered.find(word.encode()), 0
         while position >= 0 and looked < _BOOLEAN_LINES:
             start = lowered.rfind(newline, 0, position) + 1
             end = lowered.find(newline, position)
             end = len(lowered) if end < 0 else end
-            line = bytes(body[start:end]).decode(encoding).rstrip("\r")
-            for name, cell in zip(names, next(csv.reader([line]), [])):
-                if name in numeric and cell.strip().lower() == word:
-                    row = offset + lowered.count(newline, 0, start) + 1
-                    raise DataError(f"column {name!r} holds {excerpt(cell)} in data row {row:,}, "
-                                    f"which is not a number")
+            line = bytes(body[start:end]).decode(plan.encoding).rstrip("\r")
+            cells = next(csv.reader([line], delimiter=plan.delimiter), [])
+            for at, name in numeric.items():
+                if at < len(cells) and cells[at].strip().lower() == word:
+                    row = offset + lowered.count(newline, 0, start)
+                    raise DataError(f"column {name!r} holds {excerpt(cells[at])} in data row "
+                                    f"{row:,}, which is not a number")
             position, looked = lowered.find(word.encode(), end), looked + 1
-
-
-def _find_bad_number(body: bytes, options: dict, newline: bytes, offset: int) -> None:
-    """Raise a DataError naming the first cell of ``body`` that failed to read as a number.
-
-    Only for a file that failed: halves of the rows are read again as numbers (no Python object
-    per cell, ~one more read of the file in all) down to a few kB, and those rows as strings.
-    """
-    low, high = 0, len(body)
-    while high - low > _LOCATE_BYTES:
-        middle = body.find(newline, (low + high) // 2, high)
-        if middle < 0:
-            break
-        try:
-            pd.read_csv(io.BytesIO(body[low:middle + 1]), **options)
-        except pd.errors.ParserError as exc:
-            raise _unreadable(exc, offset) from None
-        except pd.errors.EmptyDataError:  # blank lines only: nothing wrong there
-            pass
-        except ValueError:
-            high = middle + 1
-            continue
-        offset += body.count(newline, low, middle + 1)
-        low = middle + 1
-    strings = {**options, "dtype": str, "na_values": None}
-    try:
-        text = pd.read_csv(io.BytesIO(body[low:high]), **strings)
-    except pd.errors.ParserError as exc:
-        raise _unreadable(exc, offset) from None
-    except ValueError:
-        return
-    # The rule pandas applied, cell by cell: a number (spaces around it allowed) or a marker.
-    for row in range(len(text)):
-        for column in (c for c in _NUMERIC if c in text.columns):
-            cell = text[column].iloc[row]
-            if not isinstance(cell, str) or cell.lower() in _MISSING:  # a short row, or a marker
-                continue
-            if not np.isnan(pd.to_numeric(cell, errors="coerce")):
-                continue
-            raise DataError(f"column {column!r} holds {excerpt(cell)} in data row "
-                            f"{offset + row + 1:,}, which is not a number")
-
-
-def _dates(values: pd.Series, offset: int = 0) -> pd.DatetimeIndex:
-    text = values.fillna("").str.strip()
-    long = (text.str.len() > MAX_DATE_CHARS).to_numpy()
-    if long.any():  # dateutil takes minutes over a long string
-        raise _not_a_date(text, long, offset, "; expected dates like 2013-03-01")
-    # ISO dates are the norm and fast; then the format of the first date (1/2/2013 from a
-    # spreadsheet, "2 Jan 2013"), read for every row at once. "mixed" tries each row on its own,
-    # which for unusual text costs ~80 us a row, so only short files get it.
-    formats = ["ISO8601"]
-    first = text.iloc[0] if len(text) else ""
-    try:
-        guessed = guess_datetime_format(first) if 0 < len(first) <= EXCERPT_CHARS else None
-    except (ValueError, TypeError, OverflowError):
-        guessed = None
-    formats += [guessed] if guessed else []
-    formats += ["mixed"] if len(text) <= MAX_MIXED_DATES else []
-    dates = None
-    for fmt in formats:
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", format=fmt)
-        except (ValueError, TypeError, OverflowError):
-            continue
-        if dates is None or parsed.notna().sum() > dates.notna().sum():
-            dates = parsed
-        if dates.notna().all():
-            break
-    bad = np.ones(len(values), bool) if dates is None else dates.isna().to_numpy()
-    if bad.any():
-        raise _not_a_date(text, bad, offset, "; expected dates like 2013-03-01")
-    index = pd.DatetimeIndex(dates)
-    index = index.tz_localize(None) if index.tz is not None else index
-    # pandas holds dates beyond 1677-2262 at a coarser unit; the frame needs nanoseconds.
-    last = last_day()
-    bad = np.asarray((index < FIRST_DATE) | (index.normalize() > last))
-    if bad.any():
-        raise _not_a_date(text, bad, offset, f" between {FIRST_DATE.date()} and {last.date()}")
-    return index.as_unit("ns")
-
-
-def _not_a_date(text: pd.Series, bad: np.ndarray, offset: int, expected: str) -> DataError:
-    # The first bad row, named as the person counts it (from the top of the file).
-    row = int(np.argmax(bad))
-    return DataError(f"{excerpt(text.iloc[row])} in data row {offset + row + 1:,} is not a "
-                     f"date{expected}")
-
-
-def _check_order(stamps: pd.DatetimeIndex, what: str, offset: int = 0) -> None:
-    # A person's file in the wrong order is more likely a mistake than a choice: say so, don't sort.
-    steps = np.diff(stamps.asi8)
-    if (steps > 0).all():
-        return
-    row = int(np.argmax(steps <= 0)) + 1
-    here, before = stamps[row], stamps[row - 1]
-    first = offset + row
-    if here == before:
-        raise DataError(f"{what} {here} appears more than once (data rows {first:,} and "
-                        f"{first + 1:,}); each needs exactly one row")
-    raise DataError(f"{what}s are not in ascending order: data row {first + 1:,} ({here}) comes "
-                    f"after data row {first:,} ({before}); sort the file oldest first")
-
-
-def _daily(raw: pd.DataFrame, layout: str, offset: int = 0) -> pd.DataFrame:
-    days = _dates(raw["Date"], offset).normalize()
-    _check_order(days, "date", offset)
-    names = [c for c in ("Open", "High", "Low", "Close", "Adj Close") if c in LAYOUTS[layout]]
-    columns = {name: raw[name].to_numpy("float64") for name in [*names, "Volume"]}
-    for name in names:  # checked here, not in validate, to name the file's own column
-        bad = ~(np.isfinite(columns[name]) & (columns[name] > 0))
-        if bad.any():
-            row = int(np.argmax(bad))
-            raise DataError(f"{name} is {columns[name][row]} on {days[row].date()} (data row "
-                            f"{offset + row + 1:,}); prices must be positive numbers")
-    # Yahoo's Close is split-adjusted only; Adj Close also takes out dividends.
-    ratio = columns["Adj Close"] / columns["Close"] if layout == YAHOO else 1.0
-    frame = {name.lower(): columns[name] * ratio for name in ("Open", "High", "Low", "Close")}
-    return pd.DataFrame({**frame, "volume": columns["Volume"]},
-                        index=pd.DatetimeIndex(days, name="date"))
-
-
-def _bitstamp(raw: pd.DataFrame, offset: int = 0) -> pd.DataFrame:
-    seconds = raw["Timestamp"].to_numpy("float64")
-    if np.isnan(seconds).any():
-        row = int(np.argmax(np.isnan(seconds)))
-        raise DataError(f"Timestamp is missing in data row {offset + row + 1:,}")
-    last = last_day()
-    earliest = (FIRST_DATE - pd.Timestamp(0)) // pd.Timedelta(seconds=1)
-    latest = (last + pd.Timedelta(days=1) - pd.Timestamp(0)) // pd.Timedelta(seconds=1)
-    bad = ~((seconds >= earliest) & (seconds < latest))
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise DataError(f"Timestamp {seconds[row]:.15g} in data row {offset + row + 1:,} is not "
-                        f"a unix time between {FIRST_DATE.date()} and {last.date()}")
-    stamps = pd.DatetimeIndex(pd.to_datetime(seconds, unit="s")).as_unit("ns")
-    _check_order(stamps, "timestamp", offset)
-    minutes = pd.DataFrame({
-        "open": raw["Open"].to_numpy("float64"), "high": raw["High"].to_numpy("float64"),
-        "low": raw["Low"].to_numpy("float64"), "close": raw["Close"].to_numpy("float64"),
-        "volume": np.nan_to_num(raw["Volume_(BTC)"].to_numpy("float64"), nan=0.0),
-    }, index=stamps)
-    # Bitstamp writes a NaN row for every minute without trades; those carry no prices.
-    traded = np.isfinite(minutes[["open", "high", "low", "close"]].to_numpy()).all(axis=1)
-    minutes = minutes[traded]
-    if minutes.empty:
-        raise DataError("the Bitstamp file has no rows with trades (every price is empty)")
-    daily = minutes.groupby(minutes.index.normalize()).agg(
-        open=("open", "first"), high=("high", "max"), low=("low", "min"),
-        close=("close", "last"), volume=("volume", "sum"))
-    daily.index = pd.DatetimeIndex(daily.index, name="date")
-    return daily.astype("float64")

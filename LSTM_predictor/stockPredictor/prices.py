@@ -251,28 +251,34 @@ def _finished_sample(ticker: str) -> pd.DataFrame:
 
 
 def read_csv(source: csv_formats.CsvSource, ticker: str | None = None) -> pd.DataFrame:
-    """Prices from a CSV path or file object in the Yahoo export, Kaggle or Bitstamp layout.
+    """Prices from a CSV path or file object with a date column and a close or price column.
 
-    Bounded: at most ``csv_formats.MAX_CSV_BYTES`` of text and ``csv_formats.MAX_CSV_ROWS`` rows
-    are read, and the most recent MAX_DAILY_ROWS days kept. ``attrs["notices"]`` lists, one
-    sentence each, what was cut (empty when nothing was).
+    Any delimiter, encoding and row order; a long file with a symbol column gives the rows of
+    ``ticker``, or of its only symbol. Bounded: at most ``csv_formats.MAX_CSV_BYTES`` of text and
+    ``csv_formats.MAX_CSV_ROWS`` rows are read, and the most recent MAX_DAILY_ROWS days kept.
+    ``attrs["notices"]`` lists, one sentence each, what was cut or fixed (empty when nothing
+    was); ``attrs["file_name"]`` is the file's base name (None without one). The ticker is
+    ``ticker``, else the file's symbol, else one taken from the file name.
     """
-    frame, layout = csv_formats.parse(source, max_days=MAX_DAILY_ROWS)
+    chosen = check_ticker(ticker) if ticker is not None and str(ticker).strip() else None
+    frame, layout = csv_formats.parse(source, max_days=MAX_DAILY_ROWS, symbol=chosen)
     notices = list(frame.attrs.get("notices", []))
-    if ticker is None:
-        ticker = _ticker_from_name(source, layout)
+    symbol = str(frame.attrs.get("symbol") or "")
+    if chosen is None and TICKER_PATTERN.match(symbol):
+        chosen = symbol.upper()
+    if chosen is None:
+        chosen = _ticker_from_name(source, layout)
     calendar = "crypto" if layout == csv_formats.BITSTAMP else None
-    frame = _finish(frame, check_ticker(ticker), "csv", calendar)
+    frame = _finish(frame, chosen, "csv", calendar)
     frame.attrs["notices"] = notices  # _finish sets attrs afresh
+    frame.attrs["file_name"] = csv_formats.file_name(source)
     return frame
 
 
 def _ticker_from_name(source: object, layout: str) -> str:
     """A ticker for an upload, from its file name: ``msft_prices_2017.csv`` is MSFT."""
-    name = source if isinstance(source, (str, os.PathLike)) else (
-        getattr(source, "filename", None) or getattr(source, "name", None))
-    stem = Path(os.fspath(name)).name if isinstance(name, (str, os.PathLike)) else ""
-    for suffix in (".gz", ".csv", ".txt"):
+    stem = csv_formats.file_name(source) or ""
+    for suffix in (".gz", ".csv", ".txt", ".tsv"):
         stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
     found = _ticker_in_stem(stem)
     if found:
@@ -288,7 +294,8 @@ def _ticker_from_name(source: object, layout: str) -> str:
 _NAME_WORDS = frozenset(
     "prices price daily weekly monthly hourly minute min data historical history stock stocks "
     "quotes quote export download close ohlc ohlcv yahoo finance nasdaq nyse us csv txt kaggle "
-    "bitstamp to from and of all full adjusted adj xnas xnys xase arcx bats".split())
+    "bitstamp to from and of all full adjusted adj xnas xnys xase arcx bats date dates time "
+    "symbol symbols ticker tickers series file upload my new copy final".split())
 _NAME_TOKEN = re.compile(r"^(?=.*[A-Za-z])[A-Za-z.\-^=]{1,10}$")
 
 

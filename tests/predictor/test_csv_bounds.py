@@ -125,15 +125,15 @@ def test_unknown_columns_are_listed_briefly():
     message = refusal(",".join(f"column number {i}" for i in range(40)) + "\n1\n")
     assert_one_short_sentence(message)
     assert message.startswith("the CSV columns 'column number 0', ")
-    assert "…" in message and "Date" in message and "Bitstamp" in message
-    assert "'name', 'colour' are not a price layout" in refusal("name,colour\nsky,blue\n")
+    assert "…" in message and "Date" in message and "Close" in message
+    assert "'name', 'colour' are not price columns" in refusal("name,colour\nsky,blue\n")
 
 
 @pytest.mark.parametrize("row, words", [
     ("2013-01-02,10,11,9," + "9" * 1_000_000 + "x,5,100", ["'Close'", "data row 1"]),
     ("2013" * 100_000 + ",10,11,9,10,5,100", ["not a date", "data row 1"]),
     ("2013-01-02,10,11,9,tRuE,5,100", ["'Close'", "'tRuE'", "data row 1"]),
-    ("2013-01-02,10,11,9,null ,5,100", ["'Close'", "'null '"]),
+    ("2013-01-02,10,11,9,10,nul ,100", ["'Adj Close'", "'nul '"]),
     ("2013-01-02,10,11,9,10,5,100,7", ["8 fields", "7 columns"]),
 ])
 def test_errors_about_cells_quote_little_of_the_file(row, words):
@@ -180,13 +180,14 @@ def test_bitstamp_rows_and_days_are_capped_the_most_recent_kept(monkeypatch):
     stamps = [start + 3600 * 8 * i for i in range(30)]  # three rows a day for ten days
     monkeypatch.setattr(csv_formats, "MAX_CSV_ROWS", 24)
     frame = prices.read_csv(io.BytesIO(bitstamp_csv(stamps)))
-    assert frame.attrs["notices"] == ["The file holds 30 rows of prices; the most recent 24 "
-                                      "were kept."]
+    assert frame.attrs["notices"] == [
+        "The file holds 30 rows of prices; the most recent 24 were kept.",
+        "The file's 8-hour rows were combined into daily prices."]
     assert frame.index[-1] == pd.Timestamp("2021-01-10") and len(frame) == 8
     monkeypatch.setattr(prices, "MAX_DAILY_ROWS", 5)
     frame = prices.read_csv(io.BytesIO(bitstamp_csv(stamps)))
     assert len(frame) == 5 and frame.index[0] == pd.Timestamp("2021-01-06")
-    assert frame.attrs["notices"][1] == ("The file's rows cover 8 days; the most recent 5 were "
+    assert frame.attrs["notices"][2] == ("The file's rows cover 8 days; the most recent 5 were "
                                          "kept.")
 
 
@@ -240,8 +241,14 @@ def test_spaces_and_a_comma_at_the_end_of_every_line_read_as_before():
 
 
 @pytest.mark.parametrize("marker", ["null", "NULL", "NaN", "nan", "N/A", "n/a", "-", "", "None",
-                                    " null"])
+                                    " null", "null "])
 def test_missing_markers_in_any_case_are_missing_not_bad_numbers(marker):
-    message = refusal(f"{YAHOO_HEADER}\n2013-01-02,10,11,9,10,5,100\n"
-                      f"2013-01-03,{marker},11,9,10,5,100\n")
-    assert message == "Open is nan on 2013-01-03 (data row 2); prices must be positive numbers"
+    # A missing open is stood in for by the close; a row without a price is left out.
+    frame = prices.read_csv(io.StringIO(
+        f"{YAHOO_HEADER}\n2013-01-02,10,11,9,10,5,100\n2013-01-03,{marker},11,9,10,5,100\n"
+        f"2013-01-04,10,11,9,{marker},{marker},100\n"), ticker="X")
+    assert frame.index.tolist() == [pd.Timestamp("2013-01-02"), pd.Timestamp("2013-01-03")]
+    assert frame["open"].tolist() == [5.0, 5.0]  # 10 * 5/10 on the 2nd; the close, 5, on the 3rd
+    assert frame.attrs["notices"] == [
+        "1 row without a price in column 'Adj Close' was left out.",
+        "1 row had no open, high or low price; the close stands in for it."]

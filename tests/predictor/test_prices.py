@@ -160,16 +160,14 @@ def test_flask_upload_names_the_ticker_after_the_file():
 
 
 @pytest.mark.parametrize("text, words", [
-    (daily_csv("Date,Price,Volume", ["2013-01-02,10,100"]),
-     ["'Price'", "not a price layout", "Date", "Open, High, Low, Close, Volume", "Timestamp"]),
-    (daily_csv(rows=["2013-01-03,10,11,9,10,5,100", "2013-01-02,10,11,9,10,5,100"]),
-     ["ascending", "2013-01-02", "2013-01-03"]),
-    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-02,10,11,9,10,5,100"]),
-     ["2013-01-02", "more than once"]),
+    (daily_csv("Date,Colour,Volume", ["2013-01-02,red,100"]),
+     ["'Colour'", "no price column", "Close", "Price"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-02,10,11,9,10,6,100"]),
+     ["2013-01-02", "more than once", "data rows 1 and 2"]),
     (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-03,0,11,9,10,5,100"]),
      ["Open is 0.0", "2013-01-03", "positive"]),
-    (daily_csv(rows=["2013-01-02,10,11,9,10,5,100", "2013-01-03,10,11,9,null,null,100"]),
-     ["Close is nan on 2013-01-03"]),
+    (daily_csv(rows=["2013-01-02,10,11,9,null,null,100", "2013-01-03,10,11,9,null,null,100"]),
+     ["no row", "'Adj Close'"]),
     (daily_csv("Date,Open,High,Low,Close,Volume,OpenInt",
                ["2013-01-02,10,11,9,10,100,0", "2013-01-03,10,11,9,inf,100,0"]),
      ["Close is inf on 2013-01-03"]),
@@ -190,16 +188,19 @@ def test_bad_csv_errors_name_the_problem(tmp_path, text, words):
 
 
 def test_unknown_columns_error_names_what_was_found(tmp_path):
-    with pytest.raises(DataError, match=r"columns 'Day', 'Last' are not a price layout"):
-        prices.read_csv(write(tmp_path, "odd.csv", "Day,Last\n2013-01-02,10\n"))
+    with pytest.raises(DataError, match=r"columns 'Day', 'Colour' have no price column"):
+        prices.read_csv(write(tmp_path, "odd.csv", "Day,Colour\n2013-01-02,red\n"))
 
 
-def test_bitstamp_out_of_order_timestamps_are_an_error(tmp_path):
+def test_bitstamp_out_of_order_timestamps_are_sorted_saying_so(tmp_path):
     minutes = bitstamp_rows()
+    minutes.to_csv(tmp_path / "in_order.csv", index=False)
     minutes.iloc[[1, 2]] = minutes.iloc[[2, 1]].to_numpy()
     minutes.to_csv(tmp_path / "btc.csv", index=False)
-    with pytest.raises(DataError, match="not in ascending order"):
-        prices.read_csv(tmp_path / "btc.csv")
+    frame = prices.read_csv(tmp_path / "btc.csv")
+    pd.testing.assert_frame_equal(frame, prices.read_csv(tmp_path / "in_order.csv"))
+    assert ("The file's rows were not in date order; they were sorted oldest first."
+            in frame.attrs["notices"])
 
 
 def test_missing_file_is_a_data_error(tmp_path):
