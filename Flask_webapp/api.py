@@ -1,17 +1,21 @@
-"""The JSON API under /api/v1, described by the OpenAPI document at /api/v1/openapi.json."""
+"""The JSON API under /api/v1, described by the OpenAPI document at /api/v1/openapi.json.
+
+The docs page, /api/v1/docs, renders that document with Swagger UI (static/vendor/swagger-ui);
+every operation carries an example request and answer from api_examples.
+"""
 
 from __future__ import annotations
 
 import math
 
 import flask_smorest
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify, render_template, request, url_for
 from stockPredictor import info, rounding
 from stockPredictor.errors import DataError, excerpt
 from stockPredictor.prices import check_ticker
 from werkzeug.exceptions import UnsupportedMediaType
 
-from . import forecasting, schemas
+from . import api_examples, forecasting, schemas
 
 # Views answer with jsonify, which is fast for thousands of rows; @blp.response documents the
 # shape, and the tests check every answer against that schema.
@@ -34,19 +38,29 @@ class Api(flask_smorest.Api):
     def _register_error_handlers(self):
         pass
 
+    def _openapi_swagger_ui(self):
+        """The API docs page: Swagger UI in the site's layout, started by static/js/api_docs.js."""
+        # flask-smorest's own template starts Swagger UI with an inline script, which the
+        # Content-Security-Policy refuses; ours loads the same files and a script of our own.
+        return render_template("api_docs.html", title=self.spec.title,
+                               spec_url=url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
+                               swagger_ui_url=self._swagger_ui_url)
+
 
 def _document_errors(*statuses: int):
     def decorate(view):
         for status in statuses:
-            view = blp.alt_response(status, schema=schemas.Error, description=ERRORS[status])(view)
+            view = blp.alt_response(status, schema=schemas.Error, description=ERRORS[status],
+                                    example=api_examples.ERRORS[status])(view)
         return view
     return decorate
 
 
 @blp.route("/healthz")
-@blp.response(200, schemas.Health)
+@blp.doc(description=api_examples.curl("/api/v1/healthz"))
+@blp.response(200, schemas.Health, example=api_examples.HEALTH)
 @blp.alt_response(503, schema=schemas.Health, description="no model is loaded, so no forecast "
-                  "can be served")
+                  "can be served", example=api_examples.HEALTH_UNAVAILABLE)
 def healthz():
     """Whether the process can serve forecasts: its models, or why it cannot."""
     registry = forecasting.registry()
@@ -63,7 +77,8 @@ def healthz():
 
 
 @blp.route("/models")
-@blp.response(200, schemas.ModelList)
+@blp.doc(description=api_examples.curl("/api/v1/models"))
+@blp.response(200, schemas.ModelList, example=api_examples.MODELS)
 def models():
     """The models this process serves, with what they were trained on."""
     registry = forecasting.registry()
@@ -72,8 +87,9 @@ def models():
 
 
 @blp.route("/stocks/<ticker>")
+@blp.doc(description=api_examples.curl("/api/v1/stocks/IBM"))
 @blp.arguments(schemas.TickerPath, location="path", as_kwargs=True)
-@blp.response(200, schemas.StockInfo)
+@blp.response(200, schemas.StockInfo, example=api_examples.STOCK)
 @_document_errors(404, 422, 503)
 def stock(ticker: str):
     """The info card of a ticker: name, source, dates, last close, day change, 52-week range."""
@@ -81,9 +97,10 @@ def stock(ticker: str):
 
 
 @blp.route("/stocks/<ticker>/history")
+@blp.doc(description=api_examples.curl(api_examples.HISTORY_PATH))
 @blp.arguments(schemas.TickerPath, location="path", as_kwargs=True)
 @blp.arguments(schemas.HistoryQuery, location="query")
-@blp.response(200, schemas.History)
+@blp.response(200, schemas.History, example=api_examples.HISTORY)
 @_document_errors(404, 422, 503)
 def history(query: dict, ticker: str):
     """Daily prices of a ticker, oldest first, optionally from start (inclusive) to end."""
@@ -102,10 +119,12 @@ def history(query: dict, ticker: str):
 
 
 @blp.route("/forecast", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {
-    "application/json": {"schema": schemas.ForecastRequest},
-    "multipart/form-data": {"schema": schemas.ForecastUpload}}})
-@blp.response(200, schemas.ForecastResult)
+@blp.doc(description=api_examples.FORECAST_DESCRIPTION, requestBody={"required": True, "content": {
+    "application/json": {"schema": schemas.ForecastRequest,
+                         "examples": api_examples.FORECAST_REQUESTS},
+    "multipart/form-data": {"schema": schemas.ForecastUpload,
+                            "example": api_examples.UPLOAD_REQUEST}}})
+@blp.response(200, schemas.ForecastResult, examples=api_examples.FORECAST_ANSWERS)
 @_document_errors(400, 404, 413, 415, 422, 503)
 def forecast():
     """Forecast a ticker's next trading days, or those of an uploaded CSV of prices."""

@@ -103,8 +103,8 @@ class TickerPath(ma.Schema):
 class HistoryQuery(ma.Schema):
     """Optional date range of a price history: start inclusive, end exclusive."""
 
-    start = Day(load_default=None, metadata={"example": "2012-01-01"})
-    end = Day(load_default=None, metadata={"example": "2013-01-01"})
+    start = Day(load_default=None, metadata={"example": "2013-02-27"})
+    end = Day(load_default=None, metadata={"example": "2013-03-01"})
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs):
@@ -118,17 +118,17 @@ class ForecastOptions(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE  # a form also posts its submit button
 
-    horizon = WholeNumber(load_default=DEFAULT_HORIZON,
+    horizon = WholeNumber(load_default=DEFAULT_HORIZON, allow_none=True,
                           validate=validate.Range(1, MAX_HORIZON, error=HORIZON_RULE),
                           error_messages={"invalid": HORIZON_RULE, "too_large": HORIZON_RULE},
                           metadata={"description": "trading days to forecast"})
-    as_of = Day(latest=dt.date.today, load_default=None, metadata={
+    as_of = Day(latest=dt.date.today, load_default=None, allow_none=True, metadata={
         "description": "forecast as if on this past date (default: the latest price)"})
-    level = BandLevel(load_default=DEFAULT_LEVEL, metadata={
-        "enum": list(LEVELS), "description": "coverage of the forecast band (0.8: the close "
+    level = BandLevel(load_default=DEFAULT_LEVEL, allow_none=True, metadata={
+        "enum": [*LEVELS, None], "description": "coverage of the forecast band (0.8: the close "
         "should fall inside it 8 times in 10)"})
-    model = fields.String(load_default=None, validate=validate.Regexp(MODEL_PATTERN,
-                                                                      error=MODEL_RULE),
+    model = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Regexp(MODEL_PATTERN, error=MODEL_RULE),
                           error_messages={"invalid": MODEL_RULE}, metadata={
                               "description": "model name (default: the best one for the ticker)"})
 
@@ -138,8 +138,17 @@ class ForecastOptions(ma.Schema):
         if not isinstance(data, Mapping):
             raise ma.ValidationError(f"must be a JSON object with the fields {FORECAST_FIELDS}, "
                                      f"not {_json_kind(data)}", "body")
-        # HTML forms send empty strings for fields left blank.
-        return {key: value for key, value in data.items() if value not in ("", None)}
+        # null is "the default", as documented; a form's blanks were dropped by `form_fields`.
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def form_fields(form: Mapping) -> dict:
+    """A page's form or query string without the empty strings of the fields left blank.
+
+    Only the pages' forms: in the API, "" is a value (refused where it is not valid), as the
+    OpenAPI document says; null or no field means the default.
+    """
+    return {key: value for key, value in form.items() if value != ""}
 
 
 def _json_kind(value: object) -> str:
@@ -152,7 +161,7 @@ class ForecastRequest(ForecastOptions):
     """A forecast request: a ticker, or (as multipart/form-data) a CSV file of prices."""
 
     ticker = _ticker("required unless a file is uploaded; names the upload otherwise",
-                     load_default=None)
+                     load_default=None, allow_none=True)
 
 
 class ForecastUpload(ForecastRequest):
@@ -166,7 +175,8 @@ class Error(ma.Schema):
     """Every error: a short code and a sentence that names the bad value."""
 
     error = fields.String(required=True, metadata={"example": "invalid_input"})
-    message = fields.String(required=True, metadata={"example": "horizon: must be 1 to 30"})
+    message = fields.String(required=True, metadata={
+        "example": "horizon: must be a whole number of trading days from 1 to 30"})
 
 
 class Health(ma.Schema):

@@ -185,7 +185,8 @@ def test_openapi_document_is_generated_from_the_schemas(client):
     assert set(body) == {"application/json", "multipart/form-data"}
     request = spec["components"]["schemas"]["ForecastRequest"]["properties"]
     assert request["horizon"]["maximum"] == 30 and request["horizon"]["minimum"] == 1
-    assert request["level"]["enum"] == [0.5, 0.8, 0.95] and request["level"]["default"] == 0.8
+    # null means the default (80%), and OpenAPI 3.0 lists it in a nullable enum.
+    assert request["level"]["enum"] == [0.5, 0.8, 0.95, None] and request["level"]["default"] == 0.8
     record = spec["components"]["schemas"]["TrackRecord"]["properties"]
     assert {"p_value_vs_naive", "policy_weights"} <= set(record)
     assert spec["components"]["schemas"]["Error"]["required"] == ["error", "message"]
@@ -260,11 +261,26 @@ def test_a_level_not_offered_is_refused_by_name(client, level, shown):
     assert "0.5" in message and "0.8" in message and "0.95" in message
 
 
-@pytest.mark.parametrize("level", ["", None])
-def test_a_blank_level_is_the_80_band(client, level):
-    # A form sends an empty string for a field left blank; JSON may send null.
-    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "level": level})
+def test_a_null_level_is_the_80_band(client):
+    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "level": None})
     assert conforms(answer.get_json(), schemas.ForecastResult)["level"] == 0.8
+
+
+def test_a_field_left_blank_on_the_page_form_is_its_default(client):
+    # A browser sends an empty string for each field left blank.
+    answer = client.post("/predict", data={"ticker": "IBM", "horizon": "3", "level": "",
+                                           "as_of": "", "model": ""})
+    assert answer.status_code == 303 and answer.location.endswith("/prediction/IBM?horizon=3")
+
+
+@pytest.mark.parametrize("field", ["level", "model", "as_of", "horizon"])
+@pytest.mark.parametrize("as_form", [False, True], ids=["json", "multipart"])
+def test_an_empty_string_in_the_api_is_refused_as_the_document_says(client, field, as_form):
+    # In the API "" is a value, not a blank field: only null (or no field) means the default.
+    body = {"ticker": "IBM", field: ""}
+    sent = (client.post("/api/v1/forecast", data=body, content_type="multipart/form-data")
+            if as_form else client.post("/api/v1/forecast", json=body))
+    assert error_of(sent, 422).startswith(f"{field}:")
 
 
 def test_a_level_not_offered_in_a_form_is_refused_by_name(client):

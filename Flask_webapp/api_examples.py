@@ -1,0 +1,164 @@
+"""Example requests and answers for the OpenAPI document, so the API docs show real calls.
+
+Every answer here is what the app said to its request on the bundled sample (IBM's prices end on
+2013-03-01), cut short where it is long: two forecast days, two days of history. Only
+``fetched_at`` and ``age_days`` change from run to run. tests/webapp/test_api_docs.py checks
+each example against its schema and against the app's own answer, so a field added to a schema,
+or an answer that changes, is caught there and must be brought here.
+"""
+
+from __future__ import annotations
+
+SAMPLE_NOTICE = "These are the bundled sample prices, which end on 2013-03-01: not current prices."
+# How the sample's prices are dated and described in every answer that carries them.
+SAMPLE_DATA = {"source": "sample", "source_label": "Bundled sample (Quandl WIKI, to 2013)",
+               "fetched_at": "2026-11-23T09:02:56+00:00", "first_date": "2000-03-01",
+               "last_date": "2013-03-01", "age_days": 5015, "stale": False, "file_name": None,
+               "notice": SAMPLE_NOTICE, "notices": [SAMPLE_NOTICE]}
+POLICY = {"method": "shrink-toward-naive", "fitted_on": "validation"}
+IBM_MODEL = {
+    "name": "ibm", "scope": "ticker", "arch": "lstm", "target": "log_return", "window": 20,
+    "tickers": ["IBM"], "trained_from": "2000-03-01", "trained_to": "2011-03-18",
+    "data_to": "2013-03-01",
+    "test_mae_vs_naive": [1.0, 1.0005, 1.0004, 1.0004, 1.0008, 1.0011, 1.0013, 1.0013, 1.0016,
+                          1.0011, 1.0015, 1.0015, 1.001, 1.0009, 1.0006, 1.0006, 1.0005, 1.0002,
+                          0.9999, 0.9997, 0.9995, 0.999, 0.999, 0.9989, 0.9991, 0.9992, 0.9989,
+                          0.9986, 0.9983, 0.9983],
+    "policy": {**POLICY, "start": "2009-04-08", "end": "2011-03-17", "served_steps": 0}}
+GENERAL_MODEL = {
+    "name": "general", "scope": "general", "arch": "lstm", "target": "log_return", "window": 60,
+    "tickers": ["AAPL", "FB", "GOOG", "IBM", "MSFT"], "trained_from": "2000-03-01",
+    "trained_to": "2013-01-17", "data_to": "2013-03-01",
+    "test_mae_vs_naive": [1.0004, 0.9941, 0.9935, 0.9927, 0.9851, 0.9799, 0.9814, 0.9783, 0.9801,
+                          0.9758, 0.9687, 0.9691, 0.965, 0.9676, 0.9699, 0.9706, 0.9683, 0.9712,
+                          0.9713, 0.9726, 0.9716, 0.9707, 0.969, 0.9713, 0.9744, 0.9756, 0.9716,
+                          0.973, 0.9744, 0.9733],
+    "policy": {**POLICY, "start": "2009-04-08", "end": "2013-01-16", "served_steps": 20}}
+NO_CHANGE_VERDICT = ("2 days ahead this model serves the no-change forecast: on its validation "
+                     "data its own forecast did not beat no change convincingly.")
+
+HEALTH = {"status": "ok", "models": ["general", "ibm"], "price_source": "sample"}
+HEALTH_UNAVAILABLE = {"status": "unavailable", "models": [], "price_source": "sample",
+                      "reason": "no model is loaded, so no forecast can be served; train one "
+                                "with `stock-predictor train`"}
+MODELS = {"models": [GENERAL_MODEL, IBM_MODEL]}
+STOCK = {
+    "ticker": "IBM", "name": "International Business Machines Corporation", **SAMPLE_DATA,
+    "rows": 3270, "last_close": 175.2712, "change": 1.79668, "change_pct": 1.04,
+    "low_52w": 155.0637, "high_52w": 181.3649}
+HISTORY_PATH = "/api/v1/stocks/IBM/history?start=2013-02-27&end=2013-03-01"
+HISTORY = {"ticker": "IBM", "source": "sample", "prices": [
+    {"date": "2013-02-27", "open": 171.7988, "high": 175.133, "low": 171.5483, "close": 174.7702,
+     "volume": 4185100.0},
+    {"date": "2013-02-28", "open": 174.6406, "high": 175.4552, "low": 173.44, "close": 173.4745,
+     "volume": 4689200.0}]}
+
+FORECAST_REQUEST = {"ticker": "IBM", "horizon": 2}
+FORECAST = {
+    "ticker": "IBM", "model": "ibm", "as_of": "2013-03-01", "source": "sample",
+    "last_close": 175.2712, "horizon": 2, "level": 0.8,
+    "forecast": [{"date": "2013-03-04", "close": 175.2712, "low": 173.2962, "high": 177.2687},
+                 {"date": "2013-03-05", "close": 175.2712, "low": 172.3598, "high": 178.2318}],
+    "actual": None, "model_info": IBM_MODEL, "data": SAMPLE_DATA,
+    "track_record": {
+        "available": True, "origins": 250, "horizon": 2, "start": "2012-02-29",
+        "end": "2013-02-27", "level": 0.8, "origins_in_training": 0, "mae_vs_naive": [1.0, 1.0],
+        "p_value_vs_naive": [1.0, 1.0], "policy_weights": [0.0, 0.0],
+        "directional_accuracy": [None, None], "coverage": [0.824, 0.808],
+        "verdict": NO_CHANGE_VERDICT},
+    "notices": [SAMPLE_NOTICE]}
+PAST_REQUEST = {"ticker": "IBM", "horizon": 2, "as_of": "2013-02-26", "level": 0.8}
+PAST_FORECAST = {
+    **FORECAST, "as_of": "2013-02-26", "last_close": 172.0147,
+    "forecast": [{"date": "2013-02-27", "close": 172.0147, "low": 170.1076, "high": 173.9432},
+                 {"date": "2013-02-28", "close": 172.0147, "low": 169.1865, "high": 174.8902}],
+    "actual": [{"date": "2013-02-27", "close": 174.7702},
+               {"date": "2013-02-28", "close": 173.4745}],
+    "track_record": {**FORECAST["track_record"], "start": "2012-02-24", "end": "2013-02-22",
+                     "coverage": [0.828, 0.812]}}
+
+# The last 21 days of the sample's IBM prices as Yahoo exports them: the fewest rows the ibm model
+# (a window of 20 daily returns) forecasts from, too few for a track record.
+UPLOAD_CSV = """\
+Date,Open,High,Low,Close,Adj Close,Volume
+2013-01-31,174.89,175.87,174.58,174.67,174.67,3091400
+2013-02-01,176.03,176.63,175.33,176.49,176.49,3370700
+2013-02-04,175.63,176.35,175.10,175.29,175.29,3188800
+2013-02-05,175.74,176.12,174.19,174.43,174.43,3636900
+2013-02-06,173.09,173.87,172.38,173.64,173.64,3624200
+2013-02-07,173.29,173.54,171.62,172.53,172.53,3076700
+2013-02-08,172.73,174.56,172.48,174.21,174.21,2893300
+2013-02-11,173.60,174.44,172.54,172.90,172.90,2944700
+2013-02-12,172.77,173.39,171.91,172.79,172.79,2461800
+2013-02-13,173.32,173.58,172.39,172.84,172.84,2169800
+2013-02-14,172.52,173.03,172.12,172.46,172.46,3294200
+2013-02-15,172.74,173.84,172.60,173.60,173.60,3627800
+2013-02-19,173.28,174.39,172.95,173.03,173.03,2998300
+2013-02-20,173.29,174.24,171.77,172.16,172.16,3715400
+2013-02-21,171.57,171.95,171.13,171.32,171.32,3922900
+2013-02-22,172.09,173.70,171.76,173.70,173.70,3107900
+2013-02-25,174.20,174.91,170.61,170.61,170.61,3844800
+2013-02-26,171.57,172.67,170.89,172.01,172.01,3391600
+2013-02-27,171.80,175.13,171.55,174.77,174.77,4185100
+2013-02-28,174.64,175.46,173.44,173.47,173.47,4689200
+2013-03-01,173.32,175.30,172.20,175.27,175.27,3308300
+"""
+UPLOAD_REQUEST = {"ticker": "IBM", "horizon": 2, "file": UPLOAD_CSV}
+UPLOAD_FORECAST = {
+    "ticker": "IBM", "model": "ibm", "as_of": "2013-03-01", "source": "csv", "last_close": 175.27,
+    "horizon": 2,
+    "forecast": [{"date": "2013-03-04", "close": 175.27}, {"date": "2013-03-05", "close": 175.27}],
+    "actual": None, "model_info": IBM_MODEL,
+    "data": {"source": "csv", "source_label": "Uploaded file",
+             "fetched_at": "2026-11-23T09:02:56+00:00", "first_date": "2013-01-31",
+             "last_date": "2013-03-01", "age_days": 5015, "stale": False,
+             "file_name": "IBM.csv", "notice": None, "notices": []},
+    "track_record": {
+        "available": False, "reason": "no origin for a 2-day track record before 2013-03-01: "
+        "an origin needs 21 rows of prices up to it and 2 trading days after it, and the prices "
+        "from 2013-01-31 hold 21 rows"},
+    "notices": []}
+
+# One error per documented status, each as the app words it.
+ERRORS = {
+    400: {"error": "bad_request", "message": "the body is not valid JSON (expecting property name "
+          "enclosed in double quotes at line 1, column 2); send a JSON object such as "
+          '{"ticker": "IBM", "horizon": 4}'},
+    404: {"error": "unknown_ticker", "message": "ticker 'XYZ' is not in the bundled sample, "
+          "which has AAPL, FB, GOOG, IBM, MSFT"},
+    413: {"error": "payload_too_large",
+          "message": "file: the upload is larger than the limit of 5 MB"},
+    415: {"error": "unsupported_media_type", "message": "Content-Type: 'text/plain' is not "
+          "accepted; send application/json, or multipart/form-data with the CSV as the field "
+          "'file'"},
+    422: {"error": "invalid_input", "message": "ticker: 'IBM!' is not a ticker: use 1 to 15 "
+          "letters, digits or . - ^ = (for example IBM, BRK-B, ^GSPC, BTC-USD)"},
+    503: {"error": "source_unavailable",
+          "message": "Yahoo Finance is rate limiting requests; try again in a few minutes"},
+}
+
+FORECAST_REQUESTS = {
+    "latest": {"summary": "IBM's next 2 trading days", "value": FORECAST_REQUEST},
+    "past": {"summary": "IBM as of a past day, with what happened", "value": PAST_REQUEST}}
+FORECAST_ANSWERS = {
+    "latest": {"summary": "IBM's next 2 trading days", "value": FORECAST},
+    "past": {"summary": "IBM as of a past day, with what happened", "value": PAST_FORECAST},
+    "upload": {"summary": "an uploaded CSV of 21 days (too few for a track record)",
+               "value": UPLOAD_FORECAST}}
+
+
+def curl(path: str, *options: str) -> str:
+    """Markdown for an example request: its curl command against the development server."""
+    command = " ".join(["curl", *options, f"'http://127.0.0.1:5000{path}'"])
+    return f"Example request:\n\n```sh\n{command}\n```"
+
+
+_CSV_LINES = UPLOAD_CSV.splitlines()
+FORECAST_DESCRIPTION = "\n\n".join([
+    curl("/api/v1/forecast", "-H 'Content-Type: application/json'",
+         "-d '{\"ticker\": \"IBM\", \"horizon\": 2}'"),
+    "Or upload a CSV of daily prices as multipart/form-data, such as this IBM.csv (the sample's "
+    "last 21 days, as Yahoo exports them; its answer is the example \"an uploaded CSV\"):",
+    "```\n" + "\n".join([*_CSV_LINES[:3], "...", _CSV_LINES[-1]]) + "\n```",
+    "```sh\ncurl -F ticker=IBM -F horizon=2 -F file=@IBM.csv "
+    "'http://127.0.0.1:5000/api/v1/forecast'\n```"])
