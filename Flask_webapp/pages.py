@@ -8,8 +8,9 @@ import json
 from urllib.parse import quote
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from markupsafe import Markup
 from marshmallow import ValidationError
-from stockPredictor import info
+from stockPredictor import info, rounding
 from stockPredictor.bands import DEFAULT_LEVEL, LEVELS
 from stockPredictor.config import MAX_HORIZON
 from stockPredictor.errors import StockPredictorError
@@ -23,6 +24,8 @@ bp = Blueprint("pages", __name__)
 # The most of what was typed that goes back into a search box or form field (a model name is
 # up to 64 characters): a page never echoes a whole hostile input.
 MAX_ECHO = 80
+# The form's fields that a link may fill in.
+FORM_FIELDS = ("ticker", "horizon", "level", "as_of", "model")
 
 
 @bp.app_context_processor
@@ -35,6 +38,18 @@ def _suggestions() -> dict:
 def p_value(p: float) -> str:
     """A p-value as the verdict writes it: 'p < 0.001', 'p = 0.004', 'p = 0.23'."""
     return p_text(p)
+
+
+@bp.app_template_filter("price")
+def price(value, sign: bool = False) -> str:
+    """A price with thousands separators and at least 4 significant digits: 0.08390, 14,566.65."""
+    return "n/a" if value is None else rounding.price_text(value, sign=sign)
+
+
+@bp.app_template_filter("date")
+def date(value) -> Markup:
+    """An ISO date that never breaks across lines: 2013-03-01."""
+    return Markup('<span class="date">{}</span>').format(value)
 
 
 @bp.route("/")
@@ -58,8 +73,10 @@ def index():
 def predict():
     """The forecast form; a ticker goes on to its forecast page, an upload is forecast here."""
     if request.method == "GET":
-        values = {"ticker": request.args.get("ticker", "").strip(), "horizon": DEFAULT_HORIZON,
-                  "level": DEFAULT_LEVEL}
+        # "Another forecast" comes back with the values just used; the form shows them again.
+        values = {"horizon": DEFAULT_HORIZON, "level": DEFAULT_LEVEL,
+                  **{key: request.args[key].strip() for key in FORM_FIELDS if key in request.args}}
+        values["ticker"] = values.get("ticker", "")
         try:
             if values["ticker"]:
                 _ticker(values["ticker"])
@@ -69,7 +86,7 @@ def predict():
     form = request.form.to_dict()
     upload = request.files.get("file")
     try:
-        args = schemas.ForecastRequest().load(form)
+        args = schemas.ForecastRequest().load(schemas.form_fields(form))
         if upload is not None and upload.filename:
             frame = forecasting.read_upload(upload, args["ticker"])
             return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"],
@@ -91,7 +108,7 @@ def predict():
 @bp.route("/prediction/<ticker>")
 def prediction(ticker: str):
     """The forecast of a ticker: chart, table, model, data freshness and downloads."""
-    args = schemas.ForecastOptions().load(request.args.to_dict())
+    args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
     frame = forecasting.load_prices(_ticker(ticker))
     return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"],
                                           args["level"]), frame)
@@ -124,8 +141,13 @@ def _show(result: dict, frame):
     downloads = {"csv": ("data:text/csv;charset=utf-8," + quote(_csv(result)), f"{name}.csv"),
                  "json": ("data:application/json;charset=utf-8," + quote(json.dumps(result)),
                           f"{name}.json")}
+    # What the person asked for (an as_of as typed, "automatic" for the model), not what served it.
+    asked = {**request.args.to_dict(), **request.form.to_dict()}
+    again = {"ticker": result["ticker"], "horizon": result["horizon"],
+             "level": result.get("level") or DEFAULT_LEVEL,
+             **{key: asked[key] for key in ("as_of", "model") if asked.get(key)}}
     return render_template("show_prediction.html", result=result, chart=chart,
-                           downloads=downloads)
+                           downloads=downloads, again=again)
 
 
 def _csv(result: dict) -> str:

@@ -79,23 +79,34 @@ def _scored(table: tables.ForecastTable, rows: np.ndarray, horizon: int):
 def by_step(frame: pd.DataFrame, model: Artifact, as_of=None,
             origins: int | None = YEAR_OF_ORIGINS, cache: ByteBoundedLRU | None = None
             ) -> dict | None:
-    """MAE vs naive at every step the model forecasts, on the same past origins for each.
+    """MAE vs naive (and its p-value) at every step the model forecasts, 1 to 30.
 
-    The origins are those whose furthest outcome ``as_of`` knows (the last ``origins``; None:
-    all), so the steps are compared on one set of days. None when there is no such origin.
+    Step h is scored on the origins ``track_record`` scores at horizon h (the last ``origins``
+    whose h-day outcome ``as_of`` knows; None: all), so the curve at the chosen horizon is the
+    figure beside it. None when not even a 1-day forecast can be scored.
     """
     table = tables.table_for(frame, model, cache)
     end = rows_until(frame, as_of) - 1
     steps = min(MAX_HORIZON, model.config.output_steps, end - table.first)
     if steps < 1:
         return None
-    _, rows = _scored_origins(frame, table, steps, as_of, origins)
-    forecasts, actual, naive = _scored(table, rows, steps)
-    return {"steps": steps, "origins": len(rows),
-            "start": frame.index[rows[0]].strftime("%Y-%m-%d"),
-            "end": frame.index[rows[-1]].strftime("%Y-%m-%d"),
-            "mae_vs_naive": metrics.rounded(metrics.relative_mae(actual, forecasts, naive)),
-            "p_value_vs_naive": metrics.rounded(p_values_vs_naive(actual, forecasts, naive)),
+    _, fewest = _scored_origins(frame, table, steps, as_of, origins)  # the furthest step's
+    first = fewest[0] if origins is None else max(table.first, end - origins - steps + 1)
+    forecasts = table.forecasts(np.arange(first, end), steps)  # every origin any step scores
+    ratio, p_value = np.full(steps, np.nan), np.full(steps, np.nan)
+    for h in range(1, steps + 1):
+        _, rows = _scored_origins(frame, table, h, as_of, origins)
+        actual = table.closes[rows + h][:, None]
+        served = forecasts[rows - first, h - 1][:, None]
+        naive = table.closes[rows][:, None]
+        ratio[h - 1] = metrics.relative_mae(actual, served, naive)[0]
+        # Overlapping h-day errors: the test allows for h - 1 lags, as at horizon h.
+        p_value[h - 1] = metrics.diebold_mariano(np.abs(actual - served)[:, 0],
+                                                 np.abs(actual - naive)[:, 0], h)[1]
+    return {"steps": steps, "origins": len(fewest),
+            "start": frame.index[first].strftime("%Y-%m-%d"),
+            "end": frame.index[end - 1].strftime("%Y-%m-%d"),
+            "mae_vs_naive": metrics.rounded(ratio), "p_value_vs_naive": metrics.rounded(p_value),
             "policy_weights": [float(w) for w in table.policy.weights[:steps]]}
 
 

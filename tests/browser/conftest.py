@@ -45,7 +45,7 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(params=[(1280, 900), (360, 740)], ids=["desktop", "phone"])
+@pytest.fixture(params=[(1280, 900), (375, 812)], ids=["desktop", "phone"])
 def page(request, browser, base_url):
     """A fresh page at desktop or phone width; console errors and failed requests fail the test."""
     width, height = request.param

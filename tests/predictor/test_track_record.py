@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from stockPredictor import prices
-from stockPredictor.track_record import track_record, verdict
+from stockPredictor.predict import forecast
+from stockPredictor.track_record import by_step, past_forecasts, track_record, verdict
 
 
 def record(ratio, horizon=1, origins=250, inside=0, p=0.01, weight=1.0):
@@ -80,3 +82,34 @@ def test_too_short_a_series_has_no_track_record_and_says_why(tiny_artifact):
     short = prices.synthetic("random_walk", n=8, seed=3, ticker="TINY")
     result = track_record(short, tiny_artifact, horizon=5)
     assert result["available"] is False and "no origin" in result["reason"]
+
+
+@pytest.mark.parametrize("origins", [250, None])
+def test_by_step_gives_at_each_step_the_figure_the_record_gives_at_that_horizon(
+        walk, tiny_artifact, origins):
+    as_of = walk.index[-10]
+    curve = by_step(walk, tiny_artifact, as_of, origins)
+    steps = tiny_artifact.config.output_steps
+    assert curve["steps"] == steps and len(curve["mae_vs_naive"]) == steps
+    for h in range(1, steps + 1):
+        record_h = track_record(walk, tiny_artifact, h, as_of, origins)
+        assert curve["mae_vs_naive"][h - 1] == record_h["mae_vs_naive"][h - 1]
+        assert curve["p_value_vs_naive"][h - 1] == pytest.approx(
+            record_h["p_value_vs_naive"][h - 1], abs=1e-4)
+
+
+def test_past_forecasts_are_the_forecasts_made_then_beside_the_close_that_day(
+        walk, tiny_artifact):
+    as_of, horizon = walk.index[-10], 2
+    past = past_forecasts(walk, tiny_artifact, horizon, as_of)
+    record = track_record(walk, tiny_artifact, horizon, as_of)
+    assert len(past) == record["origins"]
+    # Each is dated on the row `horizon` rows after the origin it was made at.
+    first = walk.index.get_loc(pd.Timestamp(record["start"]))
+    for position, row in ((first, past[0]), (first + len(past) - 1, past[-1])):
+        made = forecast(walk, tiny_artifact, horizon, as_of=walk.index[position], level=None)
+        target = walk.index[position + horizon]
+        assert row["date"] == f"{target:%Y-%m-%d}"
+        assert row["forecast"] == pytest.approx(made.closes[-1], rel=1e-5)
+        assert row["actual"] == pytest.approx(walk["close"].loc[target], rel=1e-5)
+    assert past[-1]["date"] <= f"{as_of:%Y-%m-%d}"  # nothing from after as_of

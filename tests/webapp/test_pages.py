@@ -17,12 +17,13 @@ from stockPredictor.preload import BUNDLED_MODELS
 
 
 class Page(HTMLParser):
-    """The parts of a page the tests look at: scripts, inputs and labels, table rows, links."""
+    """The parts of a page the tests look at: scripts, inputs, labels, forecast rows, links."""
 
     def __init__(self, html: str):
         super().__init__()
         self.scripts, self.inputs, self.labels, self.rows, self.links = [], [], set(), [], {}
         self.inline_handlers, self._row, self._cell, self._data = [], None, None, []
+        self._table = None  # the id of the table being read: only the forecast's rows count
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
@@ -34,7 +35,9 @@ class Page(HTMLParser):
             self.inputs.append(attrs)
         elif tag == "label" and "for" in attrs:
             self.labels.add(attrs["for"])
-        elif tag == "tr":
+        elif tag == "table":
+            self._table = attrs.get("id")
+        elif tag == "tr" and self._table == "forecast-table":
             self._row = []
         elif tag in ("td", "th") and self._row is not None:
             self._cell = []
@@ -42,6 +45,8 @@ class Page(HTMLParser):
             self.links[attrs["download"]] = attrs["href"]
 
     def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
         if tag in ("td", "th") and self._cell is not None:
             self._row.append("".join(self._cell).strip())
             self._cell = None
@@ -162,6 +167,8 @@ def test_the_forecast_page_has_a_dated_table_without_scripts(client):
     body = [row for row in page.rows if re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[0])]
     assert [row[0] for row in body] == ["2013-03-04", "2013-03-05", "2013-03-06", "2013-03-07"]
     html = client.get("/prediction/IBM?horizon=4").get_data(as_text=True)
+    assert '<span class="date">2013-03-01</span>' in html  # a date never breaks across lines
+    html = re.sub(r'<span class="date">([^<]*)</span>', r"\1", html)
     assert "not investment advice" in html and "bundled sample" in html
     assert "Trained on" in html and "ibm" in html
     split = json.loads((BUNDLED_MODELS / "ibm" / "model.json").read_text())["data"]["IBM"]
@@ -279,3 +286,92 @@ def test_static_assets_are_served_locally(client):
     assert sources and all(s.startswith("/static/") for s in sources)
     for source in sources:
         assert client.get(source).status_code == 200, source
+
+
+def _scaled_upload(tmp_path, last_close: float, name: str):
+    """400 days of IBM's prices scaled so the last close is ``last_close``, as a Yahoo export."""
+    frame = prices.from_sample("IBM").iloc[-400:]
+    scale = last_close / frame["close"].iloc[-1]
+    lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    lines += [f"{d:%Y-%m-%d},{r.open * scale:.10g},{r.high * scale:.10g},{r.low * scale:.10g},"
+              f"{r.close * scale:.10g},{r.close * scale:.10g},{r.volume:.0f}"
+              for d, r in zip(frame.index, frame.itertuples())]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path, frame
+
+
+def _significant(text: str) -> int:
+    digits = re.sub(r"[^0-9]", "", text).lstrip("0")
+    return len(digits)
+
+
+def test_a_price_below_a_dime_keeps_four_significant_digits_on_the_page(client, tmp_path):
+    path, _ = _scaled_upload(tmp_path, 0.0839, "COIN.csv")
+    with path.open("rb") as handle:
+        answer = client.post("/predict", data={"file": (handle, "COIN.csv"), "horizon": "3",
+                                               "as_of": "2013-02-25"},
+                             content_type="multipart/form-data")
+    page = check_page(answer)
+    html = answer.get_data(as_text=True)
+    assert "0.08" in html and "0.08 –" not in html
+    cells = [cell for row in page.rows if re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[0])
+             for cell in row[1:]]
+    numbers = [n for cell in cells for n in re.findall(r"[+-]?[\d,]*\.\d+", cell)]
+    assert len(numbers) >= 3 * 5  # forecast, low, high, actual and error on each of 3 rows
+    # Each price has 4 significant digits; the error's percent, after it, is a percentage.
+    prices_shown = [n for cell in cells for n in re.findall(r"[+-]?[\d,]*\.\d+(?!\d*%)", cell)]
+    assert all(_significant(n) >= 4 for n in prices_shown), prices_shown
+    assert "forecast minus the actual close" in html
+
+
+def test_a_large_price_has_thousands_separators(client, tmp_path):
+    path, _ = _scaled_upload(tmp_path, 14566.65, "BIG.csv")
+    with path.open("rb") as handle:
+        answer = client.post("/predict", data={"file": (handle, "BIG.csv"), "horizon": "2"},
+                             content_type="multipart/form-data")
+    check_page(answer)
+    assert "From the close of 14,566.65" in answer.get_data(as_text=True)
+
+
+def test_json_keeps_six_significant_digits_of_a_tiny_price(client, tmp_path):
+    path, frame = _scaled_upload(tmp_path, 0.0000212345, "TINY.csv")
+    with path.open("rb") as handle:
+        body = client.post("/api/v1/forecast", data={"file": (handle, "TINY.csv"),
+                                                     "horizon": "2"},
+                           content_type="multipart/form-data").get_json()
+    assert body["last_close"] == 0.0000212345  # 4 decimals made it 0.0
+    assert all(row["close"] > 0 and row["low"] > 0 for row in body["forecast"])
+    assert body["data"]["file_name"] == "TINY.csv"
+    assert body["data"]["first_date"] == f"{frame.index[0]:%Y-%m-%d}"
+
+
+def test_the_data_card_names_the_file_and_its_dates(client, ibm_csv):
+    with ibm_csv.open("rb") as handle:
+        answer = client.post("/predict", data={"file": (handle, "MYCO.csv"), "horizon": "2"},
+                             content_type="multipart/form-data")
+    check_page(answer)
+    card = answer.get_data(as_text=True).split('id="data-info"')[1]
+    first, last = (line.split(",")[0] for line in ibm_csv.read_text().splitlines()[1::399])
+    assert "MYCO.csv" in card and first in card and last in card
+
+
+def test_an_as_of_after_the_last_price_is_moved_there_with_a_notice(client):
+    body = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2,
+                                                 "as_of": "2014-01-02"}).get_json()
+    assert body["as_of"] == "2013-03-01"
+    moved = ("The prices end on 2013-03-01, before the as-of date 2014-01-02, so the forecast "
+             "is made from 2013-03-01.")
+    assert moved in body["notices"]
+    html = client.get("/prediction/IBM?horizon=2&as_of=2014-01-02").get_data(as_text=True)
+    assert moved in unescape(html.split('id="notices"')[1])
+
+
+def test_another_forecast_keeps_the_values_just_used(client):
+    html = client.get("/prediction/MSFT?horizon=7&as_of=2012-06-01&level=0.95"
+                      "&model=general").get_data(as_text=True)
+    link = unescape(re.search(r'<a [^>]*href="([^"]+)"[^>]*>Another forecast</a>', html)[1])
+    form = client.get(link).get_data(as_text=True)
+    assert 'value="MSFT"' in form and 'value="7"' in form and 'value="2012-06-01"' in form
+    assert ("0.95", "95%", True) in _level_options(form)
+    assert '<option value="general" selected>' in form

@@ -18,6 +18,7 @@
   var setStatus = window.StockCharts.setStatus;
   var isFiniteNumber = window.StockCharts.isFiniteNumber;
   var cleanRows = window.StockCharts.cleanRows;
+  var pressOnly = window.StockCharts.pressOnly;
 
   var DEFAULT_RANGE = '1Y';
   var DEFAULT_STYLE = 'candles';
@@ -30,14 +31,6 @@
     var lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
     target.setUTCDate(Math.min(parts[2], lastDay));
     return target.toISOString().slice(0, 10);
-  }
-
-  function pricePrecision(rows) {
-    var lowest = Infinity;
-    rows.forEach(function (row) {
-      lowest = Math.min(lowest, row.close);
-    });
-    return lowest < 1 ? 4 : 2;
   }
 
   function buildSeriesData(rows, colors) {
@@ -57,6 +50,24 @@
     return { candles: candles, closes: closes, volumes: volumes };
   }
 
+  /* Open, high, low, close and volume of one day, for the tooltip. */
+  function tooltipRows(row) {
+    if (!row) {
+      return null;
+    }
+    var formatPrice = window.StockCharts.formatPrice;
+    var lines = [];
+    [['open', 'Open'], ['high', 'High'], ['low', 'Low'], ['close', 'Close']].forEach(function (field) {
+      if (isFiniteNumber(row[field[0]])) {
+        lines.push({ kind: field[0], label: field[1], value: formatPrice(row[field[0]]) });
+      }
+    });
+    if (isFiniteNumber(row.volume)) {
+      lines.push({ kind: 'volume', label: 'Volume', value: window.StockCharts.formatCount(row.volume) });
+    }
+    return lines;
+  }
+
   function createPriceChart(container, rows) {
     var LW = window.LightweightCharts;
     var colors = {
@@ -71,25 +82,13 @@
       volumeDown: cssColor('--chart-volume-down', 'rgba(201, 42, 42, 0.35)')
     };
     var data = buildSeriesData(rows, colors);
-    var precision = pricePrecision(rows);
-    var priceFormat = { type: 'price', precision: precision, minMove: Math.pow(10, -precision) };
+    var priceFormat = window.StockCharts.priceFormat(rows.map(function (row) { return row.close; }));
 
-    // layout.attributionLogo stays at its default (true): the licence asks for the TradingView link.
-    var chart = LW.createChart(container, {
-      autoSize: true,
-      layout: {
-        background: { type: LW.ColorType.Solid, color: colors.background },
-        textColor: colors.text,
-        fontFamily: window.getComputedStyle(container).fontFamily
-      },
-      grid: { vertLines: { color: colors.grid }, horzLines: { color: colors.grid } },
+    var chart = LW.createChart(container, window.StockCharts.baseOptions(container, colors, {
       rightPriceScale: { borderColor: colors.border, scaleMargins: { top: 0.08, bottom: 0.22 } },
       // A small minimum bar spacing lets "All" show decades of days on a phone-wide chart.
-      timeScale: { borderColor: colors.border, lockVisibleTimeRangeOnResize: true, minBarSpacing: 0.02 },
-      crosshair: { mode: LW.CrosshairMode.Normal },
-      // Let a vertical swipe over the chart scroll the page on phones.
-      handleScroll: { vertTouchDrag: false }
-    });
+      timeScale: { minBarSpacing: 0.02 }
+    }));
 
     var volume = null;
     if (data.volumes.length) {
@@ -123,6 +122,12 @@
     });
     line.setData(data.closes);
 
+    var byDay = {};
+    rows.forEach(function (row) { byDay[row.date] = row; });
+    window.StockCharts.followCrosshair(chart, container, function (date) {
+      return tooltipRows(byDay[date]);
+    });
+
     return {
       chart: chart,
       series: { candles: candles, line: line },
@@ -151,12 +156,6 @@
     var useLine = style === 'line' || !drawn.hasCandles;
     drawn.series.candles.applyOptions({ visible: !useLine });
     drawn.series.line.applyOptions({ visible: useLine });
-  }
-
-  function pressOnly(buttons, pressed) {
-    buttons.forEach(function (button) {
-      button.setAttribute('aria-pressed', button === pressed ? 'true' : 'false');
-    });
   }
 
   function initialChoice(buttons, attribute, fallback) {

@@ -1,23 +1,27 @@
 /*
- * Forecast chart on the prediction page (/prediction/<ticker>).
+ * Forecast chart on the prediction page (/prediction/<ticker> and uploads).
  *
  * Contract with templates/show_prediction.html (without #prediction-chart this does nothing):
  *   <script type="application/json" id="prediction-data">
- *     {"ticker", "history": [{date, close}], "forecast": [{date, close, low?, high?}],
- *      "actual": [{date, close}] | null, "level": 0.8 | null}
- *   #prediction-chart   chart container
- *   #chart-status       role="status" line for error messages
- *   #prediction-legend  optional <ul> for the legend; created after the chart when absent
+ *     {"ticker", "as_of", "horizon", "history": [{date, close}], "forecast": [{date, close, low?, high?}],
+ *      "actual": [{date, close|null}] | null, "level": 0.8 | null,
+ *      "bands": {"0.5": [{date, low, high}], ...}, "baselines": {"naive": [...], "long_run_drift": [...]}}
+ *   #prediction-chart     chart container; gets data-as-of-marker, data-visible-from, data-visible-to
+ *   #prediction-controls  optional, [hidden] until drawn: buttons [data-band-level], [data-baseline]
+ *                         and [data-view="near|all"], each with aria-pressed
+ *   #chart-status         role="status" line for error messages
+ *   #prediction-legend    optional <ul> for the legend; created after the chart when absent
  * Needs the vendored lightweight-charts 5 (global LightweightCharts) and charts.js (window.StockCharts),
  * both loaded before this with defer.
  */
 (function () {
   'use strict';
 
-  var cssColor = window.StockCharts.cssColor;
-  var setStatus = window.StockCharts.setStatus;
-  var isFiniteNumber = window.StockCharts.isFiniteNumber;
-  var cleanRows = window.StockCharts.cleanRows;
+  var SC = window.StockCharts;
+  var BASELINES = {
+    naive: { label: 'No change (naive)', short: 'No change', color: '--chart-naive', fallback: '#495057' },
+    long_run_drift: { label: 'Long-run drift', short: 'Drift', color: '--chart-drift', fallback: '#7048e8' }
+  };
 
   function toLine(rows) {
     return rows.map(function (row) {
@@ -25,7 +29,13 @@
     });
   }
 
-  /* Starts a series at the last history point, so its line joins the history line. */
+  function byDate(rows, pick) {
+    var map = {};
+    rows.forEach(function (row) { map[row.date] = pick(row); });
+    return map;
+  }
+
+  /* Starts a series at the as-of close, so its line joins the history line. */
   function joined(anchor, points) {
     if (!anchor || !points.length || points[0].time <= anchor.time) {
       return points;
@@ -92,7 +102,7 @@
     return [row.low, row.high, (row.low + row.high) / 2];
   };
   BandView.prototype.isWhitespace = function (row) {
-    return !isFiniteNumber(row.low) || !isFiniteNumber(row.high);
+    return !SC.isFiniteNumber(row.low) || !SC.isFiniteNumber(row.high);
   };
   BandView.prototype.defaultOptions = function () {
     var defaults = {};
@@ -103,165 +113,362 @@
     return defaults;
   };
 
-  function bandRows(forecast, anchorRow) {
-    var rows = forecast.filter(function (row) {
-      return isFiniteNumber(row.low) && isFiniteNumber(row.high) && row.low <= row.high;
-    }).map(function (row) {
-      return { time: row.date, low: row.low, high: row.high };
+  /* A dashed vertical line at the as-of date, drawn under the series (a series primitive). */
+  function AsOfLine(time, color) {
+    var line = this;
+    this.time = time;
+    this.color = color;
+    this.chart = null;
+    this.view = {
+      zOrder: function () { return 'normal'; },
+      renderer: function () {
+        return {
+          draw: function (target) {
+            // Placed at draw time: the coordinate moves with every scroll and zoom.
+            var at = line.chart ? line.chart.timeScale().timeToCoordinate(line.time) : null;
+            if (at === null) {
+              return;
+            }
+            target.useBitmapCoordinateSpace(function (scope) {
+              var ctx = scope.context;
+              var ratio = scope.horizontalPixelRatio;
+              var x = Math.round(at * ratio) + 0.5;
+              ctx.save();
+              ctx.strokeStyle = line.color;
+              ctx.lineWidth = Math.max(1, Math.floor(ratio));
+              ctx.setLineDash([4 * ratio, 4 * ratio]);
+              ctx.beginPath();
+              ctx.moveTo(x, 0);
+              ctx.lineTo(x, scope.bitmapSize.height);
+              ctx.stroke();
+              ctx.restore();
+            });
+          }
+        };
+      }
+    };
+  }
+  AsOfLine.prototype.attached = function (param) { this.chart = param.chart; };
+  AsOfLine.prototype.detached = function () { this.chart = null; };
+  AsOfLine.prototype.updateAllViews = function () {};
+  AsOfLine.prototype.paneViews = function () { return [this.view]; };
+
+  /* Band rows of one level covering every forecast day, or null: a partial band would hide gaps. */
+  function cleanBand(rows, forecast) {
+    var byDay = {};
+    (Array.isArray(rows) ? rows : []).forEach(function (row) {
+      if (row && SC.isFiniteNumber(row.low) && SC.isFiniteNumber(row.high) && row.low <= row.high) {
+        byDay[row.date] = { date: row.date, low: row.low, high: row.high };
+      }
     });
-    // The band must cover every forecast day, or it would hide gaps; otherwise draw none.
-    if (rows.length !== forecast.length) {
+    var kept = forecast.map(function (row) { return byDay[row.date]; });
+    return kept.length && kept.every(Boolean) ? kept : null;
+  }
+
+  function levelKey(level) {
+    return SC.isFiniteNumber(level) ? String(level) : null;
+  }
+
+  function levelLabel(key) {
+    return Math.round(Number(key) * 100) + '% band';
+  }
+
+  /* Every band level the page may show, by key ("0.5", "0.8", "0.95"). */
+  function bandLevels(data, forecast) {
+    var levels = {};
+    var bands = data.bands && typeof data.bands === 'object' ? data.bands : {};
+    Object.keys(bands).forEach(function (key) {
+      var rows = cleanBand(bands[key], forecast);
+      if (rows && SC.isFiniteNumber(Number(key))) {
+        levels[key] = rows;
+      }
+    });
+    var chosen = levelKey(data.level);
+    if (chosen && !levels[chosen]) {
+      var own = cleanBand(forecast, forecast);
+      if (own) {
+        levels[chosen] = own;
+      }
+    }
+    return levels;
+  }
+
+  function bandData(rows, anchorRow) {
+    if (!rows) {
       return [];
     }
-    if (anchorRow) {
-      rows.unshift({ time: anchorRow.date, low: anchorRow.close, high: anchorRow.close });
+    var points = rows.map(function (row) { return { time: row.date, low: row.low, high: row.high }; });
+    if (anchorRow && points[0].time > anchorRow.date) {
+      points.unshift({ time: anchorRow.date, low: anchorRow.close, high: anchorRow.close });
     }
-    return rows;
+    return points;
   }
 
-  function levelLabel(level) {
-    if (!isFiniteNumber(level) || level <= 0 || level >= 1) {
-      return 'Forecast band';
-    }
-    return Math.round(level * 100) + '% forecast band';
-  }
-
-  function renderLegend(container, items) {
+  function legendFor(container) {
     var legend = document.getElementById('prediction-legend');
     if (!legend) {
       legend = document.createElement('ul');
       legend.id = 'prediction-legend';
       container.parentNode.insertBefore(legend, container.nextSibling);
     }
-    legend.classList.add('chart-legend');
     legend.setAttribute('aria-label', 'Chart legend');
-    while (legend.firstChild) {
-      legend.removeChild(legend.firstChild);
-    }
-    items.forEach(function (item) {
-      var entry = document.createElement('li');
-      var swatch = document.createElement('span');
-      swatch.className = 'legend-swatch legend-swatch-' + item.kind;
-      swatch.setAttribute('aria-hidden', 'true');
-      entry.appendChild(swatch);
-      entry.appendChild(document.createTextNode(item.label));
-      legend.appendChild(entry);
-    });
+    return legend;
   }
 
-  function pricePrecision(rows) {
-    var lowest = Infinity;
-    rows.forEach(function (row) { lowest = Math.min(lowest, row.close); });
-    return lowest < 1 ? 4 : 2;
+  function narrow(container) {
+    return container.clientWidth > 0 && container.clientWidth < 560;
   }
 
-  /* Roughly the last 3 to 6 months of history (longer for longer forecasts) plus the forecast. */
-  function fitView(chart, times, history, forecastLength) {
-    if (!history.length) {
-      chart.timeScale().fitContent();
-      return;
-    }
-    var historyBars = Math.max(63, Math.min(126, 4 * forecastLength));
-    var firstShown = history[Math.max(0, history.length - historyBars)].date;
-    var from = times.indexOf(firstShown);
-    chart.timeScale().setVisibleLogicalRange({ from: from - 0.5, to: times.length - 1 + 2 });
+  function lineOptions(color, priceFormat, extra) {
+    var options = {
+      color: color,
+      lineWidth: 2,
+      priceFormat: priceFormat,
+      lastValueVisible: false,
+      priceLineVisible: false,
+      crosshairMarkerRadius: 3
+    };
+    Object.keys(extra || {}).forEach(function (key) { options[key] = extra[key]; });
+    return options;
   }
 
   function draw(container, data) {
     var LW = window.LightweightCharts;
-    var colors = {
-      text: cssColor('--chart-text', '#343a40'),
-      grid: cssColor('--chart-grid', '#eef0f3'),
-      border: cssColor('--chart-border', '#d0d5dc'),
-      background: cssColor('--chart-background', '#ffffff'),
-      history: cssColor('--chart-history', '#1f4e99'),
-      forecast: cssColor('--chart-forecast', '#d9480f'),
-      actual: cssColor('--chart-actual', '#212529'),
-      bandFill: cssColor('--chart-band', 'rgba(217, 72, 15, 0.16)'),
-      bandEdge: cssColor('--chart-band-edge', 'rgba(217, 72, 15, 0.35)')
-    };
-    var history = cleanRows(data.history);
-    var forecast = cleanRows(data.forecast);
-    var actual = cleanRows(data.actual);
+    var colors = SC.chartColors();
+    colors.history = SC.cssColor('--chart-history', '#1f4e99');
+    colors.forecast = SC.cssColor('--chart-forecast', '#d9480f');
+    colors.actual = SC.cssColor('--chart-actual', '#212529');
+    colors.bandFill = SC.cssColor('--chart-band', 'rgba(217, 72, 15, 0.16)');
+    colors.bandEdge = SC.cssColor('--chart-band-edge', 'rgba(217, 72, 15, 0.35)');
+    colors.asOf = SC.cssColor('--chart-as-of', '#868e96');
+
+    var history = SC.cleanRows(data.history);
+    var forecast = SC.cleanRows(data.forecast);
+    var actual = SC.cleanRows(data.actual);
     if (!history.length && !forecast.length) {
-      return false;
+      return null;
     }
-    var precision = pricePrecision(history.concat(forecast, actual));
-    var priceFormat = { type: 'price', precision: precision, minMove: Math.pow(10, -precision) };
+    var baselines = {};
+    Object.keys(BASELINES).forEach(function (name) {
+      var rows = SC.cleanRows(data.baselines && data.baselines[name]);
+      if (rows.length) {
+        baselines[name] = rows;
+      }
+    });
+    var levels = bandLevels(data, forecast);
+    var values = [];
+    history.concat(forecast, actual).forEach(function (row) { values.push(row.close); });
+    Object.keys(levels).forEach(function (key) {
+      levels[key].forEach(function (row) { values.push(row.low, row.high); });
+    });
+    var priceFormat = SC.priceFormat(values);
     var lastHistory = history.length ? history[history.length - 1] : null;
     var anchor = lastHistory ? { time: lastHistory.date, value: lastHistory.close } : null;
+    var asOf = SC.isDate(data.as_of) ? data.as_of : (lastHistory ? lastHistory.date : null);
 
-    // layout.attributionLogo stays at its default (true): the licence asks for the TradingView link.
-    var chart = LW.createChart(container, {
-      autoSize: true,
-      layout: {
-        background: { type: LW.ColorType.Solid, color: colors.background },
-        textColor: colors.text,
-        fontFamily: window.getComputedStyle(container).fontFamily
-      },
-      grid: { vertLines: { color: colors.grid }, horzLines: { color: colors.grid } },
-      rightPriceScale: { borderColor: colors.border, scaleMargins: { top: 0.1, bottom: 0.1 } },
-      timeScale: { borderColor: colors.border, lockVisibleTimeRangeOnResize: true },
-      crosshair: { mode: LW.CrosshairMode.Normal },
-      handleScroll: { vertTouchDrag: false }
+    var chart = LW.createChart(container, SC.baseOptions(container, colors));
+    var state = { chart: chart, container: container, level: null, shown: {}, series: {} };
+
+    // Created first so it is drawn under the lines; empty until a level is chosen.
+    state.series.band = chart.addCustomSeries(new BandView(), {
+      fillColor: colors.bandFill,
+      edgeColor: colors.bandEdge,
+      color: colors.forecast,
+      priceFormat: priceFormat,
+      lastValueVisible: false,
+      priceLineVisible: false
     });
 
-    var band = bandRows(forecast, lastHistory);
-    if (band.length) {
-      var bandSeries = chart.addCustomSeries(new BandView(), {
-        fillColor: colors.bandFill,
-        edgeColor: colors.bandEdge,
-        color: colors.forecast,
-        priceFormat: priceFormat,
-        lastValueVisible: false,
-        priceLineVisible: false
-      });
-      bandSeries.setData(band);
-    }
+    Object.keys(baselines).forEach(function (name) {
+      var spec = BASELINES[name];
+      var series = chart.addSeries(LW.LineSeries, lineOptions(SC.cssColor(spec.color, spec.fallback), priceFormat, {
+        lineStyle: name === 'naive' ? LW.LineStyle.Dotted : LW.LineStyle.LargeDashed,
+        visible: false
+      }));
+      series.setData(joined(anchor, toLine(baselines[name])));
+      state.series[name] = series;
+    });
 
     if (history.length) {
-      var historySeries = chart.addSeries(LW.LineSeries, {
-        color: colors.history,
-        lineWidth: 2,
-        priceFormat: priceFormat,
-        lastValueVisible: false,
-        priceLineVisible: false
-      });
+      var historySeries = chart.addSeries(LW.LineSeries, lineOptions(colors.history, priceFormat));
       historySeries.setData(toLine(history));
+      if (asOf) {
+        historySeries.attachPrimitive(new AsOfLine(asOf, colors.asOf));
+        LW.createSeriesMarkers(historySeries, [{
+          time: asOf, position: 'aboveBar', shape: 'arrowDown', color: colors.asOf, text: 'as of ' + asOf
+        }]);
+        container.setAttribute('data-as-of-marker', asOf);
+      }
     }
 
     if (actual.length) {
-      var actualSeries = chart.addSeries(LW.LineSeries, {
-        color: colors.actual,
-        lineWidth: 2,
-        lineStyle: LW.LineStyle.Dashed,
-        priceFormat: priceFormat,
-        lastValueVisible: false,
-        priceLineVisible: false
-      });
+      var actualSeries = chart.addSeries(LW.LineSeries, lineOptions(colors.actual, priceFormat, {
+        lineStyle: LW.LineStyle.Dashed
+      }));
       actualSeries.setData(joined(anchor, toLine(actual)));
     }
 
     if (forecast.length) {
-      var forecastSeries = chart.addSeries(LW.LineSeries, {
-        color: colors.forecast,
-        lineWidth: 2,
-        priceFormat: priceFormat,
-        priceLineVisible: false
-      });
+      var forecastSeries = chart.addSeries(LW.LineSeries, lineOptions(colors.forecast, priceFormat, {
+        lastValueVisible: true
+      }));
       forecastSeries.setData(joined(anchor, toLine(forecast)));
     }
 
+    var bandMaps = {};
+    Object.keys(levels).forEach(function (key) {
+      bandMaps[key] = byDate(levels[key], function (row) { return row; });
+    });
+    var maps = {
+      history: byDate(history, function (row) { return row.close; }),
+      forecast: byDate(forecast, function (row) { return row.close; }),
+      actual: byDate(actual, function (row) { return row.close; })
+    };
+    Object.keys(baselines).forEach(function (name) {
+      maps[name] = byDate(baselines[name], function (row) { return row.close; });
+    });
+
+    SC.followCrosshair(chart, container, function (date) {
+      var rows = [];
+      var add = function (kind, label, value) {
+        if (value !== undefined) {
+          rows.push({ kind: kind, label: label, value: value });
+        }
+      };
+      if (date === asOf) {
+        add('as-of', 'As of', 'last close');
+      }
+      add('history', 'Close', maps.history[date] === undefined ? undefined : SC.formatPrice(maps.history[date]));
+      add('forecast', 'Forecast', maps.forecast[date] === undefined ? undefined : SC.formatPrice(maps.forecast[date]));
+      var band = state.level ? bandMaps[state.level][date] : null;
+      if (band) {
+        add('band', levelLabel(state.level), SC.formatPrice(band.low) + ' – ' + SC.formatPrice(band.high));
+      }
+      add('actual', 'Actual', maps.actual[date] === undefined ? undefined : SC.formatPrice(maps.actual[date]));
+      Object.keys(baselines).forEach(function (name) {
+        if (state.shown[name] && maps[name][date] !== undefined) {
+          add(name, BASELINES[name].short, SC.formatPrice(maps[name][date]));
+        }
+      });
+      return rows;
+    });
+
     var times = {};
     history.concat(forecast, actual).forEach(function (row) { times[row.date] = true; });
-    fitView(chart, Object.keys(times).sort(), history, forecast.length);
-    renderLegend(container, [
-      { kind: 'history', label: 'Price history', shown: history.length > 0 },
-      { kind: 'forecast', label: 'Forecast', shown: forecast.length > 0 },
-      { kind: 'band', label: levelLabel(data.level), shown: band.length > 0 },
-      { kind: 'actual', label: 'Actual price', shown: actual.length > 0 }
-    ].filter(function (item) { return item.shown; }));
-    return true;
+    Object.keys(baselines).forEach(function (name) {
+      baselines[name].forEach(function (row) { times[row.date] = true; });
+    });
+    state.times = Object.keys(times).sort();
+    state.history = history;
+    state.forecast = forecast;
+    state.levels = levels;
+    state.anchorRow = lastHistory;
+    state.horizon = SC.isFiniteNumber(data.horizon) ? data.horizon : forecast.length;
+
+    state.redrawLegend = function () {
+      var items = [
+        { kind: 'history', label: 'Price history', shown: history.length > 0 },
+        { kind: 'as-of', label: 'As of ' + asOf, shown: Boolean(asOf && history.length) },
+        { kind: 'forecast', label: 'Forecast', shown: forecast.length > 0 },
+        { kind: 'band', label: state.level ? levelLabel(state.level) : '', shown: Boolean(state.level) },
+        { kind: 'actual', label: 'Actual price', shown: actual.length > 0 }
+      ];
+      Object.keys(baselines).forEach(function (name) {
+        items.push({ kind: name.replace(/_/g, '-'), label: BASELINES[name].label, shown: Boolean(state.shown[name]) });
+      });
+      SC.fillLegend(legendFor(container), items.filter(function (item) { return item.shown; }));
+    };
+
+    chart.timeScale().subscribeVisibleLogicalRangeChange(function () {
+      var range = chart.timeScale().getVisibleRange();
+      if (range) {
+        container.setAttribute('data-visible-from', SC.isoDate(range.from));
+        container.setAttribute('data-visible-to', SC.isoDate(range.to));
+      }
+    });
+
+    var chosen = levelKey(data.level);
+    showLevel(state, chosen && levels[chosen] ? chosen : null);
+    showView(state, 'near');
+    return state;
+  }
+
+  function showLevel(state, key) {
+    state.level = key && state.levels[key] ? key : null;
+    state.series.band.setData(bandData(state.level ? state.levels[state.level] : null, state.anchorRow));
+    state.redrawLegend();
+  }
+
+  function showBaseline(state, name, shown) {
+    if (!state.series[name]) {
+      return;
+    }
+    state.shown[name] = shown;
+    state.series[name].applyOptions({ visible: shown });
+    state.redrawLegend();
+  }
+
+  /*
+   * "near": the last max(20, 4 x horizon) days of history (10 on a phone) and the forecast, so a
+   * one-day forecast is not a sliver at the right edge; "all": everything. Scrolling and zooming
+   * stay free either way.
+   */
+  function showView(state, view) {
+    var timeScale = state.chart.timeScale();
+    if (view === 'all' || !state.history.length) {
+      timeScale.fitContent();
+      return;
+    }
+    var historyBars = Math.max(narrow(state.container) ? 10 : 20, 4 * state.horizon);
+    var firstShown = state.history[Math.max(0, state.history.length - historyBars)].date;
+    var from = state.times.indexOf(firstShown);
+    var lastIndex = state.times.length - 1;
+    var padding = Math.max(1, Math.round(0.08 * (lastIndex - from)));
+    timeScale.setVisibleLogicalRange({ from: from - 0.5, to: lastIndex + padding });
+  }
+
+  function buttons(root, selector) {
+    return root ? Array.prototype.slice.call(root.querySelectorAll(selector)) : [];
+  }
+
+  function wireControls(controls, state) {
+    if (!controls) {
+      return;
+    }
+    var levelButtons = buttons(controls, 'button[data-band-level]');
+    levelButtons.forEach(function (button) {
+      var key = button.getAttribute('data-band-level');
+      button.disabled = !state.levels[key];
+      button.setAttribute('aria-pressed', key === state.level ? 'true' : 'false');
+      if (button.disabled) {
+        button.title = 'Not enough history for a ' + levelLabel(key);
+      }
+      button.addEventListener('click', function () {
+        SC.pressOnly(levelButtons, button);
+        showLevel(state, key);
+      });
+    });
+
+    buttons(controls, 'button[data-baseline]').forEach(function (button) {
+      var name = button.getAttribute('data-baseline');
+      button.disabled = !state.series[name];
+      button.setAttribute('aria-pressed', 'false');
+      button.addEventListener('click', function () {
+        var shown = button.getAttribute('aria-pressed') !== 'true';
+        button.setAttribute('aria-pressed', shown ? 'true' : 'false');
+        showBaseline(state, name, shown);
+      });
+    });
+
+    var viewButtons = buttons(controls, 'button[data-view]');
+    viewButtons.forEach(function (button) {
+      button.setAttribute('aria-pressed', button.getAttribute('data-view') === 'near' ? 'true' : 'false');
+      button.addEventListener('click', function () {
+        SC.pressOnly(viewButtons, button);
+        showView(state, button.getAttribute('data-view'));
+      });
+    });
+    controls.hidden = false;
   }
 
   function init() {
@@ -272,32 +479,30 @@
     }
     var statusEl = document.getElementById('chart-status');
     if (!window.LightweightCharts) {
-      setStatus(statusEl, 'The chart cannot be shown: its script did not load.', true);
+      SC.setStatus(statusEl, 'The chart cannot be shown: its script did not load.', true);
       return;
     }
     var data;
     try {
       data = JSON.parse(source.textContent);
     } catch (error) {
-      setStatus(statusEl, 'The chart cannot be shown: its data could not be read.', true);
-      return;
+      data = null;
     }
     if (!data || typeof data !== 'object') {
-      setStatus(statusEl, 'The chart cannot be shown: its data could not be read.', true);
+      SC.setStatus(statusEl, 'The chart cannot be shown: its data could not be read.', true);
       return;
     }
     try {
-      if (!draw(container, data)) {
-        setStatus(statusEl, 'There is nothing to chart.', true);
+      var state = draw(container, data);
+      if (!state) {
+        SC.setStatus(statusEl, 'There is nothing to chart.', true);
+        return;
       }
+      wireControls(document.getElementById('prediction-controls'), state);
     } catch (error) {
-      setStatus(statusEl, 'The chart could not be drawn.', true);
+      SC.setStatus(statusEl, 'The chart could not be drawn.', true);
     }
   }
 
-  if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', init);
-  } else {
-    init();
-  }
+  SC.onReady(init);
 }());
