@@ -2,8 +2,8 @@
 
 Any file with a date (or unix time) column and a close or price column is read, whatever its
 delimiter (comma, semicolon, tab, pipe), encoding (UTF-8 with or without BOM, UTF-16, else
-latin-1), compression (gzip) or order. ``prices.read_csv`` is the public entry point; this module
-reads the bytes, and leaves the checks every source shares to ``prices.validate``.
+cp1252 or latin-1), compression (gzip) or order. ``prices.read_csv`` is the public entry point;
+this module reads the bytes, and leaves the checks every source shares to ``prices.validate``.
 
 Every file is bounded before it is parsed: at most MAX_CSV_BYTES of (decompressed) text is ever
 held, a header longer than MAX_HEADER_BYTES is refused before pandas sees it, and only the most
@@ -201,6 +201,9 @@ def _content_end(data: bytes | bytearray, start: int) -> int:
     return start
 
 
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+
+
 def _encoding(data: bytes | bytearray) -> str:
     # Checked in slices, so a non-ASCII file never costs a second full-size copy as text.
     if data.isascii():
@@ -212,8 +215,11 @@ def _encoding(data: bytes | bytearray) -> str:
             decoder.decode(view[start:start + (1 << 20)])
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        # Spreadsheets on Windows save cp1252; the columns that matter are ASCII either way.
-        return "latin-1"
+        # Spreadsheets on Windows save cp1252 (its 0x80 is the euro sign, 0x92 the apostrophe
+        # some write between thousands); a file with a byte cp1252 leaves undefined is latin-1.
+        if any(data.find(byte) >= 0 for byte in _CP1252_UNDEFINED):
+            return "latin-1"
+        return "cp1252"
     return "utf-8"
 
 

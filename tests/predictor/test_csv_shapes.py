@@ -371,3 +371,11 @@ def test_european_thousands_and_decimal_commas_in_a_semicolon_file():
             for d, c in zip(DAYS, closes)]
     frame = read("Date;Close\n" + "\n".join(rows) + "\n", ticker="X")
     assert frame["close"].tolist() == closes
+
+
+def test_a_windows_spreadsheet_in_cp1252_with_euro_prices_is_read():
+    # Excel on Windows saves cp1252: the euro sign is byte 0x80, not valid UTF-8.
+    rows = [f"{d};{str(c).replace('.', ',')} \u20ac" for d, c in zip(DAYS, CLOSES)]
+    frame = read(("Date;Close\n" + "\n".join(rows) + "\n").encode("cp1252"))
+    assert list(frame.index) == days(DAYS)
+    np.testing.assert_allclose(frame["close"], CLOSES)
