@@ -83,14 +83,18 @@ def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | Non
     if known.notna().any():
         actual = [{"date": d.strftime("%Y-%m-%d"), "close": None if pd.isna(c) else c}
                   for d, c in zip(known.index, rounding.prices(known))]
-    # An uploaded file is judged on all the days read from it; a ticker on its last year.
-    origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
-    record = track_record(frame, artifact, horizon, result.as_of, origins, cache=table_cache())
+    record = track_record(frame, artifact, horizon, result.as_of, scored_origins(frame),
+                          cache=table_cache())
     data = info.freshness(frame)
     answer = result.to_dict()
     return {**answer, "horizon": horizon, "actual": actual,
             "model_info": model_info(artifact), "track_record": record, "data": data,
             "notices": data["notices"] + answer["notices"]}
+
+
+def scored_origins(frame: pd.DataFrame) -> int | None:
+    """How many past forecasts a track record scores: an upload all its days, a ticker a year."""
+    return None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
 
 
 def chart_data(frame: pd.DataFrame, result: dict) -> dict:
@@ -103,7 +107,7 @@ def chart_data(frame: pd.DataFrame, result: dict) -> dict:
     row = rows_until(frame, as_of) - 1
     drift = long_run_drift_forecasts(closes, [row], horizon)[0]
     dates = [r["date"] for r in result["forecast"]]
-    origins = None if frame.attrs.get("source") == "csv" else YEAR_OF_ORIGINS
+    origins = scored_origins(frame)
     return {"ticker": result["ticker"], "as_of": as_of, "horizon": horizon,
             "history": chart_history(frame, as_of), "forecast": result["forecast"],
             "actual": result["actual"], "level": result.get("level"),

@@ -92,17 +92,18 @@ def by_step(frame: pd.DataFrame, model: Artifact, as_of=None,
         return None
     _, fewest = _scored_origins(frame, table, steps, as_of, origins)  # the furthest step's
     first = fewest[0] if origins is None else max(table.first, end - origins - steps + 1)
-    forecasts = table.forecasts(np.arange(first, end), steps)  # every origin any step scores
-    ratio, p_value = np.full(steps, np.nan), np.full(steps, np.nan)
-    for h in range(1, steps + 1):
-        _, rows = _scored_origins(frame, table, h, as_of, origins)
-        actual = table.closes[rows + h][:, None]
-        served = forecasts[rows - first, h - 1][:, None]
-        naive = table.closes[rows][:, None]
-        ratio[h - 1] = metrics.relative_mae(actual, served, naive)[0]
-        # Overlapping h-day errors: the test allows for h - 1 lags, as at horizon h.
-        p_value[h - 1] = metrics.diebold_mariano(np.abs(actual - served)[:, 0],
-                                                 np.abs(actual - naive)[:, 0], h)[1]
+    rows = np.arange(first, end)  # every origin some step scores
+    horizons = np.arange(1, steps + 1)
+    # Step h scores the rows _scored_origins gives at horizon h; the rest of its column is NaN,
+    # and the targets are clipped to `end` before indexing: nothing after as_of is read.
+    lowest = end - horizons - (end - first if origins is None else origins) + 1
+    scored = (rows[:, None] >= np.maximum(lowest, table.first)) & (
+        rows[:, None] + horizons <= end)
+    actual = np.where(scored, table.closes[np.minimum(rows[:, None] + horizons, end)], np.nan)
+    served = table.forecasts(rows, steps)
+    naive = np.repeat(table.closes[rows][:, None], steps, axis=1)
+    ratio = metrics.relative_mae(actual, served, naive)
+    p_value = p_values_vs_naive(actual, served, naive)  # NaN pairs are left out per step
     return {"steps": steps, "origins": len(fewest),
             "start": frame.index[first].strftime("%Y-%m-%d"),
             "end": frame.index[end - 1].strftime("%Y-%m-%d"),

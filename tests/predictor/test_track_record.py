@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from stockPredictor import prices
-from stockPredictor.predict import forecast
+from stockPredictor.predict import bands_at, forecast
 from stockPredictor.track_record import by_step, past_forecasts, track_record, verdict
 
 
@@ -113,3 +114,30 @@ def test_past_forecasts_are_the_forecasts_made_then_beside_the_close_that_day(
         assert row["forecast"] == pytest.approx(made.closes[-1], rel=1e-5)
         assert row["actual"] == pytest.approx(walk["close"].loc[target], rel=1e-5)
     assert past[-1]["date"] <= f"{as_of:%Y-%m-%d}"  # nothing from after as_of
+
+
+def test_the_pictures_read_nothing_after_as_of(walk, tiny_artifact):
+    as_of = walk.index[-40]
+    cut = walk.loc[:as_of].copy()
+    cut.attrs = dict(walk.attrs)
+    assert by_step(walk, tiny_artifact, as_of) == by_step(cut, tiny_artifact, as_of)
+    past = [past_forecasts(f, tiny_artifact, 3, as_of) for f in (walk, cut)]
+    assert past[0] == past[1] and len(past[0]) == 250
+    full, short = (bands_at(f, tiny_artifact, 3, as_of) for f in (walk, cut))
+    assert full.keys() == short.keys() and len(full) > 0
+    for level in full:
+        np.testing.assert_array_equal(full[level][0], short[level][0])
+        np.testing.assert_array_equal(full[level][1], short[level][1])
+
+
+def test_by_step_at_step_one_is_the_mae_ratio_worked_out_by_hand(walk, tiny_artifact):
+    as_of = walk.index[-10]
+    end = walk.index.get_loc(as_of)
+    closes = walk["close"].to_numpy()
+    origins = range(end - 250, end)  # the last 250 whose next close as_of knows
+    ours = [abs(closes[r + 1] - forecast(walk, tiny_artifact, 1, walk.index[r],
+                                         level=None).closes[0]) for r in origins]
+    naive = [abs(closes[r + 1] - closes[r]) for r in origins]
+    expected = np.mean(ours) / np.mean(naive)
+    assert by_step(walk, tiny_artifact, as_of)["mae_vs_naive"][0] == pytest.approx(expected,
+                                                                                   abs=1e-4)

@@ -375,3 +375,8 @@ def test_another_forecast_keeps_the_values_just_used(client):
     assert 'value="MSFT"' in form and 'value="7"' in form and 'value="2012-06-01"' in form
     assert ("0.95", "95%", True) in _level_options(form)
     assert '<option value="general" selected>' in form
+
+
+def test_each_notice_is_shown_once(client):
+    html = unescape(client.get("/prediction/IBM?horizon=2").get_data(as_text=True))
+    assert html.count("These are the bundled sample prices, which end on 2013-03-01") == 1
