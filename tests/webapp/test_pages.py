@@ -380,3 +380,22 @@ def test_another_forecast_keeps_the_values_just_used(client):
 def test_each_notice_is_shown_once(client):
     html = unescape(client.get("/prediction/IBM?horizon=2").get_data(as_text=True))
     assert html.count("These are the bundled sample prices, which end on 2013-03-01") == 1
+
+
+@pytest.mark.parametrize("ratios", [[None] * 30, [0.99] * 3], ids=["naive-mae-zero", "short"])
+def test_a_model_without_a_test_figure_at_the_horizon_still_has_a_page(
+        make_app, tmp_path, ratios):
+    # train writes None where naive's test MAE was 0; an older model may hold fewer steps.
+    import shutil
+
+    from stockPredictor import artifacts
+
+    models = tmp_path / "models"
+    for name in ("general", "ibm"):
+        shutil.copytree(BUNDLED_MODELS / name, models / name)
+    meta = json.loads((models / "ibm" / "model.json").read_text())
+    artifacts.update_metadata(models / "ibm", test_metrics={**meta["test_metrics"],
+                                                            "mae_vs_naive": ratios})
+    answer = make_app(MODELS_DIR=str(models)).test_client().get("/prediction/IBM?horizon=10")
+    check_page(answer)
+    assert "Test error vs naive" not in answer.get_data(as_text=True)
