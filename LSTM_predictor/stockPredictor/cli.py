@@ -160,7 +160,7 @@ def cmd_predict(args) -> int:
     _note(notices)
     if args.format == "csv":
         table = result.to_frame().rename_axis("date")
-        table = table.apply(lambda column: rounding.prices(column), result_type="broadcast")
+        table = table.apply(rounding.prices, result_type="broadcast")
         table.to_csv(sys.stdout, date_format="%Y-%m-%d")
     else:
         print(f"{result.ticker}: last close {price_text(result.last_close)} on "

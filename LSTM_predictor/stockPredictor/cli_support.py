@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import artifacts
+from .csv_columns import FIRST_DATE
 from .errors import DataError, StockPredictorError, excerpt
 
 EXIT_ERROR = 1  # the person's input or the world (files, network) is at fault
@@ -27,8 +28,9 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE, what a shell reports when the reader left early
 DEBUG_VARIABLE = "STOCK_PREDICTOR_DEBUG"
 
-# The days a date argument may name, as the web API's schema allows (Flask_webapp/schemas.py).
-EARLIEST_DAY = dt.date(1900, 1, 1)
+# The first day a date argument may name: the first a price file may hold, as the web API's
+# schema has it (Flask_webapp/schemas.py).
+EARLIEST_DAY = FIRST_DATE.date()
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_SEED = 2 ** 32 - 1  # NumPy's seeds are 32-bit
 

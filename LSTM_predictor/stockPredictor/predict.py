@@ -122,7 +122,7 @@ def forecast(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZO
     closes = table.forecasts([row], horizon)[0]
     lows = highs = None
     if level is not None:
-        lows, highs = _band(table, row, horizon, level, closes)
+        lows, highs = _bands(table, row, horizon, (level,), closes)[level]
     origin = frame.index[row]
     calendar = frame.attrs.get("calendar", EQUITY)
     return Forecast(ticker=str(frame.attrs.get("ticker", "")), model=model.name, as_of=origin,
@@ -144,11 +144,6 @@ def _moved(frame: pd.DataFrame, as_of) -> tuple[str, ...]:
         return ()
     return (f"The prices end on {last.date()}, before the as-of date {asked.date()}, so the "
             f"forecast is made from {last.date()}.",)
-
-
-def _band(table: tables.ForecastTable, row: int, horizon: int, level: float,
-          closes: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-    return _bands(table, row, horizon, (level,), closes)[level]
 
 
 def _bands(table: tables.ForecastTable, row: int, horizon: int, levels, closes: np.ndarray
