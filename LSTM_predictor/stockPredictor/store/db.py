@@ -1,0 +1,76 @@
+"""Engines for ``DATABASE_URL``, SQLite's settings for several processes, and migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from ..errors import StockPredictorError, excerpt
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_FILE = "stock-predictor.db"
+# A writer waits this long for another process's write lock before "database is locked".
+SQLITE_BUSY_MS = 10_000
+
+
+def database_url(url: str | None = None, folder: str | os.PathLike | None = None) -> str:
+    """The SQLAlchemy URL for ``url`` (default: $DATABASE_URL), else a SQLite file in ``folder``.
+
+    Heroku writes ``postgres://``, which SQLAlchemy 2 no longer reads; it and ``postgresql://``
+    become ``postgresql+psycopg://`` (psycopg 3).
+    """
+    url = (url if url is not None else os.environ.get("DATABASE_URL", "")).strip()
+    if not url:
+        if folder is None:
+            raise StockPredictorError("no database: set DATABASE_URL, or give the folder for "
+                                      "the default SQLite file")
+        return f"sqlite:///{Path(folder).resolve() / DEFAULT_FILE}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StockPredictorError("DATABASE_URL is not a database URL; expected e.g. "
+                                  "postgres://user:password@host:5432/name") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StockPredictorError(f"DATABASE_URL names {excerpt(parsed.get_backend_name())}; "
+                                  f"expected PostgreSQL or SQLite")
+    return url
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_settings(connection, _record):
+        # WAL: readers never wait for the writer, and several workers share one file.
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Run the migrations on ``url`` up to ``revision``: an empty database gets every table."""
+    from alembic import command
+    from alembic.config import Config
+
+    if make_url(url).get_backend_name() == "sqlite":
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = url
+    command.upgrade(config, revision)

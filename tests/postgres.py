@@ -1,0 +1,66 @@
+"""A real PostgreSQL server for tests: Debian's package, started as its own user on 127.0.0.1.
+
+initdb refuses to run as root, so the cluster belongs to the ``postgres`` user (``runuser``
+when the tests run as root) and lives in a temporary folder that user owns; it listens on a
+free loopback port with trust authentication, and is stopped and removed at the end.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.servers import free_port
+
+USER = "postgres"
+
+
+def binaries() -> Path | None:
+    """The folder of Debian's PostgreSQL programs (the newest version), or None."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+def unavailable() -> str | None:
+    """Why a PostgreSQL server cannot be started here, in one sentence, or None."""
+    if binaries() is None:
+        return "Debian's postgresql package is not installed (apt-get install postgresql)"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "runuser is missing, so initdb cannot run as the postgres user"
+    if os.geteuid() != 0 and not os.access(binaries() / "initdb", os.X_OK):
+        return "initdb cannot be run by this user"
+    return None
+
+
+def _as_owner(command: list[str]) -> list[str]:
+    return ["runuser", "-u", USER, "--", *command] if os.geteuid() == 0 else command
+
+
+@contextmanager
+def postgres_server(timeout: float = 60.0):
+    """Start a throwaway cluster; yield its SQLAlchemy URL (psycopg 3); stop and remove it."""
+    bin_dir, port = binaries(), free_port()
+    folder = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    data = folder / "data"
+    if os.geteuid() == 0:
+        shutil.chown(folder, USER, USER)
+    run = dict(check=True, capture_output=True, timeout=timeout)
+    subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
+                              "-U", USER, "--no-sync", "-E", "UTF8"]), **run)
+    options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
+    subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+                              "-l", str(folder / "log"), "-w", "-t", str(int(timeout)),
+                              "start"]), **run)
+    try:
+        subprocess.run(_as_owner([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p",
+                                  str(port), "-U", USER, "stock"]), **run)
+        yield f"postgresql+psycopg://{USER}@127.0.0.1:{port}/stock"
+    finally:
+        subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                  "-w", "stop"]), capture_output=True, timeout=timeout)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,73 @@
+"""The database: URLs, migrations from empty on SQLite and a real PostgreSQL, WAL for workers."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from stockPredictor.errors import StockPredictorError
+from stockPredictor.store import database_url, engine_for, upgrade
+from stockPredictor.store.models import Base
+from tests.postgres import postgres_server, unavailable
+
+TABLES = {"prices", "fetch_state", "forecasts", "forecast_rows", "uploads", "alembic_version"}
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server for this module's tests, stopped at the end."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests not run: {reason}")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgres://u:pw@db.example:5432/app", "postgresql+psycopg://u:pw@db.example:5432/app"),
+    ("postgresql://u@localhost/app", "postgresql+psycopg://u@localhost/app"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_heroku_and_plain_urls_are_read_with_psycopg_3(given, expected):
+    assert database_url(given) == expected
+
+
+def test_without_database_url_the_default_is_a_sqlite_file_in_the_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert database_url(None, tmp_path) == f"sqlite:///{tmp_path.resolve()}/stock-predictor.db"
+
+
+@pytest.mark.parametrize("bad", ["mysql://u@h/db", "not a url at all"])
+def test_an_unusable_database_url_is_one_sentence(bad):
+    with pytest.raises(StockPredictorError, match="DATABASE_URL"):
+        database_url(bad)
+
+
+def _check_migrated(url: str) -> None:
+    engine = engine_for(url)
+    try:
+        assert set(inspect(engine).get_table_names()) == TABLES
+        with engine.connect() as connection:
+            # The migrations build exactly what the models describe.
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            assert connection.execute(text("select version_num from alembic_version")
+                                      ).scalar() == "0001"
+    finally:
+        engine.dispose()
+
+
+def test_migrations_from_empty_on_sqlite_in_wal_mode(tmp_path):
+    url = database_url("", tmp_path / "instance")
+    upgrade(url)
+    upgrade(url)  # a second run finds nothing to do
+    _check_migrated(url)
+    with engine_for(url).connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_migrations_from_empty_on_postgresql(postgres_url):
+    upgrade(postgres_url)
+    upgrade(postgres_url)
+    _check_migrated(postgres_url)
