@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -320,7 +321,7 @@ def _add_train_args(train: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its six subcommands."""
+    """The argument parser with its seven subcommands."""
     parser = argparse.ArgumentParser(prog="stock-predictor", description=plain(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -387,6 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
                             help="where ticker prices come from (default: the source each "
                             "was trained from, as model.json records)")
 
+    db = _command(sub, "db", cmd_db, "create or migrate the database")
+    db.add_argument("action", choices=("upgrade",),
+                    help="upgrade: run every migration not yet applied (an empty database "
+                    "gets every table)")
+    db.add_argument("--url", default=None,
+                    help="database URL (default: $DATABASE_URL, else a SQLite file in "
+                    "--instance)")
+    db.add_argument("--instance", type=Path, default=None,
+                    help="folder of the default SQLite file (default: $INSTANCE_PATH, else "
+                    "./instance, the web app's instance folder when run from the repository)")
+
     models = _command(sub, "list-models", cmd_list_models, "list the trained models")
     models.add_argument("--models", type=Path, default=None,
                         help=f"models folder, or one artifact folder (default: $MODELS_DIR "
@@ -394,6 +406,17 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--format", choices=("table", "json"), default="table",
                         help="output on stdout (default: table)")
     return parser
+
+
+def cmd_db(args) -> int:
+    """Run the database's migrations: Heroku's release phase calls this before each deploy."""
+    from . import store  # SQLAlchemy and Alembic are loaded for this command only
+
+    folder = args.instance or Path(os.environ.get("INSTANCE_PATH") or "instance")
+    url = store.database_url(args.url, folder)
+    store.upgrade(url)
+    print(f"database at {store.display_url(url)} is up to date")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,3 +71,19 @@ def test_migrations_from_empty_on_postgresql(postgres_url):
     upgrade(postgres_url)
     upgrade(postgres_url)
     _check_migrated(postgres_url)
+
+
+def test_the_db_upgrade_command_migrates_the_database_it_is_given(
+        tmp_path, capsys, monkeypatch):
+    from stockPredictor.cli import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    url = f"sqlite:///{tmp_path}/cli.db"
+    assert main(["db", "upgrade", "--url", url]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    _check_migrated(url)
+    assert main(["db", "upgrade", "--instance", str(tmp_path / "inst")]) == 0
+    assert (tmp_path / "inst" / "stock-predictor.db").is_file()
+    assert main(["db", "upgrade", "--url", "mysql://u@h/db"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "expected PostgreSQL or SQLite" in error

@@ -43,8 +43,13 @@ def database_url(url: str | None = None, folder: str | os.PathLike | None = None
     return url
 
 
+def display_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def engine_for(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys per connection."""
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
