@@ -65,7 +65,9 @@ def healthz():
     """Whether the process can serve forecasts: its models, or why it cannot."""
     registry = forecasting.registry()
     body = {"status": "ok", "models": registry.names(),
-            "price_source": current_app.config["PRICE_SOURCE"]}
+            "price_source": current_app.config["PRICE_SOURCE"],
+            # Down is reported, not fatal: forecasts are served from Yahoo or the sample.
+            "database": current_app.extensions["database"].status()}
     if registry.skipped:
         body["skipped"] = registry.skipped  # path-free: the registry keeps them so
     if body["models"]:

@@ -37,8 +37,10 @@ GENERAL_MODEL = {
 NO_CHANGE_VERDICT = ("2 days ahead this model serves the no-change forecast: on its validation "
                      "data its own forecast did not beat no change convincingly.")
 
-HEALTH = {"status": "ok", "models": ["general", "ibm"], "price_source": "sample"}
+HEALTH = {"status": "ok", "models": ["general", "ibm"], "price_source": "sample",
+          "database": {"status": "ok"}}
 HEALTH_UNAVAILABLE = {"status": "unavailable", "models": [], "price_source": "sample",
+                      "database": {"status": "ok"},
                       "reason": "no model is loaded, so no forecast can be served; train one "
                                 "with `stock-predictor train`"}
 MODELS = {"models": [GENERAL_MODEL, IBM_MODEL]}

@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Mapping
 
 from flask import Flask
+from stockPredictor import store
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.preload import BUNDLED_MODELS, Registry
 from stockPredictor.price_cache import PriceCache
@@ -38,7 +39,7 @@ from . import api, errors, forecasting, pages, security
 
 # Settings a deployment sets through the environment (12-factor, as Heroku does).
 ENVIRONMENT = ("PORT", "SECRET_KEY", "MODELS_DIR", "CACHE_DIR", "PRICE_SOURCE", "TABLE_CACHE_MB",
-               "PRELOAD_TABLES", "BLAS_THREADS")
+               "PRELOAD_TABLES", "BLAS_THREADS", "DATABASE_URL", "DATABASE_MIGRATE")
 DEFAULTS = {
     "PORT": 5000,
     "MODELS_DIR": str(BUNDLED_MODELS),
@@ -52,6 +53,10 @@ DEFAULTS = {
     "PRELOAD_TABLES": "auto",
     # OpenBLAS threads per process: one, since gunicorn runs a worker per core (0: leave it).
     "BLAS_THREADS": 1,
+    # The database: $DATABASE_URL, else a SQLite file in the instance folder. Migrated at start
+    # (in gunicorn's master with --preload; Heroku's release phase has done it already).
+    "DATABASE_URL": "",
+    "DATABASE_MIGRATE": "1",
     "MAX_CONTENT_LENGTH": 5 * 1000 * 1000,  # uploads: a decade of daily prices is ~300 kB
     "API_TITLE": "Stock predictor API",
     "API_VERSION": "v1",
@@ -103,6 +108,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["price_cache"] = PriceCache(app.config["PRICE_SOURCE"],
                                                ttl=float(app.config["PRICE_TTL"]))
     app.extensions["tables"] = ByteBoundedLRU(app.config["TABLE_CACHE_MB"] * 1024 * 1024)
+    app.extensions["database"] = _database(app)
     if app.config["BLAS_THREADS"] > 0:
         # Process-wide, and inherited by the workers gunicorn forks from this process.
         threadpool_limits(limits=app.config["BLAS_THREADS"], user_api="blas")
@@ -117,6 +123,17 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     errors.register(app)
     security.register(app)
     return app
+
+
+def _database(app: Flask) -> store.Database | None:
+    # A wrong DATABASE_URL is a configuration error; a database that does not answer is not:
+    # the app starts and serves forecasts, and healthz says why the database is down.
+    url = store.database_url(app.config["DATABASE_URL"], app.instance_path)
+    migrate = str(app.config["DATABASE_MIGRATE"]).strip().lower() in ("1", "true", "yes")
+    database = store.Database(url, migrate=migrate)
+    if database.error:
+        app.logger.warning("database %s is down: %s", store.display_url(url), database.error)
+    return database
 
 
 def main() -> None:

@@ -179,6 +179,13 @@ class Error(ma.Schema):
         "example": "horizon: must be a whole number of trading days from 1 to 30"})
 
 
+class DatabaseHealth(ma.Schema):
+    """Whether the database answers now, and why not."""
+
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "down"]))
+    reason = fields.String(metadata={"description": "why the database is down"})
+
+
 class Health(ma.Schema):
     """Whether the process can serve forecasts: "ok" with its models, else "unavailable" and why."""
 
@@ -188,6 +195,9 @@ class Health(ma.Schema):
     reason = fields.String(metadata={"description": "why no forecast can be served"})
     skipped = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": "model folders that could not be loaded, with the reason"})
+    database = fields.Nested(DatabaseHealth, required=True, metadata={
+        "description": "the database (price store, ledger, uploads); forecasts are served "
+                       "while it is down"})
 
 
 class PolicySummary(ma.Schema):

@@ -18,7 +18,8 @@ def make_app(tmp_path, monkeypatch):
     def build(**overrides):
         # Tables are built on first use here; test_app checks the start-up preload on its own.
         config = {"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": str(tmp_path / "cache"),
-                  "PRELOAD_TABLES": False}
+                  "PRELOAD_TABLES": False,
+                  "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'test.db'}"}
         return create_app({**config, **overrides})
 
     return build

@@ -79,3 +79,38 @@ def upgrade(url: str, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["url"] = url
     command.upgrade(config, revision)
+
+
+class Database:
+    """The app's database: its engine when it could be reached and migrated, else why not.
+
+    A database that is down never stops forecasts: prices come from Yahoo or the sample, and
+    ``status()`` says what is wrong for /api/v1/healthz.
+    """
+
+    def __init__(self, url: str, migrate: bool = True):
+        self.url, self.engine, self.error = url, None, None
+        try:
+            if migrate:
+                upgrade(url)
+            self.engine = engine_for(url)
+        except Exception as exc:  # any driver or migration failure: served without a database
+            self.error = _reason(exc)
+
+    def status(self) -> dict:
+        """{"status": "ok"} when a query answers now, else {"status": "down", "reason"}."""
+        if self.engine is None:
+            return {"status": "down", "reason": self.error or "not configured"}
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # the server went away since start-up
+            return {"status": "down", "reason": _reason(exc)}
+        return {"status": "ok"}
+
+
+def _reason(exc: Exception) -> str:
+    # The driver's first line names the cause ("connection refused"); never a password.
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    text = first[0] if first else type(exc).__name__
+    return f"{type(exc).__name__}: {excerpt(text, 160)}"

@@ -1,0 +1,34 @@
+"""The app and its database: migrated at start, reported by healthz, never needed to forecast."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from tests.servers import free_port
+
+
+def test_the_app_migrates_its_database_at_start_and_healthz_says_ok(make_app, tmp_path):
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    app = make_app(DATABASE_URL=url)
+    assert "forecasts" in inspect(app.extensions["database"].engine).get_table_names()
+    body = app.test_client().get("/api/v1/healthz").get_json()
+    assert body["status"] == "ok" and body["database"] == {"status": "ok"}
+
+
+def test_without_database_url_the_database_is_a_sqlite_file_in_the_instance_folder(make_app):
+    app = make_app(DATABASE_URL="")
+    assert app.extensions["database"].url == f"sqlite:///{app.instance_path}/stock-predictor.db"
+
+
+def test_a_database_that_does_not_answer_leaves_forecasts_served(make_app):
+    # Nothing listens on this port: the driver's "connection refused" is the reason given.
+    url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    client = make_app(DATABASE_URL=url).test_client()
+    health = client.get("/api/v1/healthz")
+    body = health.get_json()
+    assert health.status_code == 200 and body["status"] == "ok"
+    assert body["database"]["status"] == "down"
+    assert "refused" in body["database"]["reason"].lower()
+    assert "secret" not in health.get_data(as_text=True)  # never the password
+    forecast = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2})
+    assert forecast.status_code == 200 and len(forecast.get_json()["forecast"]) == 2
