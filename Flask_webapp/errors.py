@@ -9,7 +9,8 @@ from flask import Flask, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
 from stockPredictor.errors import (ArtifactError, DataError, NotTrainedError,
                                    SourceUnavailableError, StockPredictorError,
-                                   UnknownTickerError, excerpt, without_folders)
+                                   UnknownTickerError, UnknownUploadError, excerpt,
+                                   without_folders)
 from werkzeug.exceptions import HTTPException
 
 from . import security
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 # Most specific first: each package error and the status and code it answers with.
 PACKAGE_ERRORS = (
     (UnknownTickerError, 404, "unknown_ticker"),
+    (UnknownUploadError, 404, "unknown_upload"),
     (NotTrainedError, 404, "unknown_model"),
     (SourceUnavailableError, 503, "source_unavailable"),
     (DataError, 422, "invalid_input"),

@@ -389,9 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "was trained from, as model.json records)")
 
     db = _command(sub, "db", cmd_db, "create or migrate the database")
-    db.add_argument("action", choices=("upgrade",),
+    db.add_argument("action", choices=("upgrade", "purge-uploads"),
                     help="upgrade: run every migration not yet applied (an empty database "
-                    "gets every table)")
+                    "gets every table); purge-uploads: delete the uploads nobody viewed in "
+                    "--days days (for Heroku's scheduler)")
+    db.add_argument("--days", type=int, default=90,
+                    help="purge-uploads: days without a visit before an upload goes "
+                    "(default: %(default)s)")
     db.add_argument("--url", default=None,
                     help="database URL (default: $DATABASE_URL, else a SQLite file in "
                     "--instance)")
@@ -409,12 +413,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_db(args) -> int:
-    """Run the database's migrations: Heroku's release phase calls this before each deploy."""
+    """Migrate the database (Heroku's release phase), or purge the uploads nobody viewed."""
     from . import store  # SQLAlchemy and Alembic are loaded for this command only
 
     folder = args.instance or Path(os.environ.get("INSTANCE_PATH") or "instance")
     url = store.database_url(args.url, folder)
     store.upgrade(url)
+    if args.action == "purge-uploads":
+        if args.days < 1:
+            raise DataError(f"--days {args.days} must be 1 or more")
+        from .store import uploads
+
+        gone = uploads.purge(store.engine_for(url), days=args.days)
+        print(f"removed {gone:,} upload(s) not viewed in {args.days} days")
+        return 0
     print(f"database at {store.display_url(url)} is up to date")
     return 0
 

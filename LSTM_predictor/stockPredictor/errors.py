@@ -20,6 +20,10 @@ class UnknownTickerError(StockPredictorError, LookupError):
     """A ticker that no source knows."""
 
 
+class UnknownUploadError(StockPredictorError, LookupError):
+    """An upload id that the store does not hold (never stored, or purged)."""
+
+
 class SourceUnavailableError(StockPredictorError, ConnectionError):
     """A price source that cannot be reached now (network down, rate limit)."""
 

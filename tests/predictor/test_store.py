@@ -87,3 +87,12 @@ def test_the_db_upgrade_command_migrates_the_database_it_is_given(
     assert main(["db", "upgrade", "--url", "mysql://u@h/db"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "expected PostgreSQL or SQLite" in error
+
+
+def test_purge_uploads_runs_from_the_command_line(tmp_path, capsys):
+    from stockPredictor.cli import main
+
+    url = f"sqlite:///{tmp_path}/purge.db"
+    assert main(["db", "purge-uploads", "--url", url, "--days", "30"]) == 0
+    assert "removed 0 upload(s) not viewed in 30 days" in capsys.readouterr().out
+    assert main(["db", "purge-uploads", "--url", url, "--days", "0"]) == 1
