@@ -1,0 +1,226 @@
+"""The shared price store, on SQLite and a real PostgreSQL: incremental fetches, one fetch per
+ticker across workers, a shared back-off with stale prices, and a refetch after a split."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from stockPredictor import prices
+from stockPredictor.errors import SourceUnavailableError, UnknownTickerError
+from stockPredictor.store import engine_for, upgrade
+from stockPredictor.store.models import FetchState
+from stockPredictor.store.prices import OVERLAP, PriceStore
+from tests.fakes import history_frame
+from tests.postgres import postgres_server, unavailable
+
+START = dt.datetime(2024, 4, 1, 21, 0, tzinfo=dt.timezone.utc)
+RECHECK, BACKOFF = dt.timedelta(minutes=15), dt.timedelta(minutes=5)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server for this module's tests, stopped at the end."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests not run: {reason}")
+    with postgres_server() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """A migrated, empty database: a SQLite file, or the PostgreSQL server emptied."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_url")
+    engine = engine_for(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("delete from prices; delete from fetch_state")
+    engine.dispose()
+    return url
+
+
+class Clock:
+    """A fake clock that moves only when told."""
+
+    def __init__(self):
+        self.now = START
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.now += delta
+
+
+class Yahoo:
+    """Yahoo's daily history behind the real prices.from_yahoo, answering only from ``start``."""
+
+    def __init__(self, install, days: int = 60):
+        # error: what Yahoo answers instead of prices (an exception, or an empty frame).
+        self.install, self.starts, self.error, self.delay = install, [], None, 0.0
+        self.closes = 100.0 + 0.5 * np.arange(days)
+        self.lock = threading.Lock()
+
+    def grow(self, days: int) -> None:
+        """Add ``days`` trading days after the last."""
+        self.closes = np.concatenate([self.closes, self.closes[-1] + 0.5 * np.arange(1, days + 1)])
+
+    def days(self) -> pd.DatetimeIndex:
+        return pd.bdate_range("2024-01-02", periods=len(self.closes))
+
+    def fetch(self, ticker: str, start: dt.date | None = None) -> pd.DataFrame:
+        with self.lock:
+            self.starts.append(start)
+            time.sleep(self.delay)  # a slow Yahoo, so a second worker arrives mid-fetch
+            if self.error is not None:
+                self.install(self.error)
+            else:
+                full = history_frame(self.days(), close=self.closes)
+                keep = full.index.tz_localize(None) >= pd.Timestamp(start or "1900-01-01")
+                self.install(full[keep])
+            return prices.from_yahoo(ticker, start)
+
+
+@pytest.fixture
+def yahoo(fake_yahoo):
+    """A fake Yahoo with 60 trading days of IBM from 2024-01-02."""
+    return Yahoo(fake_yahoo)
+
+
+def _store(url, yahoo, clock, **kwargs):
+    return PriceStore(engine_for(url), yahoo.fetch, recheck=RECHECK, backoff=BACKOFF,
+                      clock=clock, **kwargs)
+
+
+def test_first_load_fetches_the_whole_history_then_recheck_spares_yahoo(url, yahoo):
+    clock = Clock()
+    store = _store(url, yahoo, clock)
+    frame = store.load("ibm")
+    assert yahoo.starts == [None]
+    assert len(frame) == 60 and tuple(frame.columns) == prices.COLUMNS
+    assert frame.index.tz is None and (frame.dtypes == "float64").all()
+    assert frame.attrs["ticker"] == "IBM" and frame.attrs["source"] == "yahoo"
+    assert frame.attrs["stale"] is False
+    assert frame.attrs["fetched_at"] == START.isoformat(timespec="seconds")
+    np.testing.assert_allclose(frame["close"], yahoo.closes)
+
+    clock.advance(RECHECK - dt.timedelta(seconds=1))
+    again = _store(url, yahoo, clock).load("IBM")  # another worker, within recheck
+    assert yahoo.starts == [None]
+    pd.testing.assert_frame_equal(again, frame)
+
+
+def test_after_recheck_only_the_new_days_are_asked_for(url, yahoo):
+    clock = Clock()
+    store = _store(url, yahoo, clock)
+    last = store.load("IBM").index[-1].date()
+    yahoo.grow(3)
+    clock.advance(RECHECK)
+    frame = store.load("IBM")
+    # The days after the last stored one, plus a short overlap that would show a re-adjustment.
+    assert yahoo.starts == [None, last - OVERLAP]
+    assert len(frame) == 63
+    np.testing.assert_allclose(frame["close"], yahoo.closes)
+    assert frame.attrs["fetched_at"] == clock.now.isoformat(timespec="seconds")
+
+
+def test_a_split_in_the_new_data_refetches_the_whole_series(url, yahoo):
+    clock = Clock()
+    store = _store(url, yahoo, clock)
+    last = store.load("IBM").index[-1].date()
+    yahoo.closes = yahoo.closes / 2  # a 2:1 split: Yahoo re-adjusts every earlier close
+    yahoo.grow(2)
+    clock.advance(RECHECK)
+    frame = store.load("IBM")
+    assert yahoo.starts == [None, last - OVERLAP, None]
+    assert len(frame) == 62
+    np.testing.assert_allclose(frame["close"], yahoo.closes)  # no stitched jump
+
+
+def test_a_rate_limit_backs_off_every_worker_and_serves_stale_prices(url, yahoo, yf):
+    clock = Clock()
+    first, second = _store(url, yahoo, clock), _store(url, yahoo, clock)
+    stored = first.load("IBM")
+    clock.advance(RECHECK + dt.timedelta(minutes=1))
+    yahoo.error = yf.exceptions.YFRateLimitError()
+    stale = first.load("IBM")
+    assert yahoo.starts == [None, stored.index[-1].date() - OVERLAP]
+    assert stale.attrs["stale"] is True
+    assert "rate limiting" in stale.attrs["notice"] and "16 minutes" in stale.attrs["notice"]
+    assert "2024-03-25" in stale.attrs["notice"]  # the last stored day
+    pd.testing.assert_frame_equal(stale, stored, check_like=True)
+
+    clock.advance(BACKOFF - dt.timedelta(seconds=1))
+    also_stale = second.load("IBM")  # the other worker does not ask Yahoo during the back-off
+    assert len(yahoo.starts) == 2
+    assert also_stale.attrs["stale"] is True and "20 minutes" in also_stale.attrs["notice"]
+
+    clock.advance(dt.timedelta(seconds=1))
+    yahoo.error = None
+    fresh = second.load("IBM")
+    assert len(yahoo.starts) == 3 and fresh.attrs["stale"] is False and "notice" not in fresh.attrs
+
+
+def test_a_rate_limit_with_nothing_stored_is_source_unavailable(url, yahoo, yf):
+    clock = Clock()
+    yahoo.error = yf.exceptions.YFRateLimitError()
+    with pytest.raises(SourceUnavailableError, match="rate limiting"):
+        _store(url, yahoo, clock).load("IBM")
+    with pytest.raises(SourceUnavailableError, match="rate limiting"):
+        _store(url, yahoo, clock).load("IBM")  # backed off: Yahoo is not asked again
+    assert yahoo.starts == [None]
+
+
+def test_two_workers_asking_at_once_cause_one_fetch(url, yahoo):
+    clock = Clock()
+    yahoo.delay = 0.5
+    workers = [_store(url, yahoo, clock, wait=20.0) for _ in range(2)]
+    barrier, frames, errors = threading.Barrier(2), [None, None], []
+
+    def ask(i):
+        try:
+            barrier.wait(timeout=10)
+            frames[i] = workers[i].load("IBM")
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads) and errors == []
+    assert yahoo.starts == [None]
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    assert len(frames[0]) == 60
+
+
+def test_an_unknown_ticker_is_not_asked_again_within_recheck(url, yahoo, yf):
+    clock = Clock()
+    yahoo.error = yf.utils.empty_df()  # what history() returns for a ticker Yahoo lacks
+    with pytest.raises(UnknownTickerError):
+        _store(url, yahoo, clock).load("NOPE")
+    with pytest.raises(UnknownTickerError):
+        _store(url, yahoo, clock).load("NOPE")  # another worker: told at once, no fetch, no wait
+    assert yahoo.starts == [None]
+
+
+def test_anchor_and_last_day_are_recorded(url, yahoo):
+    _store(url, yahoo, Clock()).load("IBM")
+    engine = engine_for(url)
+    with engine.connect() as connection:
+        state = connection.execute(select(FetchState)).one()
+    engine.dispose()
+    assert state.anchor_day == dt.date(2024, 1, 2) and state.anchor_close == pytest.approx(100.0)
+    assert state.last_day == dt.date(2024, 3, 25) and state.failure is None
