@@ -1,0 +1,285 @@
+"""The forecast ledger: every distinct forecast served, recorded once and scored as closes arrive.
+
+The rest of the package talks to it through ``record`` (or a ``LedgerWriter`` off the hot
+path), ``score``, ``listing`` and ``live_record``; nobody else writes SQL against its tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from .. import metrics, track_record
+from ..artifacts import MODEL_FILE, Artifact
+from ..errors import DataError, excerpt
+from ..predict import Forecast
+from .models import ForecastRow, LedgerForecast
+
+log = logging.getLogger(__name__)
+
+KINDS = ("live", "replay")
+MAX_LIMIT = 200
+_FORECASTS, _ROWS = LedgerForecast.__table__, ForecastRow.__table__
+
+
+def model_sha256(artifact: Artifact) -> str:
+    """The SHA-256 of the artifact's model.h5, as its verified model.json records it."""
+    return str(artifact.metadata["files"][MODEL_FILE])
+
+
+def prices_fingerprint(frame: pd.DataFrame, as_of) -> str:
+    """A digest of the closes up to ``as_of``: all that a forecast at ``as_of`` depends on."""
+    # The same digest of float64 closes as the forecast table's cache key (tables.py), over the
+    # rows up to as_of only, so a forecast made again after new days arrive is still the same one.
+    closes = frame["close"].loc[:pd.Timestamp(as_of)].to_numpy(np.float64)
+    return hashlib.blake2b(np.ascontiguousarray(closes).tobytes(), digest_size=32).hexdigest()
+
+
+def kind_of(frame: pd.DataFrame, forecast: Forecast) -> str:
+    """"live" when the forecast starts from the series' latest price, else "replay"."""
+    return "live" if pd.Timestamp(forecast.as_of) >= frame.index[-1] else "replay"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One forecast ready to write: the ledger's columns and its rows, no frame kept."""
+
+    values: dict
+    rows: list[dict]
+
+
+def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str | None = None,
+          upload_id: int | None = None) -> Entry:
+    """The ledger entry for ``forecast`` made by ``artifact`` from ``frame``."""
+    kind = kind or kind_of(frame, forecast)
+    if kind not in KINDS:
+        raise DataError(f"ledger kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
+    sha, prices = model_sha256(artifact), prices_fingerprint(frame, forecast.as_of)
+    as_of, horizon = pd.Timestamp(forecast.as_of).date(), len(forecast.dates)
+    level = None if forecast.level is None else float(forecast.level)
+    key = "|".join([forecast.ticker, sha, as_of.isoformat(), str(horizon), repr(level), prices])
+    values = dict(fingerprint=hashlib.sha256(key.encode()).hexdigest(), ticker=forecast.ticker,
+                  model=forecast.model, model_sha256=sha, kind=kind, as_of=as_of,
+                  horizon=horizon, level=level, prices_fingerprint=prices, upload_id=upload_id,
+                  created_at=dt.datetime.now(dt.timezone.utc), served=1)
+    banded = forecast.lows is not None and forecast.highs is not None
+    rows = [dict(step=step + 1, day=pd.Timestamp(day).date(), close=float(forecast.closes[step]),
+                 low=float(forecast.lows[step]) if banded else None,
+                 high=float(forecast.highs[step]) if banded else None,
+                 last_close=float(forecast.last_close), actual=None)
+            for step, day in enumerate(forecast.dates)]
+    return Entry(values, rows)
+
+
+def record(target: Session | Engine, forecast: Forecast, artifact: Artifact,
+           frame: pd.DataFrame, kind: str | None = None, upload_id: int | None = None) -> int:
+    """Record ``forecast`` once (a repeat adds one to ``served``); its ledger id.
+
+    With an Engine the write is committed; with a Session the caller commits.
+    """
+    return write(target, [entry(forecast, artifact, frame, kind, upload_id)])[0]
+
+
+def write(target: Session | Engine, entries: list[Entry]) -> list[int]:
+    """Insert-or-increment each entry, in one transaction when given an Engine; their ids."""
+    if isinstance(target, Engine):
+        with Session(target) as session, session.begin():
+            return _write(session, entries)
+    return _write(target, entries)
+
+
+def _write(session: Session, entries: list[Entry]) -> list[int]:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    ids = []
+    for item in entries:
+        # One atomic statement: two workers recording the same forecast at once both land on
+        # the unique fingerprint, and the database (not a read-then-write race) picks the winner.
+        statement = insert(_FORECASTS).values(**item.values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["fingerprint"], set_={"served": _FORECASTS.c.served + 1}
+        ).returning(_FORECASTS.c.id, _FORECASTS.c.served)
+        forecast_id, served = session.execute(statement).one()
+        if served == 1:  # this statement inserted it; a repeat already has its rows
+            rows = [dict(row, forecast_id=forecast_id) for row in item.rows]
+            session.execute(insert(_ROWS).values(rows).on_conflict_do_nothing(
+                index_elements=["forecast_id", "step"]))
+        ids.append(int(forecast_id))
+    return ids
+
+
+class LedgerWriter:
+    """Queues ledger entries in memory and writes them in batches from a background thread.
+
+    A request only builds the entry and puts it on a bounded queue; a full queue drops the entry
+    with a warning, and a database error is logged: the ledger never slows or fails a forecast.
+    The thread starts on the first submit, so a gunicorn worker forked after import gets its own.
+    """
+
+    def __init__(self, engine: Engine, batch: int = 50, interval: float = 2.0,
+                 capacity: int = 1000) -> None:
+        self.engine, self.batch, self.interval = engine, batch, interval
+        self.dropped = 0
+        self._queue: queue.Queue[Entry] = queue.Queue(capacity)
+        self._lock = threading.Lock()
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, forecast: Forecast, artifact: Artifact, frame: pd.DataFrame,
+               kind: str | None = None, upload_id: int | None = None) -> bool:
+        """Queue ``forecast`` for the ledger; False when it was dropped."""
+        try:
+            item = entry(forecast, artifact, frame, kind, upload_id)
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            log.warning("ledger queue full (%d entries): forecast of %s not recorded",
+                        self._queue.maxsize, forecast.ticker)
+            return False
+        except Exception as error:  # a malformed forecast must not fail the request serving it
+            log.warning("ledger entry for %s not built: %s", forecast.ticker, error)
+            return False
+        self._start()
+        if self._queue.qsize() >= self.batch:
+            self._wake.set()
+        return True
+
+    def flush(self) -> int:
+        """Write every queued entry now (tests, shutdown); how many were written."""
+        with self._lock:  # the thread and a caller never write the same entries twice
+            items = []
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if not items:
+                return 0
+            try:
+                write(self.engine, items)
+            except Exception as error:  # the database down: log it, never raise to serving
+                log.warning("ledger: %d forecasts not recorded: %s", len(items),
+                            str(error).splitlines()[0])
+                return 0
+            return len(items)
+
+    def close(self) -> None:
+        """Stop the thread and write what is left."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="ledger-writer",
+                                                    daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            self.flush()
+
+
+def score(session: Session, closes_by_ticker: dict[str, pd.DataFrame]) -> int:
+    """Fill ``actual`` of every unscored ledger row whose day now has a close; rows filled."""
+    filled = 0
+    for ticker, frame in closes_by_ticker.items():
+        days = (select(ForecastRow.day).join(LedgerForecast)
+                .where(LedgerForecast.ticker == ticker, ForecastRow.actual.is_(None))
+                .distinct())
+        pending = set(session.scalars(days))
+        closes = frame["close"]
+        known = [{"d": day, "c": float(closes.loc[pd.Timestamp(day)])} for day in sorted(pending)
+                 if pd.Timestamp(day) in closes.index]
+        if not known:
+            continue
+        ids = select(LedgerForecast.id).where(LedgerForecast.ticker == ticker)
+        # A row once scored keeps its actual: a later split rescales the stored history, but
+        # the forecast was made in the old prices' units.
+        statement = (update(_ROWS).where(_ROWS.c.day == bindparam("d"), _ROWS.c.actual.is_(None),
+                                         _ROWS.c.forecast_id.in_(ids.scalar_subquery()))
+                     .values(actual=bindparam("c")))
+        filled += sum(session.execute(statement, [row]).rowcount for row in known)
+    return filled
+
+
+def listing(session: Session, ticker: str | None = None, model: str | None = None,
+            as_of=None, kind: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """The ledger, newest first: {"total", "forecasts": [...]} filtered and paged."""
+    if kind is not None and kind not in KINDS:
+        raise DataError(f"kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
+    limit, offset = max(1, min(int(limit), MAX_LIMIT)), max(0, int(offset))
+    filters = [column == value for column, value in (
+        (LedgerForecast.ticker, ticker), (LedgerForecast.model, model),
+        (LedgerForecast.as_of, None if as_of is None else pd.Timestamp(as_of).date()),
+        (LedgerForecast.kind, kind)) if value is not None]
+    total = session.scalar(select(func.count()).select_from(LedgerForecast).where(*filters))
+    query = (select(LedgerForecast).where(*filters).options(selectinload(LedgerForecast.rows))
+             .order_by(LedgerForecast.created_at.desc(), LedgerForecast.id.desc())
+             .limit(limit).offset(offset))
+    return {"total": int(total or 0),
+            "forecasts": [_as_dict(item) for item in session.scalars(query)]}
+
+
+def _as_dict(item: LedgerForecast) -> dict:
+    created = item.created_at
+    if created.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return {"id": item.id, "ticker": item.ticker, "model": item.model, "kind": item.kind,
+            "as_of": item.as_of.isoformat(), "horizon": item.horizon,
+            "created_at": created.isoformat(timespec="seconds"),
+            "forecast": [{"date": row.day.isoformat(), "close": row.close, "low": row.low,
+                          "high": row.high, "actual": row.actual} for row in item.rows]}
+
+
+def live_record(session: Session, ticker: str, model: str) -> dict:
+    """MAE vs naive, band coverage and the DM p-value over the scored rows of live forecasts."""
+    query = (select(ForecastRow.actual, ForecastRow.close, ForecastRow.last_close,
+                    ForecastRow.low, ForecastRow.high)
+             .join(LedgerForecast)
+             .where(LedgerForecast.ticker == ticker, LedgerForecast.model == model,
+                    LedgerForecast.kind == "live", ForecastRow.actual.is_not(None))
+             .order_by(ForecastRow.day, LedgerForecast.as_of, ForecastRow.step))
+    rows = np.array([[np.nan if v is None else v for v in row] for row in session.execute(query)],
+                    dtype=np.float64).reshape(-1, 5)
+    actual, close, naive, low, high = (rows[:, [i]] for i in range(5))
+    n = len(rows)
+    result = {"ticker": ticker, "model": model, "scored": n, "mae": None, "naive_mae": None,
+              "relative_mae": None, "coverage": None, "dm_p": None, "p_text": None}
+    if n == 0:
+        return result
+    result.update(mae=_number(metrics.mae(actual, close)),
+                  naive_mae=_number(metrics.mae(actual, naive)),
+                  relative_mae=_number(metrics.relative_mae(actual, close, naive)),
+                  coverage=_number(metrics.coverage(actual, low, high)))
+    if n >= track_record.MIN_FORECASTS:
+        # Horizon 1 (no autocovariance lags): ledger forecasts are made when people ask, not
+        # at evenly spaced origins, so there is no fixed overlap for a HAC correction to model.
+        # Overlapping rows of one forecast are correlated, so this p-value is if anything
+        # too small; the verdict says "not enough" below MIN_FORECASTS rows regardless.
+        _, p = metrics.diebold_mariano(np.abs(actual - close)[:, 0],
+                                       np.abs(actual - naive)[:, 0], horizon=1)
+        if not np.isnan(p):
+            result.update(dm_p=float(p), p_text=track_record.p_text(p))
+    return result
+
+
+def _number(values: np.ndarray) -> float | None:
+    value = float(values[0])
+    return None if np.isnan(value) else value

@@ -1,0 +1,291 @@
+"""The forecast ledger on SQLite and a real PostgreSQL: recorded once, scored, listed, shared."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import Session
+
+from stockPredictor.predict import forecast
+from stockPredictor.store import engine_for, upgrade
+from stockPredictor.store import ledger
+from stockPredictor.store.models import ForecastRow, LedgerForecast
+from tests.postgres import postgres_server, unavailable
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A real PostgreSQL server for this module's tests, stopped at the end."""
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests not run: {reason}")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    """A new, empty database of each kind (PostgreSQL: one per test on the module's server)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    server = request.getfixturevalue("postgres_url")
+    name = f"ledger_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+@pytest.fixture
+def url(empty_url):
+    """The database migrated to the newest revision."""
+    upgrade(empty_url)
+    return empty_url
+
+
+@pytest.fixture
+def engine(url):
+    """An engine on the migrated database, disposed of at the end."""
+    engine = engine_for(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def alt(walk):
+    """The same walk under another ticker."""
+    frame = walk.copy()
+    frame.attrs = dict(walk.attrs, ticker="ALT")
+    return frame
+
+
+def _entries(engine) -> list[LedgerForecast]:
+    with Session(engine) as session:
+        return list(session.scalars(select(LedgerForecast).order_by(LedgerForecast.id)))
+
+
+def test_a_forecast_recorded_twice_is_one_entry_served_twice(engine, walk, tiny_artifact):
+    made = forecast(walk, tiny_artifact, horizon=3)
+    first = ledger.record(engine, made, tiny_artifact, walk)
+    again = ledger.record(engine, forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk)
+    assert first == again
+    [entry] = _entries(engine)
+    assert (entry.served, entry.horizon, entry.ticker, entry.model) == (2, 3, "WALK", "walk")
+    assert entry.model_sha256 == tiny_artifact.metadata["files"]["model.h5"]
+    assert entry.as_of == walk.index[-1].date()
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ForecastRow)) == 3
+    # Another horizon or level is another forecast.
+    assert ledger.record(engine, forecast(walk, tiny_artifact, horizon=2), tiny_artifact,
+                         walk) != first
+    assert ledger.record(engine, forecast(walk, tiny_artifact, horizon=3, level=None),
+                         tiny_artifact, walk) != first
+    assert len(_entries(engine)) == 3
+
+
+def test_live_is_made_on_the_latest_price_and_replay_on_a_past_one(engine, walk, tiny_artifact):
+    live = forecast(walk, tiny_artifact, horizon=2)
+    replay = forecast(walk, tiny_artifact, horizon=2, as_of=walk.index[300])
+    assert (ledger.kind_of(walk, live), ledger.kind_of(walk, replay)) == ("live", "replay")
+    ledger.record(engine, live, tiny_artifact, walk)
+    ledger.record(engine, replay, tiny_artifact, walk)
+    # A live forecast served again once newer prices exist is still the same, live entry.
+    ledger.record(engine, live, tiny_artifact, walk, kind="replay")
+    assert [(e.kind, e.served) for e in _entries(engine)] == [("live", 2), ("replay", 1)]
+    with Session(engine) as session:
+        assert ledger.listing(session, kind="live")["total"] == 1
+        assert ledger.listing(session, kind="replay")["forecasts"][0]["as_of"] == \
+            walk.index[300].strftime("%Y-%m-%d")
+
+
+def test_rows_are_stored_with_their_bands_and_the_naive_forecast(engine, walk, tiny_artifact):
+    made = forecast(walk, tiny_artifact, horizon=4, level=0.8)
+    ledger.record(engine, made, tiny_artifact, walk)
+    with Session(engine) as session:
+        [listed] = ledger.listing(session)["forecasts"]
+        naive = session.scalars(select(ForecastRow.last_close)).all()
+    assert listed["horizon"] == 4 and listed["kind"] == "live"
+    assert [row["date"] for row in listed["forecast"]] == list(made.dates.strftime("%Y-%m-%d"))
+    for row, close, low, high in zip(listed["forecast"], made.closes, made.lows, made.highs):
+        assert row["close"] == pytest.approx(close) and row["actual"] is None
+        assert row["low"] == pytest.approx(low) and row["high"] == pytest.approx(high)
+    assert naive == pytest.approx([walk["close"].iloc[-1]] * 4)
+
+
+def test_rows_are_scored_as_new_closes_arrive(engine, walk, alt, tiny_artifact):
+    made = forecast(walk, tiny_artifact, horizon=4, as_of=walk.index[300])
+    other = forecast(alt, tiny_artifact, horizon=4, as_of=alt.index[300])
+    ledger.record(engine, made, tiny_artifact, walk)
+    ledger.record(engine, other, tiny_artifact, alt)
+    days = made.dates
+    first = pd.DataFrame({"close": [101.5, 102.25]}, index=days[:2])
+    with Session(engine) as session, session.begin():
+        assert ledger.score(session, {"WALK": first}) == 2
+    with Session(engine) as session:
+        rows = {e["ticker"]: e["forecast"] for e in ledger.listing(session)["forecasts"]}
+    assert [row["actual"] for row in rows["WALK"]] == [101.5, 102.25, None, None]
+    assert [row["actual"] for row in rows["ALT"]] == [None] * 4  # another ticker's closes
+    # Later closes fill the rest; a day scored already keeps its first close.
+    later = pd.DataFrame({"close": [99.0, 99.0, 103.0, 104.5]}, index=days)
+    with Session(engine) as session, session.begin():
+        assert ledger.score(session, {"WALK": later}) == 2
+        assert ledger.score(session, {"WALK": later}) == 0
+    with Session(engine) as session:
+        [walk_rows] = [e["forecast"] for e in ledger.listing(session, ticker="WALK")["forecasts"]]
+    assert [row["actual"] for row in walk_rows] == [101.5, 102.25, 103.0, 104.5]
+
+
+def test_listing_filters_pages_and_counts(engine, walk, alt, tiny_artifact):
+    past = walk.index[300]
+    for frame, as_of in ((walk, None), (walk, past), (walk, walk.index[310]), (alt, past)):
+        ledger.record(engine, forecast(frame, tiny_artifact, horizon=2, as_of=as_of),
+                      tiny_artifact, frame)
+    with Session(engine) as session:
+        assert ledger.listing(session)["total"] == 4
+        assert ledger.listing(session, ticker="ALT")["total"] == 1
+        assert ledger.listing(session, ticker="WALK", kind="replay")["total"] == 2
+        assert ledger.listing(session, as_of=past.strftime("%Y-%m-%d"))["total"] == 2
+        assert ledger.listing(session, model="walk")["total"] == 4
+        assert ledger.listing(session, model="other")["total"] == 0
+        page = ledger.listing(session, limit=1, offset=1)
+        assert page["total"] == 4 and len(page["forecasts"]) == 1
+        # Newest first: the last recorded (ALT) leads.
+        assert ledger.listing(session, limit=1000)["forecasts"][0]["ticker"] == "ALT"
+        entry = ledger.listing(session, ticker="ALT")["forecasts"][0]
+        assert set(entry) == {"id", "ticker", "model", "kind", "as_of", "horizon", "created_at",
+                              "forecast"}
+        with pytest.raises(ValueError, match="kind"):
+            ledger.listing(session, kind="future")
+
+
+def test_the_ledger_survives_a_restart(url, walk, tiny_artifact):
+    made = forecast(walk, tiny_artifact, horizon=2)
+    before = engine_for(url)
+    ledger.record(before, made, tiny_artifact, walk)
+    before.dispose()
+    after = engine_for(url)  # a new process: nothing shared but the database
+    try:
+        with Session(after) as session:
+            assert ledger.listing(session)["total"] == 1
+        ledger.record(after, made, tiny_artifact, walk)
+        assert [e.served for e in _entries(after)] == [2]
+    finally:
+        after.dispose()
+
+
+def test_two_writers_at_once_lose_nothing_and_never_lock(url, walk, alt, tiny_artifact):
+    shared = [forecast(walk, tiny_artifact, horizon=2, as_of=walk.index[i])
+              for i in range(300, 310)]
+    own = {name: [forecast(frame, tiny_artifact, horizon=3, as_of=frame.index[i])
+                  for i in range(320, 326)] for name, frame in (("WALK", walk), ("ALT", alt))}
+    frames, errors = {"WALK": walk, "ALT": alt}, []
+    start = threading.Barrier(2)
+
+    def worker(name: str) -> None:
+        engine = engine_for(url)  # each worker its own engine, as two gunicorn workers would
+        try:
+            start.wait()
+            for made in shared:
+                ledger.record(engine, made, tiny_artifact, walk)
+            for made in own[name]:
+                ledger.record(engine, made, tiny_artifact, frames[name])
+        except Exception as error:  # reported below, with "database is locked" if it was that
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in own]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = engine_for(url)
+    try:
+        entries = _entries(engine)
+        with Session(engine) as session:
+            rows = session.scalar(select(func.count()).select_from(ForecastRow))
+    finally:
+        engine.dispose()
+    assert len(entries) == 10 + 6 + 6
+    assert sorted(e.served for e in entries) == [1] * 12 + [2] * 10
+    assert rows == 10 * 2 + 12 * 3
+
+
+def test_the_writer_batches_in_the_background_and_drops_when_full(
+        engine, walk, tiny_artifact, caplog):
+    writer = ledger.LedgerWriter(engine, batch=2, interval=60.0, capacity=3)
+    made = [forecast(walk, tiny_artifact, horizon=2, as_of=walk.index[i]) for i in range(300, 306)]
+    assert writer.submit(made[0], tiny_artifact, walk)
+    assert writer.submit(made[1], tiny_artifact, walk)
+    deadline = time.monotonic() + 10
+    while len(_entries(engine)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # a full batch wakes the thread long before its 60 s interval
+    assert len(_entries(engine)) == 2
+    writer._wake.clear()
+    with writer._lock:  # hold the thread off, so the queue fills up
+        results = [writer.submit(m, tiny_artifact, walk) for m in made[2:]]
+    assert results == [True, True, True, False] and writer.dropped == 1
+    assert "ledger queue full" in caplog.text
+    writer.close()
+    assert len(_entries(engine)) == 5
+
+
+def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny_artifact,
+                                                           caplog):
+    engine = engine_for(empty_url)  # never migrated: no ledger tables
+    writer = ledger.LedgerWriter(engine, interval=60.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.ledger"):
+            assert writer.submit(forecast(walk, tiny_artifact, horizon=2), tiny_artifact, walk)
+            assert writer.flush() == 0
+        assert "ledger: 1 forecasts not recorded" in caplog.text
+    finally:
+        writer.close()
+        engine.dispose()
+
+
+def test_the_live_record_scores_live_forecasts_against_naive(engine, walk, tiny_artifact):
+    # Twelve forecasts of 3 days recorded as live (made then on the latest price), one replay.
+    made = [forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[i]) for i in range(300, 312)]
+    for item in made:
+        ledger.record(engine, item, tiny_artifact, walk, kind="live")
+    replay = forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[250])
+    ledger.record(engine, replay, tiny_artifact, walk, kind="replay")
+    days = pd.DatetimeIndex(sorted({d for m in made + [replay] for d in m.dates}))
+    closes = pd.DataFrame({"close": [100.0 + (i % 7) for i in range(len(days))]}, index=days)
+    with Session(engine) as session:
+        assert ledger.live_record(session, "WALK", "walk")["scored"] == 0
+        ledger.score(session, {"WALK": closes})
+        session.commit()
+        record = ledger.live_record(session, "WALK", "walk")
+        assert ledger.live_record(session, "ALT", "walk")["scored"] == 0
+    actual = [closes["close"][d] for m in made for d in m.dates]
+    ours = [abs(a - c) for a, c in zip(actual, [c for m in made for c in m.closes])]
+    naive = [abs(a - m.last_close) for a, m in zip(actual, [m for m in made for _ in range(3)])]
+    lows, highs = [v for m in made for v in m.lows], [v for m in made for v in m.highs]
+    inside = [lo <= a <= hi for a, lo, hi in zip(actual, lows, highs)]
+    assert record["scored"] == 36
+    assert record["mae"] == pytest.approx(sum(ours) / 36)
+    assert record["naive_mae"] == pytest.approx(sum(naive) / 36)
+    assert record["relative_mae"] == pytest.approx(sum(ours) / sum(naive))
+    assert record["coverage"] == pytest.approx(sum(inside) / 36)
+    assert 0.0 <= record["dm_p"] <= 1.0 and record["p_text"].startswith("p ")
+
+
+def test_the_live_record_withholds_the_p_value_below_the_minimum(engine, walk, tiny_artifact):
+    made = forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[300])
+    ledger.record(engine, made, tiny_artifact, walk, kind="live")
+    closes = pd.DataFrame({"close": [100.0, 101.0, 102.0]}, index=made.dates)
+    with Session(engine) as session:
+        with session.begin():
+            ledger.score(session, {"WALK": closes})
+        record = ledger.live_record(session, "WALK", "walk")
+    assert record["scored"] == 3 and record["mae"] is not None and record["dm_p"] is None
