@@ -136,7 +136,8 @@ ERRORS = {
     422: {"error": "invalid_input", "message": "ticker: 'IBM!' is not a ticker: use 1 to 15 "
           "letters, digits or . - ^ = (for example IBM, BRK-B, ^GSPC, BTC-USD)"},
     503: {"error": "source_unavailable",
-          "message": "Yahoo Finance is rate limiting requests; try again in a few minutes"},
+          "message": "Yahoo Finance is rate limiting requests; try again in a few minutes; no "
+                     "stored prices for 'TSLA' either"},
 }
 
 FORECAST_REQUESTS = {

@@ -21,6 +21,7 @@ if __name__ == "__main__" and not __package__:
     from Flask_webapp.app import main
     sys.exit(main())
 
+import datetime as dt
 import gc
 import logging
 import os
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from stockPredictor import store
+from stockPredictor.store.prices import PriceStore
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.preload import BUNDLED_MODELS, Registry
 from stockPredictor.price_cache import PriceCache
@@ -46,6 +48,7 @@ DEFAULTS = {
     "CACHE_DIR": os.path.expanduser("~/.cache/stock-predictor"),
     "PRICE_SOURCE": "auto",
     "PRICE_TTL": 900,                      # seconds a Yahoo download is reused
+    "STORE_READ_TTL": 60,                  # seconds a worker reuses what it read from the store
     # Forecast-table blocks kept per process (5 bytes per origin and step: a 13-year table is
     # 0.5 MB, a Yahoo ticker forecast at its latest date 1-2 blocks of 77 kB).
     "TABLE_CACHE_MB": 64,
@@ -105,10 +108,15 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         app.logger.warning("no models loaded from %s: forecasts will fail until one is trained",
                            app.config["MODELS_DIR"])
     app.extensions["registry"] = registry
-    app.extensions["price_cache"] = PriceCache(app.config["PRICE_SOURCE"],
-                                               ttl=float(app.config["PRICE_TTL"]))
     app.extensions["tables"] = ByteBoundedLRU(app.config["TABLE_CACHE_MB"] * 1024 * 1024)
-    app.extensions["database"] = _database(app)
+    database = app.extensions["database"] = _database(app)
+    # Yahoo's prices go through the shared store when the database is up: one fetch per ticker
+    # and interval across every worker and dyno, and one back-off when Yahoo says no.
+    price_store = None if database.engine is None else PriceStore(
+        database.engine, recheck=dt.timedelta(seconds=float(app.config["PRICE_TTL"])))
+    app.extensions["price_cache"] = PriceCache(
+        app.config["PRICE_SOURCE"], store=price_store,
+        ttl=float(app.config["STORE_READ_TTL"] if price_store else app.config["PRICE_TTL"]))
     if app.config["BLAS_THREADS"] > 0:
         # Process-wide, and inherited by the workers gunicorn forks from this process.
         threadpool_limits(limits=app.config["BLAS_THREADS"], user_api="blas")

@@ -1,21 +1,30 @@
-"""A per-process cache of daily prices: fresh copies spare Yahoo, stale ones stand in for it."""
+"""A per-process cache of daily prices: fresh copies spare Yahoo, stale ones stand in for it.
+
+With a price store (``store.prices.PriceStore``, the database every worker shares), a miss here
+reads the store, which alone decides when Yahoo is asked; without one (no database, or it is
+down), a miss asks Yahoo directly, as before.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import prices
 from .errors import DataError, SourceUnavailableError, UnknownTickerError
 from .lru import BoundedCache
+
+logger = logging.getLogger(__name__)
 
 
 class PriceCache:
     """Prices by ticker, reused for ``ttl`` seconds and served stale while Yahoo is down."""
 
     def __init__(self, source: str = "auto", ttl: float = 900.0, max_tickers: int = 32,
-                 retry_after: float = 60.0, clock=time.monotonic):
+                 retry_after: float = 60.0, clock=time.monotonic, store=None):
         if source not in prices.SOURCES:
             raise DataError(f"price source {source!r} is not one of {', '.join(prices.SOURCES)}")
         self.source, self.ttl, self.max_tickers, self.clock = source, ttl, max_tickers, clock
@@ -23,6 +32,7 @@ class PriceCache:
         self.retry_after = retry_after
         self._down: tuple[float, SourceUnavailableError] | None = None
         self._frames = BoundedCache(max_tickers)  # ticker -> (time fetched, frame)
+        self.store = store  # a store.prices.PriceStore, or None
 
     def load(self, ticker: str) -> pd.DataFrame:
         """Daily prices of ``ticker``: cache if fresh, else the source, else a stale copy."""
@@ -46,6 +56,12 @@ class PriceCache:
         return frame
 
     def _from_yahoo(self, ticker: str) -> pd.DataFrame:
+        if self.store is not None:
+            try:
+                return self.store.load(ticker)
+            except SQLAlchemyError as exc:  # the database went away: Yahoo directly, as before
+                logger.warning("price store unavailable for %s (%s); asking Yahoo directly",
+                               ticker, type(exc).__name__)
         down = self._down
         if down is not None and self.clock() - down[0] < self.retry_after:
             raise SourceUnavailableError(f"{down[1]} (not retried for {self.retry_after:.0f} s)")

@@ -32,3 +32,28 @@ def test_a_database_that_does_not_answer_leaves_forecasts_served(make_app):
     assert "secret" not in health.get_data(as_text=True)  # never the password
     forecast = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2})
     assert forecast.status_code == 200 and len(forecast.get_json()["forecast"]) == 2
+
+
+def test_prices_fetched_by_one_app_are_served_by_the_next_while_yahoo_is_down(
+        make_app, fake_yahoo, tmp_path):
+    from yfinance.exceptions import YFRateLimitError
+
+    from stockPredictor import prices
+    from tests.fakes import history_frame
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    calls = fake_yahoo(history_frame(prices.from_sample("IBM").index[-300:]))
+    first = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=url).test_client()
+    assert first.get("/api/v1/stocks/TSLA").get_json()["name"] == "TSLA Inc."
+    assert len(calls) == 1
+    # A restarted worker (a new app on the same database) within the recheck interval reads
+    # the store, and asks Yahoo nothing.
+    second = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=url).test_client()
+    card = second.get("/api/v1/stocks/TSLA").get_json()
+    assert card["name"] == "TSLA Inc." and card["last_date"] == "2013-03-01"
+    assert len(calls) == 1
+    # Past the interval with Yahoo refusing: the stored prices, marked stale.
+    fake_yahoo(YFRateLimitError())
+    later = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=url, PRICE_TTL=0).test_client()
+    card = later.get("/api/v1/stocks/TSLA").get_json()
+    assert card["stale"] is True and card["last_date"] == "2013-03-01"

@@ -44,6 +44,7 @@ class FetchState(Base):
     last_day: Mapped[dt.date | None] = mapped_column(Date)
     retry_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(120))  # the company's, as Yahoo gives it
     # The adjusted close of an early stored day: a split or dividend changes it, and the whole
     # series is then fetched again rather than stitched.
     anchor_day: Mapped[dt.date | None] = mapped_column(Date)

@@ -115,6 +115,8 @@ class PriceStore:
         if checked is not None:  # when Yahoo last answered, not when this worker read the table
             frame.attrs["fetched_at"] = checked.isoformat(timespec="seconds")
         frame.attrs["stale"] = False
+        if state is not None and state.name:
+            frame.attrs["name"] = state.name
         return frame
 
     def _stale(self, ticker: str, state: Row | None, now: dt.datetime) -> pd.DataFrame:
@@ -227,6 +229,8 @@ class PriceStore:
             for day, values in zip(frame.index, frame[list(_VALUES)].to_numpy())]
         key = and_(FetchState.ticker == ticker, FetchState.source == self.source)
         state = dict(checked_at=now, failure=None, retry_after=None)
+        if frame is not None and frame.attrs.get("name"):
+            state["name"] = str(frame.attrs["name"])[:120]
         with self.engine.begin() as connection:
             if replace:
                 connection.execute(delete(Price).where(Price.ticker == ticker,

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("last_day", sa.Date),
         sa.Column("retry_after", sa.DateTime(timezone=True)),
         sa.Column("failure", sa.String(200)),
+        sa.Column("name", sa.String(120)),
         sa.Column("anchor_day", sa.Date),
         sa.Column("anchor_close", sa.Float))
     op.create_table(
