@@ -21,6 +21,7 @@ if __name__ == "__main__" and not __package__:
     from Flask_webapp.app import main
     sys.exit(main())
 
+import atexit
 import datetime as dt
 import gc
 import logging
@@ -30,6 +31,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from stockPredictor import store
+from stockPredictor.store.ledger import LedgerWriter
 from stockPredictor.store.prices import PriceStore
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.preload import BUNDLED_MODELS, Registry
@@ -110,6 +112,10 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["registry"] = registry
     app.extensions["tables"] = ByteBoundedLRU(app.config["TABLE_CACHE_MB"] * 1024 * 1024)
     database = app.extensions["database"] = _database(app)
+    # Every distinct forecast served goes to the ledger, written in batches off the hot path.
+    app.extensions["ledger"] = None if database.engine is None else LedgerWriter(database.engine)
+    if app.extensions["ledger"] is not None:
+        atexit.register(app.extensions["ledger"].close)  # what is queued is written at exit
     # Yahoo's prices go through the shared store when the database is up: one fetch per ticker
     # and interval across every worker and dyno, and one back-off when Yahoo says no.
     price_store = None if database.engine is None else PriceStore(

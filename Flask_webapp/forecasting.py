@@ -85,11 +85,27 @@ def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | Non
                   for d, c in zip(known.index, rounding.prices(known))]
     record = track_record(frame, artifact, horizon, result.as_of, scored_origins(frame),
                           cache=table_cache())
+    _record(result, artifact, frame)
     data = info.freshness(frame)
     answer = result.to_dict()
     return {**answer, "horizon": horizon, "actual": actual,
             "model_info": model_info(artifact), "track_record": record, "data": data,
             "notices": data["notices"] + answer["notices"]}
+
+
+def _record(result, artifact: Artifact, frame: pd.DataFrame) -> None:
+    # Queued for the ledger's background writer: a request never waits on the database.
+    writer = current_app.extensions.get("ledger")
+    if writer is not None:
+        writer.submit(result, artifact, frame, kind=kind_of(frame, result))
+
+
+def kind_of(frame: pd.DataFrame, result) -> str:
+    """"live" for a forecast from the latest fresh Yahoo close, whose outcome nobody knew yet;
+    "replay" for a past as_of, the bundled sample, a stale copy or an upload."""
+    latest = pd.Timestamp(result.as_of) >= frame.index[-1]
+    fresh = frame.attrs.get("source") == "yahoo" and not frame.attrs.get("stale")
+    return "live" if latest and fresh else "replay"
 
 
 def scored_origins(frame: pd.DataFrame) -> int | None:

@@ -57,3 +57,24 @@ def test_prices_fetched_by_one_app_are_served_by_the_next_while_yahoo_is_down(
     later = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=url, PRICE_TTL=0).test_client()
     card = later.get("/api/v1/stocks/TSLA").get_json()
     assert card["stale"] is True and card["last_date"] == "2013-03-01"
+
+
+def test_each_distinct_forecast_served_is_recorded_once_in_the_ledger(make_app, tmp_path):
+    from sqlalchemy.orm import Session
+
+    from stockPredictor.store import ledger
+
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.db'}")
+    client = app.test_client()
+    for _ in range(3):
+        assert client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2}).status_code \
+            == 200
+    assert client.get("/prediction/IBM?horizon=5&as_of=2012-06-01").status_code == 200
+    app.extensions["ledger"].flush()
+    with Session(app.extensions["database"].engine) as session:
+        answer = ledger.listing(session)
+    assert answer["total"] == 2
+    by_horizon = {f["horizon"]: f for f in answer["forecasts"]}
+    # The bundled sample's outcome is known: both are replays, never live.
+    assert by_horizon[2]["kind"] == by_horizon[5]["kind"] == "replay"
+    assert by_horizon[5]["as_of"] == "2012-06-01" and len(by_horizon[5]["forecast"]) == 5
