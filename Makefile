@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint pytest bench clean
+.PHONY: run test lint pytest bench clean postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ lint: $(VENV)/.dev
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
 
-pytest: $(VENV)/.dev /usr/bin/chromium
+# The store's tests start Debian's PostgreSQL as the postgres user; without it they skip, saying so.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	else echo "The PostgreSQL tests need Debian's postgresql: sudo apt-get install postgresql"; fi
+
+pytest: $(VENV)/.dev /usr/bin/chromium postgresql
 	$(BIN)/python -m pytest
 
 test: lint pytest
