@@ -16,6 +16,8 @@ from stockPredictor.prices import check_ticker
 from werkzeug.exceptions import UnsupportedMediaType
 
 from . import api_examples, forecasting, schemas
+from . import errors as app_errors
+from . import ledger_view
 
 # Views answer with jsonify, which is fast for thousands of rows; @blp.response documents the
 # shape, and the tests check every answer against that schema.
@@ -118,6 +120,26 @@ def history(query: dict, ticker: str):
                                              frame["volume"].tolist())]
     return jsonify(ticker=frame.attrs.get("ticker"), source=frame.attrs.get("source"),
                    prices=prices)
+
+
+@blp.route("/forecasts")
+@blp.doc(description=api_examples.LEDGER_DESCRIPTION)
+@blp.arguments(schemas.LedgerQuery, location="query")
+@blp.response(200, schemas.LedgerList, examples=api_examples.LEDGER_ANSWERS)
+@_document_errors(422)
+@blp.alt_response(503, schema=schemas.Error, description="the database is down, so the ledger "
+                  "cannot be read (forecasts are still served)",
+                  example=api_examples.LEDGER_UNAVAILABLE)
+def forecasts(query: dict):
+    """The forecast ledger: every distinct forecast served, newest first, with its outcome."""
+    ticker = check_ticker(query["ticker"]) if query["ticker"] else None
+    try:
+        answer = ledger_view.listing(ticker=ticker, model=query["model"], as_of=query["as_of"],
+                                     kind=query["kind"], limit=query["limit"],
+                                     offset=query["offset"])
+    except ledger_view.LedgerUnavailable as exc:
+        return app_errors.error_response(503, "database_unavailable", str(exc))
+    return jsonify(answer)
 
 
 @blp.route("/forecast", methods=["POST"])

@@ -68,7 +68,7 @@ FORECAST = {
         "p_value_vs_naive": [1.0, 1.0], "policy_weights": [0.0, 0.0],
         "directional_accuracy": [None, None], "coverage": [0.824, 0.808],
         "verdict": NO_CHANGE_VERDICT},
-    "notices": [SAMPLE_NOTICE]}
+    "notices": [SAMPLE_NOTICE], "url": None}
 PAST_REQUEST = {"ticker": "IBM", "horizon": 2, "as_of": "2013-02-26", "level": 0.8}
 PAST_FORECAST = {
     **FORECAST, "as_of": "2013-02-26", "last_close": 172.0147,
@@ -119,7 +119,9 @@ UPLOAD_FORECAST = {
         "available": False, "reason": "no origin for a 2-day track record before 2013-03-01: "
         "an origin needs 21 rows of prices up to it and 2 trading days after it, and the prices "
         "from 2013-01-31 hold 21 rows"},
-    "notices": []}
+    "notices": [],
+    # The stored file's forecast page: a permanent address, which outlives a restart.
+    "url": "/prediction/upload/1?horizon=2"}
 
 # One error per documented status, each as the app words it.
 ERRORS = {
@@ -165,3 +167,25 @@ FORECAST_DESCRIPTION = "\n\n".join([
     "```\n" + "\n".join([*_CSV_LINES[:3], "...", _CSV_LINES[-1]]) + "\n```",
     "```sh\ncurl -F ticker=IBM -F horizon=2 -F file=@IBM.csv "
     "'http://127.0.0.1:5000/api/v1/forecast'\n```"])
+
+# The ledger after the "latest" forecast above was served once (on the bundled sample, so a
+# replay: its outcome was known when it was made).
+LEDGER_EMPTY = {"total": 0, "forecasts": []}
+LEDGER_PATH = "/api/v1/forecasts?ticker=IBM&limit=10"
+LEDGER = {"total": 1, "forecasts": [{
+    "id": 1, "ticker": "IBM", "model": "ibm", "kind": "replay", "as_of": "2013-03-01",
+    "horizon": 2, "level": 0.8, "created_at": "2026-11-23T10:35:02+00:00",
+    "forecast": [
+        {"date": "2013-03-04", "close": 175.2712, "low": 173.2962, "high": 177.2687,
+         "actual": None},
+        {"date": "2013-03-05", "close": 175.2712, "low": 172.3598, "high": 178.2318,
+         "actual": None}],
+    "url": "/prediction/IBM?horizon=2&as_of=2013-03-01&model=ibm"}]}
+LEDGER_ANSWERS = {
+    "recorded": {"summary": "IBM's forecasts, after the forecast example was served",
+                 "value": LEDGER},
+    "empty": {"summary": "a ledger with no forecast yet", "value": LEDGER_EMPTY}}
+LEDGER_UNAVAILABLE = {
+    "error": "database_unavailable", "message": "the forecast ledger is unavailable because the "
+    "database is down; forecasts are still served"}
+LEDGER_DESCRIPTION = curl(LEDGER_PATH)

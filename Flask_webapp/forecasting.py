@@ -7,25 +7,34 @@ ticker, horizon and as_of costs a slice once the table's blocks exist.
 
 from __future__ import annotations
 
+import io
+import logging
 import time
 
 import pandas as pd
-from flask import current_app
-from stockPredictor import info, read_csv, rounding
+from flask import current_app, url_for
+from sqlalchemy.exc import SQLAlchemyError
+from stockPredictor import csv_formats, info, read_csv, rounding
 from stockPredictor.artifacts import Artifact
 from stockPredictor.bands import DEFAULT_LEVEL
-from stockPredictor.errors import DataError, StockPredictorError
+from stockPredictor.errors import (DataError, SourceUnavailableError, StockPredictorError,
+                                   UnknownUploadError)
 from stockPredictor.evaluate import long_run_drift_forecasts
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.policy import Policy
 from stockPredictor.predict import bands_at, forecast, rows_until
 from stockPredictor.preload import Registry
 from stockPredictor.price_cache import PriceCache
+from stockPredictor.store import uploads
 from stockPredictor.tables import table_for
 from stockPredictor.track_record import YEAR_OF_ORIGINS, by_step, past_forecasts, track_record
 
+log = logging.getLogger(__name__)
+
 # Rows of history drawn before the forecast on the prediction page.
 CHART_HISTORY = 250
+# Upload ids are 32-bit integers in every database the store runs on; a larger one is unknown.
+MAX_UPLOAD_ID = 2**31 - 1
 
 
 def registry() -> Registry:
@@ -40,10 +49,71 @@ def load_prices(ticker: str) -> pd.DataFrame:
 
 
 def read_upload(upload, ticker: str | None = None) -> pd.DataFrame:
-    """Prices from an uploaded CSV file, parsed by the package's readers."""
+    """Prices from an uploaded CSV file, parsed by the package's readers, and kept in the store.
+
+    ``attrs["upload_id"]`` is the stored file's id (None when the database is down), which gives
+    the forecast its permanent link.
+    """
     if upload is None or not getattr(upload, "filename", ""):
         raise DataError("no file was uploaded; expected a CSV of daily prices in the field 'file'")
-    return read_csv(upload, ticker=ticker)
+    # Read once: MAX_CONTENT_LENGTH bounds the body, and one byte past the readers' own limit is
+    # enough for them to refuse a longer file.
+    content = bytes(upload.read(csv_formats.MAX_CSV_BYTES + 1))
+    frame = _parse_upload(content, upload.filename, ticker)
+    frame.attrs["upload_id"] = _keep_upload(content, frame.attrs.get("file_name"), ticker)
+    return frame
+
+
+def load_upload(upload_id: int) -> tuple[pd.DataFrame, dict]:
+    """The prices of the stored upload ``upload_id`` and the options it was sent with."""
+    engine = current_app.extensions["database"].engine
+    if engine is None:
+        raise SourceUnavailableError("the database is down, so stored uploads cannot be shown "
+                                     "now; try again later")
+    if not 0 < upload_id <= MAX_UPLOAD_ID:
+        raise UnknownUploadError(f"upload {upload_id} does not exist")
+    try:
+        stored = uploads.load(engine, upload_id)
+    except SQLAlchemyError as error:
+        log.warning("upload %d not read: %s", upload_id, str(error).splitlines()[0])
+        raise SourceUnavailableError("the database is unavailable, so stored uploads cannot be "
+                                     "shown now; try again later") from None
+    options = dict(stored.options or {})
+    frame = _parse_upload(bytes(stored.content), stored.file_name, options.get("ticker"))
+    frame.attrs["upload_id"] = upload_id
+    return frame, options
+
+
+def _parse_upload(content: bytes, file_name: str | None, ticker: str | None) -> pd.DataFrame:
+    # A file object, never a path: nothing on disk is named after what a request sent.
+    source = io.BytesIO(content)
+    source.name = file_name  # the page's title and data card name the file, as for an upload
+    return read_csv(source, ticker=ticker)
+
+
+def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> int | None:
+    # Kept for the permanent link; a database that is down or refuses costs the link, never
+    # the forecast.
+    engine = current_app.extensions["database"].engine
+    if engine is None:
+        return None
+    try:
+        return uploads.save(engine, content, file_name, {"ticker": ticker or None})
+    except (DataError, SQLAlchemyError) as error:
+        log.warning("upload %s not kept: %s", file_name, str(error).splitlines()[0])
+        return None
+
+
+def upload_url(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None,
+               level: float | None = DEFAULT_LEVEL) -> str | None:
+    """The permanent address of an upload's forecast page, or None for other prices."""
+    upload_id = frame.attrs.get("upload_id")
+    if upload_id is None:
+        return None
+    query = {key: value for key, value in (("as_of", as_of), ("model", model)) if value}
+    if level != DEFAULT_LEVEL and level is not None:  # the default stays out of the address
+        query["level"] = level
+    return url_for("pages.upload_prediction", upload_id=upload_id, horizon=horizon, **query)
 
 
 def model_info(artifact: Artifact) -> dict:
@@ -90,14 +160,16 @@ def run_forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | Non
     answer = result.to_dict()
     return {**answer, "horizon": horizon, "actual": actual,
             "model_info": model_info(artifact), "track_record": record, "data": data,
-            "notices": data["notices"] + answer["notices"]}
+            "notices": data["notices"] + answer["notices"],
+            "url": upload_url(frame, horizon, as_of, model, level)}
 
 
 def _record(result, artifact: Artifact, frame: pd.DataFrame) -> None:
     # Queued for the ledger's background writer: a request never waits on the database.
     writer = current_app.extensions.get("ledger")
     if writer is not None:
-        writer.submit(result, artifact, frame, kind=kind_of(frame, result))
+        writer.submit(result, artifact, frame, kind=kind_of(frame, result),
+                      upload_id=frame.attrs.get("upload_id"))
 
 
 def kind_of(frame: pd.DataFrame, result) -> str:

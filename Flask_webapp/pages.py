@@ -18,7 +18,7 @@ from stockPredictor.predict import DEFAULT_HORIZON
 from stockPredictor.track_record import p_text
 from stockPredictor.prices import SAMPLE_TICKERS, check_ticker
 
-from . import errors, forecasting, schemas
+from . import errors, forecasting, ledger_view, schemas
 
 bp = Blueprint("pages", __name__)
 # The most of what was typed that goes back into a search box or form field (a model name is
@@ -113,6 +113,45 @@ def prediction(ticker: str):
     frame = forecasting.load_prices(_ticker(ticker))
     return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"],
                                           args["level"]), frame)
+
+
+@bp.route("/prediction/upload/<int:upload_id>")
+def upload_prediction(upload_id: int):
+    """The forecast of a stored upload: its permanent address, as the API's "url" gives it."""
+    args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
+    frame, _ = forecasting.load_upload(upload_id)
+    return _show(forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"],
+                                          args["level"]), frame)
+
+
+@bp.route("/forecasts")
+def forecasts():
+    """The forecast ledger: the live record per ticker and model, and the forecasts served."""
+    query = schemas.LedgerQuery().load(schemas.form_fields(request.args.to_dict()))
+    query["kind"] = query["kind"] or "live"  # live and replay are never listed together
+    if query["ticker"]:
+        query["ticker"] = check_ticker(query["ticker"])
+    filters = {key: query[key] for key in ("ticker", "model", "as_of", "kind") if query[key]}
+    try:
+        records = ledger_view.live_records()
+        listing = ledger_view.listing(**filters, limit=query["limit"], offset=query["offset"])
+    except ledger_view.LedgerUnavailable as exc:
+        return render_template("forecasts.html", unavailable=str(exc), filters=filters,
+                               records=[], listing=None, pages={})
+    limit, offset = query["limit"], query["offset"]
+    pages = {"newer": None if offset == 0 else url_for(
+                 "pages.forecasts", **filters, offset=max(0, offset - limit) or None),
+             "older": None if offset + limit >= listing["total"] else url_for(
+                 "pages.forecasts", **filters, offset=offset + limit),
+             "first": offset + 1, "last": offset + len(listing["forecasts"])}
+    return render_template("forecasts.html", unavailable=None, filters=filters, records=records,
+                           listing=listing, pages=pages)
+
+
+@bp.app_template_global("live_record")
+def live_record(ticker: str, model: str) -> dict | None:
+    """The live record of ``ticker`` by ``model`` for the forecast page, or None."""
+    return ledger_view.live_record(ticker, model)
 
 
 def _ticker(value: str) -> str:

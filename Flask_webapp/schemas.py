@@ -346,3 +346,77 @@ class ForecastResult(ma.Schema):
     notices = fields.List(fields.String(), required=True, metadata={
         "description": "every sentence to read beside the forecast: the data's notices, and an "
                        "as_of after the last price moved to it"})
+    url = fields.String(required=True, allow_none=True, metadata={
+        "description": "an uploaded file's permanent forecast page, such as "
+                       "/prediction/upload/7?horizon=4 (null for a ticker, or when the database "
+                       "that keeps uploads is down)"})
+
+
+LEDGER_MAX_LIMIT = 200
+LIMIT_RULE = f"must be a whole number from 1 to {LEDGER_MAX_LIMIT}"
+OFFSET_RULE = "must be a whole number from 0"
+
+
+class LedgerQuery(ma.Schema):
+    """Filters and paging of the forecast ledger."""
+
+    class Meta:
+        unknown = ma.EXCLUDE  # a page's query string may carry more
+
+    ticker = _ticker("only this ticker's forecasts", load_default=None)
+    model = fields.String(load_default=None, validate=validate.Regexp(
+        MODEL_PATTERN, error="must be a model name"), error_messages={
+        "invalid": "must be a model name"}, metadata={
+        "example": "ibm", "description": "only this model's forecasts"})
+    as_of = Day(load_default=None, metadata={
+        "example": "2013-03-01", "description": "only forecasts made as of this day"})
+    kind = fields.String(load_default=None, validate=validate.OneOf(
+        ["live", "replay"], error="must be live or replay"), metadata={
+        "example": "live", "description": "live: made on the latest price, outcome unknown "
+        "then; replay: made as of a past day, on the bundled sample or on an upload"})
+    limit = WholeNumber(load_default=50, validate=validate.Range(1, LEDGER_MAX_LIMIT,
+                                                                 error=LIMIT_RULE),
+                        error_messages={"invalid": LIMIT_RULE, "too_large": LIMIT_RULE},
+                        metadata={"example": 50, "description": "forecasts per page"})
+    offset = WholeNumber(load_default=0, validate=validate.Range(min=0, error=OFFSET_RULE),
+                         error_messages={"invalid": OFFSET_RULE, "too_large": OFFSET_RULE},
+                         metadata={"example": 0, "description": "forecasts to skip, newest "
+                                                                "first"})
+
+
+class LedgerRow(ma.Schema):
+    """One day of a recorded forecast, with the actual close once it is known."""
+
+    date = fields.String(required=True)
+    close = fields.Float(required=True)
+    low = fields.Float(required=True, allow_none=True, metadata={
+        "description": "the band's bottom; null for a forecast without a band"})
+    high = fields.Float(required=True, allow_none=True)
+    actual = fields.Float(required=True, allow_none=True, metadata={
+        "description": "the actual close; null until it is known"})
+
+
+class LedgerEntry(ma.Schema):
+    """A distinct forecast the app served."""
+
+    id = fields.Integer(required=True)
+    ticker = fields.String(required=True)
+    model = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["live", "replay"]), metadata={
+        "description": "live: its outcome was unknown when it was made; replay: it was known"})
+    as_of = fields.String(required=True, metadata={"description": "date of the last price used"})
+    horizon = fields.Integer(required=True)
+    level = fields.Float(required=True, allow_none=True, metadata={
+        "description": "coverage of its band; null without a band"})
+    created_at = fields.String(required=True, metadata={
+        "description": "when it was first served (UTC)"})
+    forecast = fields.List(fields.Nested(LedgerRow), required=True)
+    url = fields.String(required=True, metadata={"description": "its forecast page"})
+
+
+class LedgerList(ma.Schema):
+    """The forecast ledger, newest first, filtered and paged."""
+
+    total = fields.Integer(required=True, metadata={
+        "description": "forecasts that match the filters, on every page"})
+    forecasts = fields.List(fields.Nested(LedgerEntry), required=True)

@@ -159,8 +159,13 @@ def test_listing_filters_pages_and_counts(engine, walk, alt, tiny_artifact):
         # Newest first: the last recorded (ALT) leads.
         assert ledger.listing(session, limit=1000)["forecasts"][0]["ticker"] == "ALT"
         entry = ledger.listing(session, ticker="ALT")["forecasts"][0]
-        assert set(entry) == {"id", "ticker", "model", "kind", "as_of", "horizon", "created_at",
-                              "forecast"}
+        assert set(entry) == {"id", "ticker", "model", "kind", "as_of", "horizon", "level",
+                              "created_at", "forecast"}
+        assert ledger.recorded_models(session, "replay") == sorted(
+            {(item["ticker"], item["model"]) for item in ledger.listing(session)["forecasts"]
+             if item["kind"] == "replay"})
+        with pytest.raises(ValueError, match="kind"):
+            ledger.recorded_models(session, kind="future")
         with pytest.raises(ValueError, match="kind"):
             ledger.listing(session, kind="future")
 
@@ -236,6 +241,30 @@ def test_the_writer_batches_in_the_background_and_drops_when_full(
     assert "ledger queue full" in caplog.text
     writer.close()
     assert len(_entries(engine)) == 5
+
+
+def test_the_writer_counts_repeats_in_memory_and_writes_them_once(engine, walk, tiny_artifact,
+                                                                  monkeypatch):
+    writer = ledger.LedgerWriter(engine, batch=100, interval=60.0)
+    statements = []
+    write = ledger.write
+    monkeypatch.setattr(ledger, "write", lambda target, entries, counts=None: (
+        statements.append(len(entries)), write(target, entries, counts))[1])
+    try:
+        for _ in range(10):
+            assert writer.submit(forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk)
+        assert writer.submit(forecast(walk, tiny_artifact, horizon=2), tiny_artifact, walk)
+        assert writer.flush() == 11
+        assert statements == [2]  # eleven forecasts served, two distinct: two upserts
+        assert sorted(e.served for e in _entries(engine)) == [1, 10]
+        for _ in range(5):  # a later batch adds its count to the stored entry
+            writer.submit(forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk)
+        writer.flush()
+    finally:
+        writer.close()
+    assert sorted((e.horizon, e.served) for e in _entries(engine)) == [(2, 1), (3, 15)]
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ForecastRow)) == 3 + 2
 
 
 def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny_artifact,

@@ -19,9 +19,9 @@ from Flask_webapp import schemas, security
 VENDOR = Path(__file__).resolve().parents[2] / "Flask_webapp" / "static" / "vendor"
 OPERATIONS = {("/api/v1/healthz", "get"), ("/api/v1/models", "get"),
               ("/api/v1/stocks/{ticker}", "get"), ("/api/v1/stocks/{ticker}/history", "get"),
-              ("/api/v1/forecast", "post")}
+              ("/api/v1/forecast", "post"), ("/api/v1/forecasts", "get")}
 # What changes from one run to the next in an otherwise identical answer.
-VOLATILE = {"fetched_at", "age_days"}
+VOLATILE = {"fetched_at", "age_days", "created_at"}
 
 
 class Links(HTMLParser):
@@ -170,6 +170,13 @@ def _steady(value):
     return value
 
 
+def _after_forecast(client, path: str):
+    # The ledger records off the hot path: flush its writer before reading it.
+    assert client.post("/api/v1/forecast", json=ex.FORECAST_REQUEST).status_code == 200
+    client.application.extensions["ledger"].flush()
+    return client.get(path)
+
+
 def _upload(client, request: dict):
     form = {**{k: str(v) for k, v in request.items() if k != "file"},
             "file": (io.BytesIO(request["file"].encode()), "IBM.csv")}
@@ -192,8 +199,10 @@ def _upload(client, request: dict):
     (lambda c: c.post("/api/v1/forecast", data="x", content_type="text/plain"), 415,
      ex.ERRORS[415]),
     (lambda c: c.get("/api/v1/stocks/IBM!"), 422, ex.ERRORS[422]),
+    (lambda c: c.get(ex.LEDGER_PATH), 200, ex.LEDGER_EMPTY),
+    (lambda c: _after_forecast(c, ex.LEDGER_PATH), 200, ex.LEDGER),
 ], ids=["healthz", "models", "stock", "history", "forecast", "past", "upload", "400", "404",
-        "413", "415", "422"])
+        "413", "415", "422", "ledger-empty", "ledger"])
 def test_each_example_is_what_the_app_answers(client, call, status, example):
     """If this fails after a change to an answer, bring Flask_webapp/api_examples.py up to date."""
     answer = call(client)
@@ -212,3 +221,11 @@ def test_the_unavailable_examples_are_what_the_app_answers(make_app, fake_yahoo,
     client = make_app(PRICE_SOURCE="yahoo").test_client()
     answer = client.post("/api/v1/forecast", json={"ticker": "TSLA"})
     assert answer.status_code == 503 and answer.get_json() == ex.ERRORS[503]
+
+
+def test_the_ledger_unavailable_example_is_what_the_app_answers(make_app):
+    from tests.servers import free_port
+
+    url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    answer = make_app(DATABASE_URL=url).test_client().get(ex.LEDGER_PATH)
+    assert answer.status_code == 503 and answer.get_json() == ex.LEDGER_UNAVAILABLE

@@ -62,6 +62,15 @@ def engine_for(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        # pysqlite's own BEGIN is deferred: a transaction that reads, then writes, must upgrade
+        # its lock, and when another process wrote meanwhile SQLite answers "database is locked"
+        # at once, whatever the busy timeout. BEGIN IMMEDIATE (below) takes the write lock first,
+        # so a second writer waits its turn instead.
+        connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

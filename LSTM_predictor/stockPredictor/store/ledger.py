@@ -90,27 +90,48 @@ def record(target: Session | Engine, forecast: Forecast, artifact: Artifact,
     return write(target, [entry(forecast, artifact, frame, kind, upload_id)])[0]
 
 
-def write(target: Session | Engine, entries: list[Entry]) -> list[int]:
-    """Insert-or-increment each entry, in one transaction when given an Engine; their ids."""
+def write(target: Session | Engine, entries: list[Entry],
+          counts: list[int] | None = None) -> list[int]:
+    """Insert-or-increment each entry, in one transaction when given an Engine; their ids.
+
+    ``counts`` says how many times each entry was served (default once each): a repeat adds
+    its count to ``served`` in the same single statement.
+    """
+    counts = [1] * len(entries) if counts is None else list(counts)
+    if len(counts) != len(entries):
+        raise DataError(f"{len(counts)} counts for {len(entries)} ledger entries")
     if isinstance(target, Engine):
         with Session(target) as session, session.begin():
-            return _write(session, entries)
-    return _write(target, entries)
+            return _write(session, entries, counts)
+    return _write(target, entries, counts)
 
 
-def _write(session: Session, entries: list[Entry]) -> list[int]:
+def collapse(entries: list[Entry]) -> tuple[list[Entry], list[int]]:
+    """The distinct entries of ``entries`` by fingerprint, first seen first, and their counts."""
+    counts: dict[str, int] = {}
+    first: dict[str, Entry] = {}
+    for item in entries:
+        fingerprint = item.values["fingerprint"]
+        first.setdefault(fingerprint, item)
+        counts[fingerprint] = counts.get(fingerprint, 0) + 1
+    return list(first.values()), list(counts.values())
+
+
+def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[int]:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     ids = []
-    for item in entries:
+    for item, count in zip(entries, counts):
         # One atomic statement: two workers recording the same forecast at once both land on
         # the unique fingerprint, and the database (not a read-then-write race) picks the winner.
-        statement = insert(_FORECASTS).values(**item.values)
+        statement = insert(_FORECASTS).values(**{**item.values, "served": count})
         statement = statement.on_conflict_do_update(
-            index_elements=["fingerprint"], set_={"served": _FORECASTS.c.served + 1}
+            index_elements=["fingerprint"],
+            set_={"served": _FORECASTS.c.served + statement.excluded.served}
         ).returning(_FORECASTS.c.id, _FORECASTS.c.served)
         forecast_id, served = session.execute(statement).one()
-        if served == 1:  # this statement inserted it; a repeat already has its rows
+        # An insert returns the count itself; a repeat returns more, as it already had >= 1.
+        if served == count:  # this statement inserted it; a repeat already has its rows
             rows = [dict(row, forecast_id=forecast_id) for row in item.rows]
             session.execute(insert(_ROWS).values(rows).on_conflict_do_nothing(
                 index_elements=["forecast_id", "step"]))
@@ -166,7 +187,8 @@ class LedgerWriter:
             if not items:
                 return 0
             try:
-                write(self.engine, items)
+                # Repeats of one forecast in a batch cost one statement: served += their count.
+                write(self.engine, *collapse(items))
             except Exception as error:  # the database down: log it, never raise to serving
                 log.warning("ledger: %d forecasts not recorded: %s", len(items),
                             str(error).splitlines()[0])
@@ -242,10 +264,20 @@ def _as_dict(item: LedgerForecast) -> dict:
     if created.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
         created = created.replace(tzinfo=dt.timezone.utc)
     return {"id": item.id, "ticker": item.ticker, "model": item.model, "kind": item.kind,
-            "as_of": item.as_of.isoformat(), "horizon": item.horizon,
+            "as_of": item.as_of.isoformat(), "horizon": item.horizon, "level": item.level,
             "created_at": created.isoformat(timespec="seconds"),
             "forecast": [{"date": row.day.isoformat(), "close": row.close, "low": row.low,
                           "high": row.high, "actual": row.actual} for row in item.rows]}
+
+
+def recorded_models(session: Session, kind: str = "live") -> list[tuple[str, str]]:
+    """The (ticker, model) pairs with forecasts of ``kind`` in the ledger, sorted."""
+    if kind not in KINDS:
+        raise DataError(f"kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
+    query = (select(LedgerForecast.ticker, LedgerForecast.model)
+             .where(LedgerForecast.kind == kind).distinct()
+             .order_by(LedgerForecast.ticker, LedgerForecast.model))
+    return [(ticker, model) for ticker, model in session.execute(query)]
 
 
 def live_record(session: Session, ticker: str, model: str) -> dict:

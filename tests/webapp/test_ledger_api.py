@@ -1,0 +1,190 @@
+"""The forecast ledger read back: GET /api/v1/forecasts, the /forecasts page, the live record."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from sqlalchemy.orm import Session
+
+from tests.servers import free_port
+
+
+@pytest.fixture
+def ledger_app(make_app, tmp_path):
+    return make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.db'}")
+
+
+def _serve(app, *requests: dict) -> None:
+    client = app.test_client()
+    for body in requests:
+        assert client.post("/api/v1/forecast", json=body).status_code == 200, body
+    app.extensions["ledger"].flush()
+
+
+def _score(app, ticker: str, closes: dict[str, float]) -> int:
+    from stockPredictor.store import ledger
+
+    frame = pd.DataFrame({"close": list(closes.values())}, index=pd.DatetimeIndex(list(closes)))
+    with Session(app.extensions["database"].engine) as session, session.begin():
+        return ledger.score(session, {ticker: frame})
+
+
+def _live_app(make_app, fake_yahoo, tmp_path):
+    """An app on fresh (fake) Yahoo prices of IBM to 2013-03-01: its forecasts are live."""
+    from stockPredictor import prices
+
+    from tests.fakes import history_frame
+
+    sample = prices.from_sample("IBM")
+    fake_yahoo(history_frame(sample.index[-300:], close=sample["close"].to_numpy()[-300:]))
+    return make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}")
+
+
+def test_an_empty_ledger_answers_no_forecasts(ledger_app):
+    answer = ledger_app.test_client().get("/api/v1/forecasts")
+    assert answer.status_code == 200 and answer.get_json() == {"total": 0, "forecasts": []}
+
+
+def test_filters_total_and_paging(ledger_app):
+    _serve(ledger_app, {"ticker": "IBM", "horizon": 2}, {"ticker": "IBM", "horizon": 3},
+           {"ticker": "IBM", "horizon": 2, "as_of": "2012-06-01"},
+           {"ticker": "AAPL", "horizon": 2})
+    client = ledger_app.test_client()
+    everything = client.get("/api/v1/forecasts").get_json()
+    assert everything["total"] == 4 and len(everything["forecasts"]) == 4
+    # Newest first.
+    assert [f["ticker"] for f in everything["forecasts"]][0] == "AAPL"
+    ibm = client.get("/api/v1/forecasts?ticker=ibm").get_json()
+    assert ibm["total"] == 3 and {f["ticker"] for f in ibm["forecasts"]} == {"IBM"}
+    past = client.get("/api/v1/forecasts?ticker=IBM&as_of=2012-06-01").get_json()
+    assert past["total"] == 1 and past["forecasts"][0]["as_of"] == "2012-06-01"
+    model = everything["forecasts"][-1]["model"]
+    by_model = client.get(f"/api/v1/forecasts?model={model}").get_json()
+    assert by_model["total"] >= 1 and {f["model"] for f in by_model["forecasts"]} == {model}
+    page = client.get("/api/v1/forecasts?limit=2&offset=1").get_json()
+    assert page["total"] == 4
+    assert [f["id"] for f in page["forecasts"]] == [f["id"] for f in everything["forecasts"][1:3]]
+    assert client.get("/api/v1/forecasts?offset=10").get_json() == {"total": 4, "forecasts": []}
+    assert client.get("/api/v1/forecasts?kind=live").get_json()["total"] == 0
+    assert client.get("/api/v1/forecasts?kind=replay").get_json()["total"] == 4
+
+
+@pytest.mark.parametrize("query, field", [
+    ("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("offset=-1", "offset"),
+    ("kind=future", "kind"), ("ticker=IBM!", "ticker"), ("as_of=2013-02-30", "as_of"),
+    ("model=../x", "model")])
+def test_bad_filters_are_refused_with_422(ledger_app, query, field):
+    answer = ledger_app.test_client().get(f"/api/v1/forecasts?{query}")
+    assert answer.status_code == 422
+    body = answer.get_json()
+    assert body["error"] == "invalid_input" and body["message"].startswith(f"{field}:")
+
+
+def test_the_limits_bounds_are_accepted(ledger_app):
+    client = ledger_app.test_client()
+    assert client.get("/api/v1/forecasts?limit=1").status_code == 200
+    assert client.get("/api/v1/forecasts?limit=200").status_code == 200
+
+
+def test_each_forecast_links_to_its_page_and_actual_is_null_until_known(ledger_app):
+    _serve(ledger_app, {"ticker": "IBM", "horizon": 2, "as_of": "2012-06-01"})
+    client = ledger_app.test_client()
+    [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
+    assert item["kind"] == "replay" and item["horizon"] == 2 and item["level"] == 0.8
+    assert [row["actual"] for row in item["forecast"]] == [None, None]
+    assert item["url"] == f"/prediction/IBM?horizon=2&as_of=2012-06-01&model={item['model']}"
+    page = client.get(item["url"])
+    assert page.status_code == 200
+    # The page serves the same forecast, not another one: nothing new is recorded.
+    ledger_app.extensions["ledger"].flush()
+    assert client.get("/api/v1/forecasts").get_json()["total"] == 1
+    days = [row["date"] for row in item["forecast"]]
+    # One close known: that day is scored, the other stays null.
+    assert _score(ledger_app, "IBM", {days[0]: 150.5}) == 1
+    [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
+    assert [row["actual"] for row in item["forecast"]] == [150.5, None]
+
+
+def test_live_and_replay_are_kept_apart(make_app, fake_yahoo, tmp_path):
+    app = _live_app(make_app, fake_yahoo, tmp_path)
+    _serve(app, {"ticker": "IBM", "horizon": 2}, {"ticker": "IBM", "horizon": 2,
+                                                  "as_of": "2013-01-15"})
+    client = app.test_client()
+    live = client.get("/api/v1/forecasts?kind=live").get_json()
+    replay = client.get("/api/v1/forecasts?kind=replay").get_json()
+    assert live["total"] == replay["total"] == 1
+    assert live["forecasts"][0]["as_of"] == "2013-03-01"
+    assert replay["forecasts"][0]["as_of"] == "2013-01-15"
+    html = client.get("/forecasts").get_data(as_text=True)
+    assert "2013-03-01" in html and "2013-01-15" not in html  # live by default
+    html = client.get("/forecasts?kind=replay").get_data(as_text=True)
+    assert "2013-01-15" in html and "from 2013-03-01" not in html
+
+
+def test_the_page_lists_a_recorded_forecast_and_links_to_it(ledger_app):
+    _serve(ledger_app, {"ticker": "IBM", "horizon": 3, "as_of": "2012-06-01"})
+    client = ledger_app.test_client()
+    [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
+    # The bundled sample's forecasts are replays: the page shows live ones unless asked.
+    html = client.get("/forecasts").get_data(as_text=True)
+    assert "No live forecast has been recorded yet" in html
+    answer = client.get("/forecasts?kind=replay")
+    assert answer.status_code == 200
+    html = answer.get_data(as_text=True)
+    link = item["url"].replace("&", "&amp;")
+    assert f'<a href="{link}">IBM, 3 days from 2012-06-01</a>' in html
+    assert client.get(item["url"]).status_code == 200
+    assert "IBM" not in client.get("/forecasts?kind=replay&ticker=AAPL").get_data(
+        as_text=True).split('id="ledger-list"')[1].split("</form>")[1]
+
+
+def test_the_page_pages_through_the_ledger(ledger_app):
+    _serve(ledger_app, *({"ticker": "IBM", "horizon": h, "as_of": "2012-06-01"}
+                         for h in (1, 2, 3)))
+    client = ledger_app.test_client()
+    html = client.get("/forecasts?kind=replay&limit=2").get_data(as_text=True)
+    assert "1 to 2 of 3" in html and "3 days from" in html and "1 day from" not in html
+    older = re.search(r'<a href="([^"]+)">Older</a>', html).group(1).replace("&amp;", "&")
+    html = client.get(older).get_data(as_text=True)
+    assert "3 to 3 of 3" in html and "1 day from" in html and ">Newer</a>" in html
+
+
+def test_the_header_links_to_the_ledger(client):
+    assert '<a href="/forecasts">Ledger</a>' in client.get("/").get_data(as_text=True)
+
+
+def test_the_live_record_shows_on_the_ledger_and_forecast_pages(make_app, fake_yahoo, tmp_path):
+    app = _live_app(make_app, fake_yahoo, tmp_path)
+    client = app.test_client()
+    page = client.get("/prediction/IBM?horizon=2")
+    assert page.status_code == 200 and 'id="live-record"' not in page.get_data(as_text=True)
+    app.extensions["ledger"].flush()
+    [item] = client.get("/api/v1/forecasts?kind=live").get_json()["forecasts"]
+    days = [row["date"] for row in item["forecast"]]
+    assert _score(app, "IBM", dict(zip(days, [176.0, 174.0]))) == 2
+    html = client.get("/forecasts").get_data(as_text=True)
+    record = html.split('id="live-record"')[1].split("</section>")[0]
+    assert "IBM" in record and item["model"] in record and ">2<" in record
+    assert "not enough yet" in record  # 2 days scored: no p-value
+    html = client.get(f"/prediction/IBM?horizon=2&model={item['model']}").get_data(as_text=True)
+    line = html.split('id="live-record"')[1].split("</p>")[0]
+    assert "2 days scored" in line and "error vs" in line and "inside the band" in line
+
+
+def test_a_database_that_is_down_answers_503_and_the_page_says_so(make_app):
+    url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    client = make_app(DATABASE_URL=url).test_client()
+    answer = client.get("/api/v1/forecasts")
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == "database_unavailable"
+    page = client.get("/forecasts")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'id="ledger-unavailable"' in html and "the database is down" in html
+    assert "secret" not in html
+    # The forecast page is still served, without a live record.
+    forecast = client.get("/prediction/IBM?horizon=2")
+    assert forecast.status_code == 200 and 'id="live-record"' not in forecast.get_data(
+        as_text=True)

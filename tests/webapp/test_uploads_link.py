@@ -1,0 +1,114 @@
+"""An upload's permanent link: kept in the database, the same forecast again, after a restart."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import unquote
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stockPredictor.store.models import LedgerForecast
+from tests.servers import free_port
+
+
+def _upload(client, path, name="MYCO.csv", **fields):
+    form = {"horizon": "4", **fields}
+    with path.open("rb") as handle:
+        return client.post("/api/v1/forecast", data={**form, "file": (handle, name)},
+                           content_type="multipart/form-data")
+
+
+def _page_result(answer) -> dict:
+    """The forecast a page shows, from its JSON download."""
+    html = answer.get_data(as_text=True)
+    found = re.search(r'href="data:application/json;charset=utf-8,([^"]+)"', html)
+    assert found, "the page has no JSON download"
+    return json.loads(unquote(found.group(1)))
+
+
+def test_the_answer_for_an_upload_links_to_the_same_forecast(client, ibm_csv):
+    answer = _upload(client, ibm_csv)
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert re.fullmatch(r"/prediction/upload/\d+\?horizon=4", body["url"])
+    page = client.get(body["url"])
+    assert page.status_code == 200
+    assert "Permanent link" in page.get_data(as_text=True)
+    shown = _page_result(page)
+    assert shown["ticker"] == body["ticker"] == "MYCO"  # still named after the file
+    assert shown["forecast"] == body["forecast"] and shown["as_of"] == body["as_of"]
+    assert shown["data"]["file_name"] == "MYCO.csv" and shown["url"] == body["url"]
+
+
+def test_the_link_keeps_the_options_and_the_ticker_field(client, ibm_csv):
+    body = _upload(client, ibm_csv, ticker="IBM", horizon="3", as_of="2013-02-26",
+                   level="0.95").get_json()
+    assert body["url"].startswith("/prediction/upload/")
+    assert "as_of=2013-02-26" in body["url"] and "level=0.95" in body["url"]
+    shown = _page_result(client.get(body["url"]))
+    assert shown["ticker"] == "IBM" and shown["forecast"] == body["forecast"]
+    assert shown["level"] == 0.95
+
+
+def test_a_ticker_forecast_has_no_link(client):
+    body = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2}).get_json()
+    assert body["url"] is None
+
+
+def test_the_link_works_after_a_restart(make_app, tmp_path, ibm_csv):
+    url = f"sqlite:///{tmp_path / 'uploads.db'}"
+    first = make_app(DATABASE_URL=url).test_client()
+    body = _upload(first, ibm_csv).get_json()
+    restarted = make_app(DATABASE_URL=url).test_client()
+    page = restarted.get(body["url"])
+    assert page.status_code == 200
+    assert _page_result(page)["forecast"] == body["forecast"]
+
+
+def test_the_same_file_twice_gets_the_same_id(client, ibm_csv):
+    first = _upload(client, ibm_csv).get_json()["url"]
+    second = _upload(client, ibm_csv, name="other.csv").get_json()["url"]
+    assert first.split("?")[0] == second.split("?")[0]
+
+
+def test_the_form_shows_the_permanent_link(client, ibm_csv):
+    with ibm_csv.open("rb") as handle:
+        answer = client.post("/predict", data={"file": (handle, "MYCO.csv"), "horizon": "4",
+                                               "ticker": ""},
+                             content_type="multipart/form-data")
+    assert answer.status_code == 200
+    found = re.search(r'<a href="(/prediction/upload/\d+\?horizon=4)">',
+                      answer.get_data(as_text=True))
+    assert found and client.get(found.group(1)).status_code == 200
+
+
+def test_the_ledger_entry_of_an_upload_names_it(app, ibm_csv):
+    client = app.test_client()
+    body = _upload(client, ibm_csv).get_json()
+    upload_id = int(re.search(r"/upload/(\d+)", body["url"]).group(1))
+    app.extensions["ledger"].flush()
+    with Session(app.extensions["database"].engine) as session:
+        ids = session.scalars(select(LedgerForecast.upload_id)).all()
+    assert ids == [upload_id]
+
+
+@pytest.mark.parametrize("path", ["/prediction/upload/999", "/prediction/upload/0",
+                                  "/prediction/upload/99999999999999999999",
+                                  "/prediction/upload/abc", "/prediction/upload/-1"])
+def test_an_unknown_upload_is_a_404_page(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 404 and answer.mimetype == "text/html"
+
+
+def test_with_the_database_down_an_upload_is_still_forecast(make_app, ibm_csv):
+    url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    client = make_app(DATABASE_URL=url).test_client()
+    answer = _upload(client, ibm_csv)
+    assert answer.status_code == 200
+    body = answer.get_json()
+    assert len(body["forecast"]) == 4 and body["url"] is None
+    # No link to show, and an old link says why it cannot be served now: no 500.
+    assert client.get("/prediction/upload/1").status_code == 503
