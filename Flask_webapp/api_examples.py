@@ -173,13 +173,14 @@ FORECAST_DESCRIPTION = "\n\n".join([
 LEDGER_EMPTY = {"total": 0, "forecasts": []}
 LEDGER_PATH = "/api/v1/forecasts?ticker=IBM&limit=10"
 LEDGER = {"total": 1, "forecasts": [{
-    "id": 1, "ticker": "IBM", "model": "ibm", "kind": "replay", "as_of": "2013-03-01",
-    "horizon": 2, "level": 0.8, "created_at": "2026-11-23T10:35:02+00:00",
+    "id": 1, "ticker": "IBM", "model": "ibm", "kind": "replay", "source": "sample",
+    "as_of": "2013-03-01", "horizon": 2, "level": 0.8, "served": 1,
+    "created_at": "2026-11-23T10:35:02+00:00",
     "forecast": [
         {"date": "2013-03-04", "close": 175.2712, "low": 173.2962, "high": 177.2687,
-         "actual": None},
+         "actual": None, "error": None, "naive_error": None, "inside": None},
         {"date": "2013-03-05", "close": 175.2712, "low": 172.3598, "high": 178.2318,
-         "actual": None}],
+         "actual": None, "error": None, "naive_error": None, "inside": None}],
     "url": "/prediction/IBM?horizon=2&as_of=2013-03-01&model=ibm"}]}
 LEDGER_ANSWERS = {
     "recorded": {"summary": "IBM's forecasts, after the forecast example was served",

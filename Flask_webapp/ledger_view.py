@@ -48,20 +48,27 @@ def listing(ticker=None, model=None, as_of=None, kind=None, limit=50, offset=0) 
                                 limit=limit, offset=offset)
     for item in answer["forecasts"]:
         item["url"] = forecast_url(item)
+        del item["upload_id"]  # the url names it; the document has no field for it
         # Rounded as the forecast API rounds them: the same numbers in both answers.
         for row in item["forecast"]:
             row.update({key: None if row[key] is None else rounding.price(row[key])
-                        for key in ("close", "low", "high", "actual")})
+                        for key in ("close", "low", "high", "actual", "error", "naive_error")})
     return answer
 
 
-def forecast_url(item: dict) -> str:
-    """The page of a ledger forecast: its ticker, horizon, as_of, model and band level."""
+def forecast_url(item: dict) -> str | None:
+    """The page of a ledger forecast: its ticker or upload, horizon, as_of, model and band
+    level; None for an upload since purged."""
     # as_of is always named, a live forecast's too: without it the address would show a newer
     # forecast once the next close arrives.
     query = {"as_of": item["as_of"], "model": item["model"]}
     if item.get("level") is not None and item["level"] != DEFAULT_LEVEL:
         query["level"] = item["level"]
+    if item.get("upload_id") is not None:
+        return url_for("pages.upload_prediction", upload_id=item["upload_id"],
+                       horizon=item["horizon"], **query)
+    if item.get("source") == "csv":
+        return None
     return url_for("pages.prediction", ticker=item["ticker"], horizon=item["horizon"], **query)
 
 

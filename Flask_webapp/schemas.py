@@ -393,7 +393,16 @@ class LedgerRow(ma.Schema):
         "description": "the band's bottom; null for a forecast without a band"})
     high = fields.Float(required=True, allow_none=True)
     actual = fields.Float(required=True, allow_none=True, metadata={
-        "description": "the actual close; null until it is known"})
+        "description": "the actual close, in the units the forecast was made in; null until "
+        "it is known"})
+    error = fields.Float(required=True, allow_none=True, metadata={
+        "description": "forecast minus actual; null until the actual is known"})
+    naive_error = fields.Float(required=True, allow_none=True, metadata={
+        "description": "the no-change forecast (the last close before it was made) minus "
+        "actual; null until the actual is known"})
+    inside = fields.Boolean(required=True, allow_none=True, metadata={
+        "description": "whether the actual fell inside the band; null until it is known or "
+        "without a band"})
 
 
 class LedgerEntry(ma.Schema):
@@ -404,14 +413,19 @@ class LedgerEntry(ma.Schema):
     model = fields.String(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(["live", "replay"]), metadata={
         "description": "live: its outcome was unknown when it was made; replay: it was known"})
+    source = fields.String(required=True, metadata={
+        "description": "where its prices came from: yahoo, sample or csv (an upload)"})
     as_of = fields.String(required=True, metadata={"description": "date of the last price used"})
     horizon = fields.Integer(required=True)
     level = fields.Float(required=True, allow_none=True, metadata={
         "description": "coverage of its band; null without a band"})
+    served = fields.Integer(required=True, metadata={
+        "description": "how many times it was served"})
     created_at = fields.String(required=True, metadata={
         "description": "when it was first served (UTC)"})
     forecast = fields.List(fields.Nested(LedgerRow), required=True)
-    url = fields.String(required=True, metadata={"description": "its forecast page"})
+    url = fields.String(required=True, allow_none=True, metadata={
+        "description": "its forecast page; null for an upload that has since been purged"})
 
 
 class LedgerList(ma.Schema):

@@ -103,3 +103,31 @@ def serve():
     """Context manager: start a server command, wait for /healthz, stop it afterwards."""
     from tests.servers import serve
     return serve
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """One real PostgreSQL server (Debian's package) for the whole run, stopped at the end."""
+    from tests.postgres import postgres_server, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests not run: {reason}")
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url):
+    """A new, empty database on the run's PostgreSQL server."""
+    from tests.postgres import new_database
+
+    return new_database(postgres_server_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    """A new, empty database of each kind: a SQLite file, or a database on the real server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")

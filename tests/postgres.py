@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,3 +65,17 @@ def postgres_server(timeout: float = 60.0):
         subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
                                   "-w", "stop"]), capture_output=True, timeout=timeout)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_database(server_url: str) -> str:
+    """A new, empty database on the server at ``server_url``; its URL."""
+    from sqlalchemy import create_engine
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    finally:
+        admin.dispose()
+    return f"{server_url.rsplit('/', 1)[0]}/{name}"

@@ -46,11 +46,16 @@ class Client:
 
 @contextmanager
 def serve(command: list[str] | str, port: int, env: dict | None = None, timeout: float = 90.0):
-    """Start ``command`` (a list, or a string for bash), wait for /healthz, yield a Client."""
+    """Start ``command`` (a list, or a string for bash), wait for /healthz, yield a Client.
+
+    Its database is a new SQLite file unless ``env`` names one: never the instance folder's.
+    """
     log = tempfile.TemporaryFile()
+    folder = tempfile.TemporaryDirectory(prefix="serve-db-")
+    env = {"DATABASE_URL": f"sqlite:///{folder.name}/serve.db", **(env or {})}
     shell = isinstance(command, str)
     process = subprocess.Popen(["bash", "-c", command] if shell else command, cwd=ROOT,
-                               env={**os.environ, **(env or {})}, stdout=log, stderr=log,
+                               env={**os.environ, **env}, stdout=log, stderr=log,
                                start_new_session=True)
     client = Client(f"http://127.0.0.1:{port}")
     try:
@@ -77,3 +82,4 @@ def serve(command: list[str] | str, port: int, env: dict | None = None, timeout:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
         log.close()
+        folder.cleanup()

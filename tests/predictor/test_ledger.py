@@ -5,42 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stockPredictor.predict import forecast
 from stockPredictor.store import engine_for, upgrade
 from stockPredictor.store import ledger
 from stockPredictor.store.models import ForecastRow, LedgerForecast
-from tests.postgres import postgres_server, unavailable
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A real PostgreSQL server for this module's tests, stopped at the end."""
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"PostgreSQL tests not run: {reason}")
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request, tmp_path):
-    """A new, empty database of each kind (PostgreSQL: one per test on the module's server)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    server = request.getfixturevalue("postgres_url")
-    name = f"ledger_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    admin.dispose()
-    return f"{server.rsplit('/', 1)[0]}/{name}"
 
 
 @pytest.fixture
@@ -119,27 +93,75 @@ def test_rows_are_stored_with_their_bands_and_the_naive_forecast(engine, walk, t
     assert naive == pytest.approx([walk["close"].iloc[-1]] * 4)
 
 
+def _until(frame: pd.DataFrame, i: int) -> pd.DataFrame:
+    """``frame`` up to its row ``i``: a forecast made then had no later close to see."""
+    early = frame.iloc[: i + 1].copy()
+    early.attrs = dict(frame.attrs)
+    return early
+
+
 def test_rows_are_scored_as_new_closes_arrive(engine, walk, alt, tiny_artifact):
-    made = forecast(walk, tiny_artifact, horizon=4, as_of=walk.index[300])
-    other = forecast(alt, tiny_artifact, horizon=4, as_of=alt.index[300])
-    ledger.record(engine, made, tiny_artifact, walk)
-    ledger.record(engine, other, tiny_artifact, alt)
+    early, other = _until(walk, 300), _until(alt, 300)
+    made = forecast(early, tiny_artifact, horizon=4)
+    ledger.record(engine, made, tiny_artifact, early)
+    ledger.record(engine, forecast(other, tiny_artifact, horizon=4), tiny_artifact, other)
     days = made.dates
-    first = pd.DataFrame({"close": [101.5, 102.25]}, index=days[:2])
+    # Closes in the units the forecast was made in: the as_of close is the one it started from.
+    first = pd.Series([made.last_close, 101.5, 102.25], index=[early.index[-1], *days[:2]])
     with Session(engine) as session, session.begin():
-        assert ledger.score(session, {"WALK": first}) == 2
+        assert ledger.score(session, "WALK", "synthetic", closes=first) == 2
     with Session(engine) as session:
         rows = {e["ticker"]: e["forecast"] for e in ledger.listing(session)["forecasts"]}
     assert [row["actual"] for row in rows["WALK"]] == [101.5, 102.25, None, None]
     assert [row["actual"] for row in rows["ALT"]] == [None] * 4  # another ticker's closes
+    # The score: forecast minus actual, the naive forecast's too, and inside the band or not.
+    scored = rows["WALK"][0]
+    assert scored["error"] == pytest.approx(made.closes[0] - 101.5)
+    assert scored["naive_error"] == pytest.approx(made.last_close - 101.5)
+    assert scored["inside"] is bool(made.lows[0] <= 101.5 <= made.highs[0])
+    assert rows["WALK"][2]["error"] is None and rows["WALK"][2]["inside"] is None
     # Later closes fill the rest; a day scored already keeps its first close.
-    later = pd.DataFrame({"close": [99.0, 99.0, 103.0, 104.5]}, index=days)
+    later = pd.Series([made.last_close, 99.0, 99.0, 103.0, 104.5],
+                      index=[early.index[-1], *days])
     with Session(engine) as session, session.begin():
-        assert ledger.score(session, {"WALK": later}) == 2
-        assert ledger.score(session, {"WALK": later}) == 0
+        assert ledger.score(session, "WALK", "synthetic", closes=later) == 2
+        assert ledger.score(session, "WALK", "synthetic", closes=later) == 0
     with Session(engine) as session:
         [walk_rows] = [e["forecast"] for e in ledger.listing(session, ticker="WALK")["forecasts"]]
     assert [row["actual"] for row in walk_rows] == [101.5, 102.25, 103.0, 104.5]
+
+
+def test_only_the_source_the_forecast_was_made_from_scores_it(engine, walk, tiny_artifact):
+    early = _until(walk, 300)
+    made = forecast(early, tiny_artifact, horizon=2)
+    ledger.record(engine, made, tiny_artifact, early)  # a synthetic series titled WALK
+    closes = pd.Series([made.last_close, 1.0, 2.0], index=[early.index[-1], *made.dates])
+    with Session(engine) as session, session.begin():
+        assert ledger.score(session, "WALK", "yahoo", closes=closes) == 0
+        assert ledger.score(session, "WALK", "synthetic", closes=closes) == 2
+
+
+def test_a_split_after_the_forecast_is_scored_in_the_forecasts_units(engine, walk, tiny_artifact):
+    early = _until(walk, 300)
+    made = forecast(early, tiny_artifact, horizon=2)
+    ledger.record(engine, made, tiny_artifact, early)
+    # A 4-for-1 split since: the source now gives every close, the as_of one too, a quarter.
+    after = pd.Series([made.last_close / 4, 25.0, 26.0], index=[early.index[-1], *made.dates])
+    with Session(engine) as session, session.begin():
+        assert ledger.score(session, "WALK", "synthetic", closes=after) == 2
+    with Session(engine) as session:
+        [listed] = ledger.listing(session)["forecasts"]
+    assert [row["actual"] for row in listed["forecast"]] == pytest.approx([100.0, 104.0])
+
+
+def test_a_replay_is_scored_at_once_from_the_prices_it_was_made_from(engine, walk, tiny_artifact):
+    made = forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[-3])  # 2 closes known
+    ledger.record(engine, made, tiny_artifact, walk)
+    with Session(engine) as session:
+        [listed] = ledger.listing(session)["forecasts"]
+    assert listed["kind"] == "replay" and listed["source"] == "synthetic"
+    assert [row["actual"] for row in listed["forecast"]] == [
+        walk["close"].iloc[-2], walk["close"].iloc[-1], None]
 
 
 def test_listing_filters_pages_and_counts(engine, walk, alt, tiny_artifact):
@@ -159,8 +181,8 @@ def test_listing_filters_pages_and_counts(engine, walk, alt, tiny_artifact):
         # Newest first: the last recorded (ALT) leads.
         assert ledger.listing(session, limit=1000)["forecasts"][0]["ticker"] == "ALT"
         entry = ledger.listing(session, ticker="ALT")["forecasts"][0]
-        assert set(entry) == {"id", "ticker", "model", "kind", "as_of", "horizon", "level",
-                              "created_at", "forecast"}
+        assert set(entry) == {"id", "ticker", "model", "kind", "source", "as_of", "horizon",
+                              "level", "served", "upload_id", "created_at", "forecast"}
         assert ledger.recorded_models(session, "replay") == sorted(
             {(item["ticker"], item["model"]) for item in ledger.listing(session)["forecasts"]
              if item["kind"] == "replay"})
@@ -282,21 +304,27 @@ def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny
 
 
 def test_the_live_record_scores_live_forecasts_against_naive(engine, walk, tiny_artifact):
-    # Twelve forecasts of 3 days recorded as live (made then on the latest price), one replay.
-    made = [forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[i]) for i in range(300, 312)]
-    for item in made:
-        ledger.record(engine, item, tiny_artifact, walk, kind="live")
+    # Twelve forecasts of 3 days, each made on the then latest price (live), and one replay.
+    made = []
+    for i in range(300, 312):
+        early = _until(walk, i)
+        made.append(forecast(early, tiny_artifact, horizon=3))
+        ledger.record(engine, made[-1], tiny_artifact, early)
     replay = forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[250])
-    ledger.record(engine, replay, tiny_artifact, walk, kind="replay")
-    days = pd.DatetimeIndex(sorted({d for m in made + [replay] for d in m.dates}))
-    closes = pd.DataFrame({"close": [100.0 + (i % 7) for i in range(len(days))]}, index=days)
+    ledger.record(engine, replay, tiny_artifact, walk)
+    days = pd.DatetimeIndex(sorted({d for m in made for d in m.dates}))
+    closes = pd.concat([walk["close"].iloc[300:312],
+                        pd.Series([100.0 + (i % 7) for i in range(len(days))], index=days)])
+    closes = closes[~closes.index.duplicated(keep="last")].sort_index()
     with Session(engine) as session:
         assert ledger.live_record(session, "WALK", "walk")["scored"] == 0
-        ledger.score(session, {"WALK": closes})
+        ledger.score(session, "WALK", "synthetic", closes=closes)
         session.commit()
         record = ledger.live_record(session, "WALK", "walk")
         assert ledger.live_record(session, "ALT", "walk")["scored"] == 0
-    actual = [closes["close"][d] for m in made for d in m.dates]
+    # Each forecast is scored in its own units: scaled by its last close over the close now
+    # given for its as_of day (1 where the two agree).
+    actual = [closes[d] * m.last_close / closes[m.as_of] for m in made for d in m.dates]
     ours = [abs(a - c) for a, c in zip(actual, [c for m in made for c in m.closes])]
     naive = [abs(a - m.last_close) for a, m in zip(actual, [m for m in made for _ in range(3)])]
     lows, highs = [v for m in made for v in m.lows], [v for m in made for v in m.highs]
@@ -310,11 +338,12 @@ def test_the_live_record_scores_live_forecasts_against_naive(engine, walk, tiny_
 
 
 def test_the_live_record_withholds_the_p_value_below_the_minimum(engine, walk, tiny_artifact):
-    made = forecast(walk, tiny_artifact, horizon=3, as_of=walk.index[300])
-    ledger.record(engine, made, tiny_artifact, walk, kind="live")
-    closes = pd.DataFrame({"close": [100.0, 101.0, 102.0]}, index=made.dates)
+    early = _until(walk, 300)
+    made = forecast(early, tiny_artifact, horizon=3)
+    ledger.record(engine, made, tiny_artifact, early)
+    closes = pd.Series([100.0, 101.0, 102.0], index=made.dates)
     with Session(engine) as session:
         with session.begin():
-            ledger.score(session, {"WALK": closes})
+            ledger.score(session, "WALK", "synthetic", closes=closes)
         record = ledger.live_record(session, "WALK", "walk")
     assert record["scored"] == 3 and record["mae"] is not None and record["dm_p"] is None

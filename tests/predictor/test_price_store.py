@@ -18,36 +18,16 @@ from stockPredictor.store import engine_for, upgrade
 from stockPredictor.store.models import FetchState
 from stockPredictor.store.prices import OVERLAP, PriceStore
 from tests.fakes import history_frame
-from tests.postgres import postgres_server, unavailable
 
 START = dt.datetime(2024, 4, 1, 21, 0, tzinfo=dt.timezone.utc)
 RECHECK, BACKOFF = dt.timedelta(minutes=15), dt.timedelta(minutes=5)
 
 
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A real PostgreSQL server for this module's tests, stopped at the end."""
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"PostgreSQL tests not run: {reason}")
-    with postgres_server() as url:
-        upgrade(url)
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    """A migrated, empty database: a SQLite file, or the PostgreSQL server emptied."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-        upgrade(url)
-        return url
-    url = request.getfixturevalue("postgres_url")
-    engine = engine_for(url)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("delete from prices; delete from fetch_state")
-    engine.dispose()
-    return url
+@pytest.fixture
+def url(empty_url):
+    """A migrated, empty database of each kind."""
+    upgrade(empty_url)
+    return empty_url
 
 
 class Clock:
@@ -148,6 +128,43 @@ def test_a_split_in_the_new_data_refetches_the_whole_series(url, yahoo):
     np.testing.assert_allclose(frame["close"], yahoo.closes)  # no stitched jump
 
 
+def test_new_closes_score_the_ledger_even_after_a_split(url, yahoo, tiny_artifact):
+    from sqlalchemy.orm import Session
+
+    from stockPredictor.predict import forecast
+    from stockPredictor.store import ledger
+
+    clock = Clock()
+    store = _store(url, yahoo, clock)
+    frame = store.load("IBM")
+    made = forecast(frame, tiny_artifact, horizon=4)
+    ledger.record(store.engine, made, tiny_artifact, frame)  # live: made on the latest close
+
+    def actuals():
+        with Session(store.engine) as session:
+            [listed] = ledger.listing(session)["forecasts"]
+        return [row["actual"] for row in listed["forecast"]]
+
+    def closes_on(days, scale=1.0):
+        close = dict(zip(yahoo.days(), yahoo.closes * scale))
+        return [close[day] for day in days]
+
+    assert actuals() == [None] * 4
+    yahoo.grow(2)
+    clock.advance(RECHECK)
+    store.load("IBM")
+    assert actuals() == pytest.approx([*closes_on(made.dates[:2]), None, None])
+    # A 2:1 split, then more days (the exchange's Good Friday among them): the series is
+    # refetched, and the last two days are scored in the units the forecast was made in
+    # (twice Yahoo's new closes), not stitched.
+    yahoo.closes = yahoo.closes / 2
+    yahoo.grow(3)
+    clock.advance(RECHECK)
+    store.load("IBM")
+    assert yahoo.starts[-1] is None  # refetched whole
+    assert actuals() == pytest.approx(closes_on(made.dates, scale=2.0))
+
+
 def test_a_rate_limit_backs_off_every_worker_and_serves_stale_prices(url, yahoo, yf):
     clock = Clock()
     first, second = _store(url, yahoo, clock), _store(url, yahoo, clock)
@@ -216,11 +233,10 @@ def test_an_unknown_ticker_is_not_asked_again_within_recheck(url, yahoo, yf):
     assert yahoo.starts == [None]
 
 
-def test_anchor_and_last_day_are_recorded(url, yahoo):
+def test_the_last_day_is_recorded(url, yahoo):
     _store(url, yahoo, Clock()).load("IBM")
     engine = engine_for(url)
     with engine.connect() as connection:
         state = connection.execute(select(FetchState)).one()
     engine.dispose()
-    assert state.anchor_day == dt.date(2024, 1, 2) and state.anchor_close == pytest.approx(100.0)
     assert state.last_day == dt.date(2024, 3, 25) and state.failure is None

@@ -10,19 +10,8 @@ from sqlalchemy import inspect, text
 from stockPredictor.errors import StockPredictorError
 from stockPredictor.store import database_url, engine_for, upgrade
 from stockPredictor.store.models import Base
-from tests.postgres import postgres_server, unavailable
 
 TABLES = {"prices", "fetch_state", "forecasts", "forecast_rows", "uploads", "alembic_version"}
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    """A real PostgreSQL server for this module's tests, stopped at the end."""
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"PostgreSQL tests not run: {reason}")
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.mark.parametrize("given, expected", [

@@ -7,26 +7,16 @@ import datetime as dt
 import pytest
 
 from stockPredictor.errors import DataError, UnknownUploadError
-from stockPredictor.store import database_url, engine_for, upgrade, uploads
-from tests.postgres import postgres_server, unavailable
+from stockPredictor.store import engine_for, upgrade, uploads
 
 DAY = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def url(request, tmp_path_factory):
-    """A migrated database of each kind; PostgreSQL is a real server, stopped at the end."""
-    if request.param == "sqlite":
-        url = database_url("", tmp_path_factory.mktemp("uploads"))
-        upgrade(url)
-        yield url
-        return
-    reason = unavailable()
-    if reason:
-        pytest.skip(f"PostgreSQL tests not run: {reason}")
-    with postgres_server() as url:
-        upgrade(url)
-        yield url
+@pytest.fixture
+def url(empty_url):
+    """A migrated database of each kind."""
+    upgrade(empty_url)
+    return empty_url
 
 
 def test_the_same_content_is_kept_once_and_survives_a_restart(url):

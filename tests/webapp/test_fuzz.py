@@ -35,12 +35,14 @@ CONFIG = schemathesis.Config.from_dict({
 def _app():
     # Built at import: schemathesis' lazy loader (schemathesis.pytest.from_fixture) reads a
     # private attribute that pytest 9 removed. create_app exports CACHE_DIR; put it back after.
+    # The database is a new SQLite file beside the cache, never the instance folder's.
     cache = tempfile.mkdtemp(prefix="fuzz-cache-")
     atexit.register(shutil.rmtree, cache, True)
     before = os.environ.get("CACHE_DIR")
     try:
         return create_app({"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": cache,
-                           "PRELOAD_TABLES": False})
+                           "PRELOAD_TABLES": False,
+                           "DATABASE_URL": f"sqlite:///{os.path.join(cache, 'fuzz.db')}"})
     finally:
         if before is None:
             os.environ.pop("CACHE_DIR", None)

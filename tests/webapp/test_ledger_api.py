@@ -7,6 +7,7 @@ import re
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
+from stockPredictor import prices
 
 from tests.servers import free_port
 
@@ -26,20 +27,27 @@ def _serve(app, *requests: dict) -> None:
 def _score(app, ticker: str, closes: dict[str, float]) -> int:
     from stockPredictor.store import ledger
 
-    frame = pd.DataFrame({"close": list(closes.values())}, index=pd.DatetimeIndex(list(closes)))
+    series = pd.Series(list(closes.values()), index=pd.DatetimeIndex(list(closes)))
     with Session(app.extensions["database"].engine) as session, session.begin():
-        return ledger.score(session, {ticker: frame})
+        return ledger.score(session, ticker, "yahoo", closes=series)
 
 
-def _live_app(make_app, fake_yahoo, tmp_path):
+def _live_app(make_app, fake_yahoo, tmp_path, **config):
     """An app on fresh (fake) Yahoo prices of IBM to 2013-03-01: its forecasts are live."""
-    from stockPredictor import prices
+    _yahoo_ibm(fake_yahoo)
+    return make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}",
+                    **config)
 
+
+def _yahoo_ibm(fake_yahoo, more: dict[str, float] | None = None) -> None:
+    """Fake Yahoo answers the sample's last 300 days of IBM, and ``more`` closes after them."""
     from tests.fakes import history_frame
 
     sample = prices.from_sample("IBM")
-    fake_yahoo(history_frame(sample.index[-300:], close=sample["close"].to_numpy()[-300:]))
-    return make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}")
+    days, closes = sample.index[-300:], list(sample["close"].to_numpy()[-300:])
+    if more:
+        days, closes = days.append(pd.DatetimeIndex(list(more))), closes + list(more.values())
+    fake_yahoo(history_frame(days, close=closes))
 
 
 def test_an_empty_ledger_answers_no_forecasts(ledger_app):
@@ -93,18 +101,42 @@ def test_each_forecast_links_to_its_page_and_actual_is_null_until_known(ledger_a
     client = ledger_app.test_client()
     [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
     assert item["kind"] == "replay" and item["horizon"] == 2 and item["level"] == 0.8
-    assert [row["actual"] for row in item["forecast"]] == [None, None]
     assert item["url"] == f"/prediction/IBM?horizon=2&as_of=2012-06-01&model={item['model']}"
     page = client.get(item["url"])
     assert page.status_code == 200
     # The page serves the same forecast, not another one: nothing new is recorded.
     ledger_app.extensions["ledger"].flush()
     assert client.get("/api/v1/forecasts").get_json()["total"] == 1
-    days = [row["date"] for row in item["forecast"]]
-    # One close known: that day is scored, the other stays null.
-    assert _score(ledger_app, "IBM", {days[0]: 150.5}) == 1
+    # A replay on the bundled sample is scored at once from the sample's own closes.
     [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
-    assert [row["actual"] for row in item["forecast"]] == [150.5, None]
+    sample = prices.from_sample("IBM")["close"]
+    for row in item["forecast"]:
+        actual = sample[pd.Timestamp(row["date"])]
+        assert row["actual"] == pytest.approx(actual, rel=1e-6)
+        assert row["error"] == pytest.approx(row["close"] - actual, abs=1e-3)
+        assert row["inside"] is bool(row["low"] <= row["actual"] <= row["high"])
+    assert item["source"] == "sample" and item["served"] == 2
+
+
+def test_a_live_forecast_is_scored_as_yahoos_closes_arrive(make_app, fake_yahoo, tmp_path):
+    # Re-checked on every request, so the next request stores the closes that arrived.
+    app = _live_app(make_app, fake_yahoo, tmp_path, PRICE_TTL=0, STORE_READ_TTL=0)
+    _serve(app, {"ticker": "IBM", "horizon": 2})
+    client = app.test_client()
+    [item] = client.get("/api/v1/forecasts?kind=live").get_json()["forecasts"]
+    assert item["as_of"] == "2013-03-01" and item["source"] == "yahoo"
+    assert [(row["actual"], row["error"], row["inside"]) for row in item["forecast"]] == \
+        [(None, None, None)] * 2
+    days = [row["date"] for row in item["forecast"]]
+    _yahoo_ibm(fake_yahoo, {days[0]: 176.0})  # one more close: that day is scored
+    assert client.get("/api/v1/stocks/IBM").status_code == 200
+    [item] = client.get(f"/api/v1/forecasts?kind=live&as_of={item['as_of']}").get_json()[
+        "forecasts"]
+    assert [row["actual"] for row in item["forecast"]] == [176.0, None]
+    first = item["forecast"][0]
+    assert first["error"] == pytest.approx(first["close"] - 176.0, abs=1e-3)
+    assert first["naive_error"] == pytest.approx(
+        prices.from_sample("IBM")["close"].iloc[-1] - 176.0, abs=1e-3)
 
 
 def test_live_and_replay_are_kept_apart(make_app, fake_yahoo, tmp_path):

@@ -105,6 +105,14 @@ class Database:
             self.engine = engine_for(url)
         except Exception as exc:  # any driver or migration failure: served without a database
             self.error = _reason(exc)
+        else:
+            # gunicorn --preload forks its workers from this process: a child must never use
+            # a connection its parent opened, so each starts with an empty pool of its own.
+            os.register_at_fork(after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose(close=False)
 
     def status(self) -> dict:
         """{"status": "ok"} when a query answers now, else {"status": "down", "reason"}."""

@@ -1,7 +1,8 @@
 """The forecast ledger: every distinct forecast served, recorded once and scored as closes arrive.
 
 The rest of the package talks to it through ``record`` (or a ``LedgerWriter`` off the hot
-path), ``score``, ``listing`` and ``live_record``; nobody else writes SQL against its tables.
+path), ``score`` (which the price store calls as closes arrive), ``listing`` and
+``live_record``; nobody else writes SQL against its tables.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,7 +24,7 @@ from .. import metrics, track_record
 from ..artifacts import MODEL_FILE, Artifact
 from ..errors import DataError, excerpt
 from ..predict import Forecast
-from .models import ForecastRow, LedgerForecast
+from .models import ForecastRow, LedgerForecast, Price
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ class Entry:
 
 def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str | None = None,
           upload_id: int | None = None) -> Entry:
-    """The ledger entry for ``forecast`` made by ``artifact`` from ``frame``."""
+    """The ledger entry for ``forecast`` made by ``artifact`` from ``frame``.
+
+    Days that ``frame`` already has a close for (a replay's) are scored from it at once; the
+    rest are scored by ``score`` as the source's closes arrive.
+    """
     kind = kind or kind_of(frame, forecast)
     if kind not in KINDS:
         raise DataError(f"ledger kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
@@ -68,15 +73,18 @@ def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str
     as_of, horizon = pd.Timestamp(forecast.as_of).date(), len(forecast.dates)
     level = None if forecast.level is None else float(forecast.level)
     key = "|".join([forecast.ticker, sha, as_of.isoformat(), str(horizon), repr(level), prices])
+    source = str(frame.attrs.get("source") or "unknown")[:16]
     values = dict(fingerprint=hashlib.sha256(key.encode()).hexdigest(), ticker=forecast.ticker,
-                  model=forecast.model, model_sha256=sha, kind=kind, as_of=as_of,
+                  model=forecast.model, model_sha256=sha, kind=kind, source=source, as_of=as_of,
                   horizon=horizon, level=level, prices_fingerprint=prices, upload_id=upload_id,
                   created_at=dt.datetime.now(dt.timezone.utc), served=1)
     banded = forecast.lows is not None and forecast.highs is not None
+    known = frame["close"].reindex(pd.DatetimeIndex(forecast.dates)).to_numpy(np.float64)
     rows = [dict(step=step + 1, day=pd.Timestamp(day).date(), close=float(forecast.closes[step]),
                  low=float(forecast.lows[step]) if banded else None,
                  high=float(forecast.highs[step]) if banded else None,
-                 last_close=float(forecast.last_close), actual=None)
+                 last_close=float(forecast.last_close),
+                 actual=None if np.isnan(known[step]) else float(known[step]))
             for step, day in enumerate(forecast.dates)]
     return Entry(values, rows)
 
@@ -218,27 +226,51 @@ class LedgerWriter:
             self.flush()
 
 
-def score(session: Session, closes_by_ticker: dict[str, pd.DataFrame]) -> int:
-    """Fill ``actual`` of every unscored ledger row whose day now has a close; rows filled."""
-    filled = 0
-    for ticker, frame in closes_by_ticker.items():
-        days = (select(ForecastRow.day).join(LedgerForecast)
-                .where(LedgerForecast.ticker == ticker, ForecastRow.actual.is_(None))
-                .distinct())
-        pending = set(session.scalars(days))
-        closes = frame["close"]
-        known = [{"d": day, "c": float(closes.loc[pd.Timestamp(day)])} for day in sorted(pending)
-                 if pd.Timestamp(day) in closes.index]
-        if not known:
+def score(target: Session | Connection, ticker: str, source: str = "yahoo",
+          closes: pd.Series | None = None) -> int:
+    """Fill ``actual`` of ``ticker``'s unscored rows whose day now has a close; rows filled.
+
+    Only forecasts made from ``source``'s prices are scored, with ``closes`` (date-indexed) or,
+    by default, the closes stored in the price store. An actual is written in the units the
+    forecast was made in: when the source re-adjusted its history since (a split or dividend
+    rescales every earlier close), the close is scaled by the forecast's last close over the
+    close now stored for its as_of day. A row once scored keeps its actual. The caller commits.
+    """
+    pending = target.execute(
+        select(_ROWS.c.forecast_id, _ROWS.c.step, _ROWS.c.day, _ROWS.c.last_close,
+               _FORECASTS.c.as_of)
+        .join(_FORECASTS, _FORECASTS.c.id == _ROWS.c.forecast_id)
+        .where(_FORECASTS.c.ticker == ticker, _FORECASTS.c.source == source,
+               _ROWS.c.actual.is_(None))).all()
+    if not pending:
+        return 0
+    if closes is None:
+        closes = _stored_closes(target, ticker, source, min(row.as_of for row in pending))
+    by_day = {pd.Timestamp(day).date(): float(close) for day, close in closes.items()}
+    filled = []
+    for row in pending:
+        actual = by_day.get(row.day)
+        if actual is None:
             continue
-        ids = select(LedgerForecast.id).where(LedgerForecast.ticker == ticker)
-        # A row once scored keeps its actual: a later split rescales the stored history, but
-        # the forecast was made in the old prices' units.
-        statement = (update(_ROWS).where(_ROWS.c.day == bindparam("d"), _ROWS.c.actual.is_(None),
-                                         _ROWS.c.forecast_id.in_(ids.scalar_subquery()))
-                     .values(actual=bindparam("c")))
-        filled += sum(session.execute(statement, [row]).rowcount for row in known)
-    return filled
+        base = by_day.get(row.as_of)
+        if base and not np.isclose(base, row.last_close, rtol=1e-9, atol=0.0):
+            actual *= row.last_close / base
+        filled.append({"f": row.forecast_id, "s": row.step, "a": actual})
+    if filled:
+        target.execute(update(_ROWS).where(_ROWS.c.forecast_id == bindparam("f"),
+                                           _ROWS.c.step == bindparam("s"),
+                                           _ROWS.c.actual.is_(None))
+                       .values(actual=bindparam("a")), filled)
+    return len(filled)
+
+
+def _stored_closes(target: Session | Connection, ticker: str, source: str,
+                   since: dt.date) -> pd.Series:
+    query = (select(Price.day, Price.close)
+             .where(Price.ticker == ticker, Price.source == source, Price.day >= since))
+    rows = target.execute(query).all()
+    return pd.Series([close for _, close in rows],
+                     index=pd.DatetimeIndex([day for day, _ in rows]), dtype=np.float64)
 
 
 def listing(session: Session, ticker: str | None = None, model: str | None = None,
@@ -264,10 +296,23 @@ def _as_dict(item: LedgerForecast) -> dict:
     if created.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
         created = created.replace(tzinfo=dt.timezone.utc)
     return {"id": item.id, "ticker": item.ticker, "model": item.model, "kind": item.kind,
-            "as_of": item.as_of.isoformat(), "horizon": item.horizon, "level": item.level,
+            "source": item.source, "as_of": item.as_of.isoformat(), "horizon": item.horizon,
+            "level": item.level, "served": item.served, "upload_id": item.upload_id,
             "created_at": created.isoformat(timespec="seconds"),
-            "forecast": [{"date": row.day.isoformat(), "close": row.close, "low": row.low,
-                          "high": row.high, "actual": row.actual} for row in item.rows]}
+            "forecast": [_scored_row(row) for row in item.rows]}
+
+
+def _scored_row(row: ForecastRow) -> dict:
+    """A ledger row as the API gives it: the score is null until the actual close is known."""
+    known = row.actual is not None
+    banded = known and row.low is not None and row.high is not None
+    return {"date": row.day.isoformat(), "close": row.close, "low": row.low, "high": row.high,
+            "actual": row.actual,
+            # Forecast minus actual, as everywhere in the app; the naive forecast is the last
+            # close before the forecast was made.
+            "error": row.close - row.actual if known else None,
+            "naive_error": row.last_close - row.actual if known else None,
+            "inside": bool(row.low <= row.actual <= row.high) if banded else None}
 
 
 def recorded_models(session: Session, kind: str = "live") -> list[tuple[str, str]]:

@@ -45,10 +45,6 @@ class FetchState(Base):
     retry_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(120))  # the company's, as Yahoo gives it
-    # The adjusted close of an early stored day: a split or dividend changes it, and the whole
-    # series is then fetched again rather than stitched.
-    anchor_day: Mapped[dt.date | None] = mapped_column(Date)
-    anchor_close: Mapped[float | None] = mapped_column(Float)
 
 
 class LedgerForecast(Base):
@@ -64,6 +60,9 @@ class LedgerForecast(Base):
     model: Mapped[str] = mapped_column(String(64), index=True)
     model_sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(6), index=True)  # "live" or "replay"
+    # Where the prices came from ("yahoo", "sample", "csv"): only the store's own source's
+    # closes score a forecast, so an upload titled IBM is never scored by Yahoo's IBM.
+    source: Mapped[str] = mapped_column(String(16))
     as_of: Mapped[dt.date] = mapped_column(Date, index=True)
     horizon: Mapped[int] = mapped_column(Integer)
     level: Mapped[float | None] = mapped_column(Float)

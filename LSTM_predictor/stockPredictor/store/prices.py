@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import prices
 from ..errors import SourceUnavailableError, UnknownTickerError
+from . import ledger
 from .models import FetchState, Price
 
 Fetch = Callable[..., pd.DataFrame]
@@ -235,9 +236,6 @@ class PriceStore:
             if replace:
                 connection.execute(delete(Price).where(Price.ticker == ticker,
                                                        Price.source == self.source))
-                # Kept to tell, later, whether Yahoo re-adjusted the early history.
-                first = records[0] if records else {}
-                state.update(anchor_day=first.get("day"), anchor_close=first.get("close"))
             if records:
                 upsert = self._insert(Price)
                 upsert = upsert.on_conflict_do_update(
@@ -246,3 +244,7 @@ class PriceStore:
                 connection.execute(upsert, records)
                 state["last_day"] = records[-1]["day"]
             connection.execute(update(FetchState).where(key).values(**state))
+            if records:
+                # New closes score the ledger's forecasts for these days, in the same
+                # transaction: a forecast is scored once its closes are stored, never before.
+                ledger.score(connection, ticker, self.source)

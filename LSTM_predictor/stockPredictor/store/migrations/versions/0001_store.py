@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("last_day", sa.Date),
         sa.Column("retry_after", sa.DateTime(timezone=True)),
         sa.Column("failure", sa.String(200)),
-        sa.Column("name", sa.String(120)),
-        sa.Column("anchor_day", sa.Date),
-        sa.Column("anchor_close", sa.Float))
+        sa.Column("name", sa.String(120)))
     op.create_table(
         "uploads",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -52,6 +50,7 @@ def upgrade() -> None:
         sa.Column("model", sa.String(64), nullable=False),
         sa.Column("model_sha256", sa.String(64), nullable=False),
         sa.Column("kind", sa.String(6), nullable=False),
+        sa.Column("source", sa.String(16), nullable=False),
         sa.Column("as_of", sa.Date, nullable=False),
         sa.Column("horizon", sa.Integer, nullable=False),
         sa.Column("level", sa.Float),
