@@ -15,14 +15,23 @@ def make_app(tmp_path, monkeypatch):
     # create_app points yfinance's cache at CACHE_DIR through the environment; undo it after.
     monkeypatch.setenv("CACHE_DIR", str(tmp_path / "cache"))
 
+    built = []
+
     def build(**overrides):
         # Tables are built on first use here; test_app checks the start-up preload on its own.
         config = {"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": str(tmp_path / "cache"),
                   "PRELOAD_TABLES": False,
                   "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'test.db'}"}
-        return create_app({**config, **overrides})
+        built.append(create_app({**config, **overrides}))
+        return built[-1]
 
-    return build
+    yield build
+    # As a worker at exit: the ledger written while the test's database is still there.
+    for app in built:
+        if app.extensions.get("ledger") is not None:
+            app.extensions["ledger"].close()
+        if app.extensions["database"].engine is not None:
+            app.extensions["database"].engine.dispose()
 
 
 @pytest.fixture

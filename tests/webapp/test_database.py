@@ -35,13 +35,13 @@ def test_a_database_that_does_not_answer_leaves_forecasts_served(make_app):
 
 
 def test_prices_fetched_by_one_app_are_served_by_the_next_while_yahoo_is_down(
-        make_app, fake_yahoo, tmp_path):
+        make_app, fake_yahoo, empty_url):
     from yfinance.exceptions import YFRateLimitError
 
     from stockPredictor import prices
     from tests.fakes import history_frame
 
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    url = empty_url
     calls = fake_yahoo(history_frame(prices.from_sample("IBM").index[-300:]))
     first = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=url).test_client()
     assert first.get("/api/v1/stocks/TSLA").get_json()["name"] == "TSLA Inc."
@@ -59,12 +59,12 @@ def test_prices_fetched_by_one_app_are_served_by_the_next_while_yahoo_is_down(
     assert card["stale"] is True and card["last_date"] == "2013-03-01"
 
 
-def test_each_distinct_forecast_served_is_recorded_once_in_the_ledger(make_app, tmp_path):
+def test_each_distinct_forecast_served_is_recorded_once_in_the_ledger(make_app, empty_url):
     from sqlalchemy.orm import Session
 
     from stockPredictor.store import ledger
 
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'ledger.db'}")
+    app = make_app(DATABASE_URL=empty_url)
     client = app.test_client()
     for _ in range(3):
         assert client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2}).status_code \
@@ -78,3 +78,22 @@ def test_each_distinct_forecast_served_is_recorded_once_in_the_ledger(make_app, 
     # The bundled sample's outcome is known: both are replays, never live.
     assert by_horizon[2]["kind"] == by_horizon[5]["kind"] == "replay"
     assert by_horizon[5]["as_of"] == "2012-06-01" and len(by_horizon[5]["forecast"]) == 5
+
+
+def test_the_ledger_survives_a_restart(make_app, empty_url):
+    first = make_app(DATABASE_URL=empty_url)
+    for horizon in (2, 3):
+        assert first.test_client().post("/api/v1/forecast", json={
+            "ticker": "MSFT", "horizon": horizon, "as_of": "2012-06-01"}).status_code == 200
+    first.extensions["ledger"].close()  # what a worker does at exit: write what it holds
+    restarted = make_app(DATABASE_URL=empty_url).test_client()
+    answer = restarted.get("/api/v1/forecasts?ticker=MSFT&kind=replay").get_json()
+    assert answer["total"] == 2
+    assert sorted(f["horizon"] for f in answer["forecasts"]) == [2, 3]
+    # Served again after the restart: the same entry, counted, not a new one.
+    assert restarted.post("/api/v1/forecast", json={
+        "ticker": "MSFT", "horizon": 2, "as_of": "2012-06-01"}).status_code == 200
+    restarted.application.extensions["ledger"].flush()
+    again = restarted.get("/api/v1/forecasts?ticker=MSFT&kind=replay").get_json()
+    assert again["total"] == 2
+    assert {f["horizon"]: f["served"] for f in again["forecasts"]} == {2: 2, 3: 1}

@@ -32,11 +32,10 @@ def _score(app, ticker: str, closes: dict[str, float]) -> int:
         return ledger.score(session, ticker, "yahoo", closes=series)
 
 
-def _live_app(make_app, fake_yahoo, tmp_path, **config):
+def _live_app(make_app, fake_yahoo, tmp_path):
     """An app on fresh (fake) Yahoo prices of IBM to 2013-03-01: its forecasts are live."""
     _yahoo_ibm(fake_yahoo)
-    return make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}",
-                    **config)
+    return make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}")
 
 
 def _yahoo_ibm(fake_yahoo, more: dict[str, float] | None = None) -> None:
@@ -118,9 +117,10 @@ def test_each_forecast_links_to_its_page_and_actual_is_null_until_known(ledger_a
     assert item["source"] == "sample" and item["served"] == 2
 
 
-def test_a_live_forecast_is_scored_as_yahoos_closes_arrive(make_app, fake_yahoo, tmp_path):
+def test_a_live_forecast_is_scored_as_yahoos_closes_arrive(make_app, fake_yahoo, empty_url):
     # Re-checked on every request, so the next request stores the closes that arrived.
-    app = _live_app(make_app, fake_yahoo, tmp_path, PRICE_TTL=0, STORE_READ_TTL=0)
+    _yahoo_ibm(fake_yahoo)
+    app = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=empty_url, PRICE_TTL=0, STORE_READ_TTL=0)
     _serve(app, {"ticker": "IBM", "horizon": 2})
     client = app.test_client()
     [item] = client.get("/api/v1/forecasts?kind=live").get_json()["forecasts"]

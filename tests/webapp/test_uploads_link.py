@@ -58,11 +58,10 @@ def test_a_ticker_forecast_has_no_link(client):
     assert body["url"] is None
 
 
-def test_the_link_works_after_a_restart(make_app, tmp_path, ibm_csv):
-    url = f"sqlite:///{tmp_path / 'uploads.db'}"
-    first = make_app(DATABASE_URL=url).test_client()
+def test_the_link_works_after_a_restart(make_app, empty_url, ibm_csv):
+    first = make_app(DATABASE_URL=empty_url).test_client()
     body = _upload(first, ibm_csv).get_json()
-    restarted = make_app(DATABASE_URL=url).test_client()
+    restarted = make_app(DATABASE_URL=empty_url).test_client()
     page = restarted.get(body["url"])
     assert page.status_code == 200
     assert _page_result(page)["forecast"] == body["forecast"]
@@ -93,6 +92,13 @@ def test_the_ledger_entry_of_an_upload_names_it(app, ibm_csv):
     with Session(app.extensions["database"].engine) as session:
         ids = session.scalars(select(LedgerForecast.upload_id)).all()
     assert ids == [upload_id]
+    # The ledger links the forecast to the upload's permanent page, not to a ticker's.
+    [item] = client.get("/api/v1/forecasts?kind=replay").get_json()["forecasts"]
+    assert item["source"] == "csv" and item["ticker"] == "MYCO"
+    assert item["url"].startswith(f"/prediction/upload/{upload_id}?horizon=4&as_of=")
+    assert _page_result(client.get(item["url"]))["forecast"] == body["forecast"]
+    html = client.get("/forecasts?kind=replay").get_data(as_text=True)
+    assert f'<a href="/prediction/upload/{upload_id}?' in html and ">upload</span>" in html
 
 
 @pytest.mark.parametrize("path", ["/prediction/upload/999", "/prediction/upload/0",

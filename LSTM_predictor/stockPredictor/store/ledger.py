@@ -12,6 +12,7 @@ import hashlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("live", "replay")
 MAX_LIMIT = 200
+RETRIES, RETRY_PAUSE = 1, 0.5  # a failed batch is tried once more, half a second later
 _FORECASTS, _ROWS = LedgerForecast.__table__, ForecastRow.__table__
 
 
@@ -128,8 +130,11 @@ def collapse(entries: list[Entry]) -> tuple[list[Entry], list[int]]:
 def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[int]:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    ids = []
-    for item, count in zip(entries, counts):
+    ids = [0] * len(entries)
+    # In fingerprint order: two workers writing overlapping batches then lock the same rows in
+    # the same order, and PostgreSQL never has to break a deadlock by aborting one of them.
+    for i in sorted(range(len(entries)), key=lambda i: entries[i].values["fingerprint"]):
+        item, count = entries[i], counts[i]
         # One atomic statement: two workers recording the same forecast at once both land on
         # the unique fingerprint, and the database (not a read-then-write race) picks the winner.
         statement = insert(_FORECASTS).values(**{**item.values, "served": count})
@@ -143,7 +148,7 @@ def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[in
             rows = [dict(row, forecast_id=forecast_id) for row in item.rows]
             session.execute(insert(_ROWS).values(rows).on_conflict_do_nothing(
                 index_elements=["forecast_id", "step"]))
-        ids.append(int(forecast_id))
+        ids[i] = int(forecast_id)
     return ids
 
 
@@ -194,14 +199,19 @@ class LedgerWriter:
                     break
             if not items:
                 return 0
-            try:
-                # Repeats of one forecast in a batch cost one statement: served += their count.
-                write(self.engine, *collapse(items))
-            except Exception as error:  # the database down: log it, never raise to serving
-                log.warning("ledger: %d forecasts not recorded: %s", len(items),
-                            str(error).splitlines()[0])
-                return 0
-            return len(items)
+            # Repeats of one forecast in a batch cost one statement: served += their count.
+            batch = collapse(items)
+            for attempt in range(RETRIES + 1):
+                try:
+                    write(self.engine, *batch)
+                    return len(items)
+                except Exception as error:  # the database down: log it, never raise to serving
+                    if attempt == RETRIES:
+                        log.warning("ledger: %d forecasts not recorded: %s", len(items),
+                                    str(error).splitlines()[0])
+                    else:  # a lock timeout or a server restarting may pass in a moment
+                        time.sleep(RETRY_PAUSE)
+            return 0
 
     def close(self) -> None:
         """Stop the thread and write what is left."""
