@@ -2,7 +2,7 @@
 
 Usage: python bench/bench_load.py [--seconds S] [--clients 8 50] [--requests N]
                                   [--cpu-requests N] [--table-runs N] [--blas] [--no-seed]
-                                  [--quick]
+                                  [--databases sqlite postgresql none] [--quick]
 Starts the Procfile's `web:` command on a loopback port (PRICE_SOURCE=sample), then the same
 gunicorn line serving bench/seed_app.py (the seed's way: load the Keras model and scaler for
 every request, one model.predict per forecast day). Each gets the same shuffled list of distinct
@@ -13,6 +13,12 @@ router) or answers non-2xx is an error. Then: memory (PSS of master and workers)
 per uncached request, the time tables.build takes for IBM's 13 years, and with --blas the
 Procfile command under three OpenBLAS thread settings, with PRELOAD_TABLES=0 so that each
 worker builds the table blocks it reads (batched forward passes, where BLAS threads matter).
+--databases runs the app once per database, each a new one: a SQLite file ("sqlite", the
+default), a throwaway PostgreSQL server with fsync on ("postgresql", Debian's package, started as
+the tests start it), or none ("none": DATABASE_URL names a closed port, so the app runs as it
+does when its database is down: no price store, no ledger). Every request is a distinct forecast,
+so every answer is a new ledger entry: the worst case for the ledger's writes. After each run the
+ledger is counted, to show that nothing was dropped.
 Prints tables and the gunicorn logs' error lines; never pass/fail.
 """
 
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 from stockPredictor import prices
@@ -123,15 +130,62 @@ def memory_row(name: str, server) -> tuple:
 
 
 def serve_and_load(args, name: str, command: str, bodies: list[bytes], cpu_bodies: list[bytes],
-                   logs: str):
+                   logs: str, env: dict | None = None):
     """Start one server, warm it, measure CPU per request, run the load, read its memory."""
     print(f"{name}: {command}", flush=True)
-    with gunicorn(command, log=f"{logs}/{name}.log") as server:
+    with gunicorn(command, env=env, log=f"{logs}/{name}.log") as server:
         print("  " + warm_up(server, len(processes(server.pid)[1])), flush=True)
         cpu = cpu_per_request(name, server, cpu_bodies, args.seconds)
         rows, runs = load_runs(name, server, bodies, args.clients, args.seconds)
         memory = memory_row(name, server)
     return rows, runs, cpu, memory
+
+
+DATABASES = ("sqlite", "postgresql", "none")
+
+
+def database_url(kind: str, stack: ExitStack) -> str:
+    """A new database of ``kind`` for one run; ``stack`` stops a PostgreSQL server after it."""
+    from tests.postgres import postgres_server, unavailable
+    from tests.servers import free_port
+
+    if kind == "sqlite":
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-db-"))
+        return f"sqlite:///{folder}/bench.db"
+    if kind == "postgresql":
+        reason = unavailable()
+        if reason:
+            raise SystemExit(f"--databases postgresql: {reason}")
+        return stack.enter_context(postgres_server(durable=True))
+    # Nothing listens there: the app starts with its database down, as without one.
+    return f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1"
+
+
+def ledger_row(name: str, url: str, answered: int) -> tuple:
+    """What the ledger holds after a run: entries, answers counted in them, rows."""
+    from sqlalchemy import func, select
+    from stockPredictor.store import engine_for
+    from stockPredictor.store.models import ForecastRow, LedgerForecast
+
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            entries, served = connection.execute(select(
+                func.count(), func.coalesce(func.sum(LedgerForecast.served), 0))).one()
+            rows = connection.execute(select(func.count()).select_from(ForecastRow)).scalar()
+        size = _size_mb(url, engine)
+    finally:
+        engine.dispose()
+    return (name, answered, entries, served, rows, f"{size:.1f}")
+
+
+def _size_mb(url: str, engine) -> float:
+    if url.startswith("sqlite"):
+        path = Path(url.split("///", 1)[1])
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
+    with engine.connect() as connection:
+        return connection.exec_driver_sql(
+            "select pg_database_size(current_database())").scalar() / 1e6
 
 
 def table_rows(runs: int) -> list[tuple]:
@@ -224,6 +278,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--blas", action="store_true", help="compare OpenBLAS thread settings")
     parser.add_argument("--blas-clients", type=int, default=8)
     parser.add_argument("--no-seed", action="store_true", help="skip the seed-style server")
+    parser.add_argument("--databases", nargs="+", choices=DATABASES, default=["sqlite"],
+                        help="run the app on each: a new SQLite file, a throwaway PostgreSQL "
+                             "server, or none (the database down); default sqlite")
     parser.add_argument("--quick", action="store_true", help="short runs (5 s, fewer requests)")
     args = parser.parse_args()
     quick = {"seconds": 5.0, "clients": [8, 50], "requests": 1000, "cpu_requests": 100,
@@ -249,9 +306,20 @@ def main() -> None:
     for note in notes:
         print(note)
     logs = tempfile.mkdtemp(prefix="bench_load-")
-    results = {}
-    for name in ("app", "seed")[:1 if args.no_seed else 2]:
-        results[name] = serve_and_load(args, name, servers[name], load_bodies, cpu_bodies, logs)
+    results, ledgers = {}, []
+    for kind in args.databases:
+        name = f"app ({kind})"
+        with ExitStack() as stack:
+            url = database_url(kind, stack)
+            results[name] = serve_and_load(args, name, servers["app"], load_bodies, cpu_bodies,
+                                           logs, env={"DATABASE_URL": url})
+            # Stopped: each worker wrote what it still held at exit.
+            if kind != "none":
+                answered = sum(run.answered for run in results[name][1].values())
+                ledgers.append(ledger_row(name, url, answered))
+    if not args.no_seed:
+        results["seed"] = serve_and_load(args, "seed", servers["seed"], load_bodies, cpu_bodies,
+                                         logs)
     table_build = table_rows(args.table_runs)
     blas = blas_rows(args, servers["app"], load_bodies, logs) if args.blas else None
 
@@ -260,17 +328,22 @@ def main() -> None:
           "by gunicorn's --max-requests or timeouts; load avg: the machine's 1-minute load "
           "average after the run, other work included)")
     print_table([row for rows, *_ in results.values() for row in rows], LOAD_HEADER)
-    app_runs = results["app"][1]
-    if "seed" in results:
-        seed_runs = results["seed"][1]
-        low = min(args.clients)
-        if low in app_runs and seed_runs[low].rate:
-            print(f"\nthroughput app/seed at {low} clients: "
-                  f"{app_runs[low].rate / seed_runs[low].rate:.1f}x (goal: at least 50x)")
-    high = max(args.clients)
-    p99 = app_runs[high].percentile_ms(99)
-    print(f"app p99 at {high} clients: {'-' if p99 is None else f'{p99:.0f} ms'}, "
-          f"errors {app_runs[high].errors()} (goal: at most 1000 ms with 0 errors)")
+    low, high = min(args.clients), max(args.clients)
+    print()
+    for kind in args.databases:
+        app_runs = results[f"app ({kind})"][1]
+        if "seed" in results and results["seed"][1][low].rate:
+            print(f"throughput app ({kind})/seed at {low} clients: "
+                  f"{app_runs[low].rate / results['seed'][1][low].rate:.1f}x (goal: at least 50x)")
+        p99 = app_runs[high].percentile_ms(99)
+        print(f"app ({kind}) p99 at {high} clients: {'-' if p99 is None else f'{p99:.0f} ms'}, "
+              f"errors {app_runs[high].errors()} (goal: at most 1000 ms with 0 errors)")
+    if ledgers:
+        print("\n## The ledger after each run (every load request a distinct forecast; "
+              "'served' also counts the warm-up and CPU requests; size: the database's, "
+              "prices not fetched as the sample is read from the package)")
+        print_table(ledgers, ("server", "load answers", "ledger entries", "served in total",
+                              "forecast rows", "database MB"))
 
     print("\n## Memory after the load (PSS summed over master and workers; MB)")
     print_table([result[3] for result in results.values()],

@@ -43,8 +43,12 @@ def _as_owner(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server(timeout: float = 60.0):
-    """Start a throwaway cluster; yield its SQLAlchemy URL (psycopg 3); stop and remove it."""
+def postgres_server(timeout: float = 60.0, durable: bool = False):
+    """Start a throwaway cluster; yield its SQLAlchemy URL (psycopg 3); stop and remove it.
+
+    Tests skip the disk flushes (fsync=off), which they never need; ``durable`` keeps them, as
+    a real server has them, for benchmarks.
+    """
     bin_dir, port = binaries(), free_port()
     folder = Path(tempfile.mkdtemp(prefix="pg-test-"))
     data = folder / "data"
@@ -53,7 +57,9 @@ def postgres_server(timeout: float = 60.0):
     run = dict(check=True, capture_output=True, timeout=timeout)
     subprocess.run(_as_owner([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust",
                               "-U", USER, "--no-sync", "-E", "UTF8"]), **run)
-    options = f"-h 127.0.0.1 -p {port} -k {folder} -c fsync=off -c full_page_writes=off"
+    options = f"-h 127.0.0.1 -p {port} -k {folder}"
+    if not durable:
+        options += " -c fsync=off -c full_page_writes=off"
     subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                               "-l", str(folder / "log"), "-w", "-t", str(int(timeout)),
                               "start"]), **run)

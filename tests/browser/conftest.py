@@ -18,12 +18,17 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots
 
 
 @pytest.fixture(scope="session")
-def base_url(tmp_path_factory):
-    """The app on the bundled sample, served by a threaded server on a free loopback port."""
+def served_app(tmp_path_factory):
+    """The app the browser tests' server serves: the bundled sample, a database of its own."""
     folder = tmp_path_factory.mktemp("cache")
-    app = create_app({"PRICE_SOURCE": "sample", "CACHE_DIR": str(folder),
-                      "DATABASE_URL": f"sqlite:///{folder / 'browser.db'}"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    return create_app({"PRICE_SOURCE": "sample", "CACHE_DIR": str(folder),
+                       "DATABASE_URL": f"sqlite:///{folder / 'browser.db'}"})
+
+
+@pytest.fixture(scope="session")
+def base_url(served_app):
+    """The app on the bundled sample, served by a threaded server on a free loopback port."""
+    server = make_server("127.0.0.1", 0, served_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

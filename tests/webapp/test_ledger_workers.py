@@ -54,7 +54,6 @@ def test_two_workers_record_every_forecast_once(empty_url, serve, free_port):
     assert rows == sum(b["horizon"] for b in BODIES)
 
 
-
 def _workers(master: int, wanted: int, seconds: float = 30.0) -> int:
     """How many gunicorn workers ``master`` has, once ``wanted`` are up or ``seconds`` passed."""
     deadline = time.monotonic() + seconds

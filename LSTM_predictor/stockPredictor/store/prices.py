@@ -79,6 +79,9 @@ class PriceStore:
         state = self._state(ticker)
         if state is not None and _aware(state.retry_after) and now < _aware(state.retry_after):
             return self._stale(ticker, state, now)
+        if (state is not None and state.last_day is not None and state.checked_at is not None
+                and now - _aware(state.checked_at) < self.recheck):
+            return self._frame(ticker, state)  # checked lately: read, and take no write lock
         if not self._claim(ticker, now):
             return self._stored_or_wait(ticker, state, now)
         try:

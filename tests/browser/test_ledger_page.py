@@ -1,0 +1,59 @@
+"""The forecast ledger page in Chromium: the live record and the list fit a desktop and a phone."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from playwright.sync_api import expect
+
+from stockPredictor import prices
+from stockPredictor.predict import forecast
+from stockPredictor.store import ledger
+
+
+@pytest.fixture(scope="module")
+def recorded(served_app):
+    """Twelve live forecasts of IBM, scored, and a few replays served through the pages."""
+    engine = served_app.extensions["database"].engine
+    frame = prices.from_sample("IBM")
+    artifact = served_app.extensions["registry"].model_for("IBM")
+    # Recorded as the app records a forecast made on the then latest close of a fresh series.
+    for end in range(len(frame) - 20, len(frame) - 8):
+        early = frame.iloc[:end + 1].copy()
+        early.attrs = dict(frame.attrs, source="yahoo")
+        ledger.record(engine, forecast(early, artifact, horizon=5), artifact, early, kind="live")
+    with engine.begin() as connection:
+        closes = pd.Series(frame["close"].to_numpy(), index=frame.index)
+        assert ledger.score(connection, "IBM", "yahoo", closes=closes) == 60
+    client = served_app.test_client()
+    for horizon in (1, 4, 12):
+        assert client.get(f"/prediction/MSFT?horizon={horizon}&as_of=2012-06-01").status_code \
+            == 200
+    served_app.extensions["ledger"].flush()
+
+
+@pytest.mark.parametrize("kind", ["live", "replay"])
+def test_the_ledger_page_fits_the_screen(page, recorded, kind, screenshot):
+    page.goto(f"/forecasts?kind={kind}")
+    page.wait_for_load_state("networkidle")
+    record = page.locator("#live-record tbody tr")
+    expect(record).to_have_count(1)
+    expect(record.first).to_contain_text("IBM")
+    expect(record.first.locator('[data-label="Days scored"]')).to_have_text("60")
+    rows = page.locator("#ledger-list tbody tr")
+    expect(rows).to_have_count(12 if kind == "live" else 3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.width
+    # Every cell inside its card, not only inside the screen.
+    for card in ("#live-record", "#ledger-list"):
+        edge = page.locator(card).bounding_box()
+        cells = page.locator(f"{card} td, {card} tbody th")
+        for i in range(cells.count()):
+            box = cells.nth(i).bounding_box()
+            assert box and box["width"] > 0 and edge["x"] <= box["x"]
+            assert box["x"] + box["width"] <= edge["x"] + edge["width"], (card, i)
+    screenshot(f"ledger-{kind}")
+    # Each forecast links to its own page, which opens.
+    page.get_by_role("link", name="5 days from" if kind == "live" else "12 days from").first \
+        .click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("h1")).to_contain_text("IBM" if kind == "live" else "MSFT")
