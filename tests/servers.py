@@ -81,5 +81,8 @@ def serve(command: list[str] | str, port: int, env: dict | None = None, timeout:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=15)
+        # Shown by pytest only when the test fails: what the server said, its exit included.
+        log.seek(0)
+        print(f"--- {command} log ---\n{log.read().decode(errors='replace')[-4000:]}")
         log.close()
         folder.cleanup()

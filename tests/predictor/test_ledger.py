@@ -277,7 +277,7 @@ def test_the_writer_counts_repeats_in_memory_and_writes_them_once(engine, walk, 
             assert writer.submit(forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk)
         assert writer.submit(forecast(walk, tiny_artifact, horizon=2), tiny_artifact, walk)
         assert writer.flush() == 11
-        assert statements == [2]  # eleven forecasts served, two distinct: two upserts
+        assert statements == [11]  # one write for the batch: repeats are summed inside it
         assert sorted(e.served for e in _entries(engine)) == [1, 10]
         for _ in range(5):  # a later batch adds its count to the stored entry
             writer.submit(forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk)
@@ -347,3 +347,22 @@ def test_the_live_record_withholds_the_p_value_below_the_minimum(engine, walk, t
             ledger.score(session, "WALK", "synthetic", closes=closes)
         record = ledger.live_record(session, "WALK", "walk")
     assert record["scored"] == 3 and record["mae"] is not None and record["dm_p"] is None
+
+
+def test_a_batch_of_new_and_known_forecasts_keeps_each_ones_own_rows(engine, walk, tiny_artifact):
+    # Six distinct forecasts: horizons 1, 2 and 3 as of two days (the tiny model's horizon is 5).
+    made = [forecast(walk, tiny_artifact, horizon=h, as_of=walk.index[day])
+            for day in (300, 310) for h in (1, 2, 3)]
+    entries = [ledger.entry(m, tiny_artifact, walk) for m in made]
+    known = ledger.write(engine, entries[::2])  # the first, third and fifth already recorded
+    batch = made[::-1] + made[:1]  # all six, newest first, and horizon 1 twice
+    ids = ledger.write(engine, entries[::-1] + entries[:1])
+    assert (ids[5], ids[3], ids[1]) == tuple(known) and ids[6] == ids[5]
+    with Session(engine) as session:
+        listed = {f["id"]: f for f in ledger.listing(session)["forecasts"]}
+    assert len(listed) == 6
+    for forecast_id, m in zip(ids, batch):
+        item = listed[forecast_id]
+        assert (item["horizon"], item["as_of"]) == (len(m.dates), f"{m.as_of:%Y-%m-%d}")
+        assert [row["close"] for row in item["forecast"]] == pytest.approx(list(m.closes))
+    assert [listed[i]["served"] for i in ids[:6]] == [1, 2, 1, 2, 1, 3]

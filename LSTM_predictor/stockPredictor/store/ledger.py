@@ -44,7 +44,8 @@ def prices_fingerprint(frame: pd.DataFrame, as_of) -> str:
     """A digest of the closes up to ``as_of``: all that a forecast at ``as_of`` depends on."""
     # The same digest of float64 closes as the forecast table's cache key (tables.py), over the
     # rows up to as_of only, so a forecast made again after new days arrive is still the same one.
-    closes = frame["close"].loc[:pd.Timestamp(as_of)].to_numpy(np.float64)
+    end = frame.index.searchsorted(pd.Timestamp(as_of), side="right")
+    closes = frame["close"].to_numpy(np.float64)[:end]
     return hashlib.blake2b(np.ascontiguousarray(closes).tobytes(), digest_size=32).hexdigest()
 
 
@@ -81,13 +82,17 @@ def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str
                   horizon=horizon, level=level, prices_fingerprint=prices, upload_id=upload_id,
                   created_at=dt.datetime.now(dt.timezone.utc), served=1)
     banded = forecast.lows is not None and forecast.highs is not None
-    known = frame["close"].reindex(pd.DatetimeIndex(forecast.dates)).to_numpy(np.float64)
-    rows = [dict(step=step + 1, day=pd.Timestamp(day).date(), close=float(forecast.closes[step]),
-                 low=float(forecast.lows[step]) if banded else None,
-                 high=float(forecast.highs[step]) if banded else None,
-                 last_close=float(forecast.last_close),
-                 actual=None if np.isnan(known[step]) else float(known[step]))
-            for step, day in enumerate(forecast.dates)]
+    days = pd.DatetimeIndex(forecast.dates)
+    # The closes ``frame`` already has for those days (a replay's), by position: no reindex.
+    found = np.minimum(frame.index.searchsorted(days), len(frame.index) - 1)
+    known = np.where(frame.index[found] == days, frame["close"].to_numpy(np.float64)[found], np.nan)
+    last = float(forecast.last_close)
+    closes = np.asarray(forecast.closes, np.float64).tolist()
+    lows = np.asarray(forecast.lows, np.float64).tolist() if banded else [None] * len(days)
+    highs = np.asarray(forecast.highs, np.float64).tolist() if banded else [None] * len(days)
+    rows = [dict(step=step + 1, day=day, close=closes[step], low=lows[step], high=highs[step],
+                 last_close=last, actual=None if np.isnan(known[step]) else float(known[step]))
+            for step, day in enumerate(days.date)]
     return Entry(values, rows)
 
 
@@ -104,8 +109,8 @@ def write(target: Session | Engine, entries: list[Entry],
           counts: list[int] | None = None) -> list[int]:
     """Insert-or-increment each entry, in one transaction when given an Engine; their ids.
 
-    ``counts`` says how many times each entry was served (default once each): a repeat adds
-    its count to ``served`` in the same single statement.
+    ``counts`` says how many times each entry was served (default once each): a repeat, in the
+    ledger already or twice in ``entries``, adds its count to ``served``.
     """
     counts = [1] * len(entries) if counts is None else list(counts)
     if len(counts) != len(entries):
@@ -116,40 +121,42 @@ def write(target: Session | Engine, entries: list[Entry],
     return _write(target, entries, counts)
 
 
-def collapse(entries: list[Entry]) -> tuple[list[Entry], list[int]]:
-    """The distinct entries of ``entries`` by fingerprint, first seen first, and their counts."""
-    counts: dict[str, int] = {}
-    first: dict[str, Entry] = {}
-    for item in entries:
-        fingerprint = item.values["fingerprint"]
-        first.setdefault(fingerprint, item)
-        counts[fingerprint] = counts.get(fingerprint, 0) + 1
-    return list(first.values()), list(counts.values())
-
-
 def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[int]:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    ids = [0] * len(entries)
+    served: dict[str, int] = {}
+    first: dict[str, Entry] = {}
+    for item, count in zip(entries, counts):  # one row per forecast, repeats summed
+        fingerprint = item.values["fingerprint"]
+        first.setdefault(fingerprint, item)
+        served[fingerprint] = served.get(fingerprint, 0) + count
     # In fingerprint order: two workers writing overlapping batches then lock the same rows in
     # the same order, and PostgreSQL never has to break a deadlock by aborting one of them.
-    for i in sorted(range(len(entries)), key=lambda i: entries[i].values["fingerprint"]):
-        item, count = entries[i], counts[i]
-        # One atomic statement: two workers recording the same forecast at once both land on
-        # the unique fingerprint, and the database (not a read-then-write race) picks the winner.
-        statement = insert(_FORECASTS).values(**{**item.values, "served": count})
-        statement = statement.on_conflict_do_update(
-            index_elements=["fingerprint"],
-            set_={"served": _FORECASTS.c.served + statement.excluded.served}
-        ).returning(_FORECASTS.c.id, _FORECASTS.c.served)
-        forecast_id, served = session.execute(statement).one()
-        # An insert returns the count itself; a repeat returns more, as it already had >= 1.
-        if served == count:  # this statement inserted it; a repeat already has its rows
-            rows = [dict(row, forecast_id=forecast_id) for row in item.rows]
-            session.execute(insert(_ROWS).values(rows).on_conflict_do_nothing(
-                index_elements=["forecast_id", "step"]))
-        ids[i] = int(forecast_id)
-    return ids
+    ordered = sorted(first)
+    # One statement, executed for many forecasts at once (SQLAlchemy batches them into
+    # multi-row VALUES, compiled once): two workers recording the same forecast at once both
+    # land on the unique fingerprint, and the database picks the winner.
+    statement = insert(_FORECASTS)
+    statement = statement.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={"served": _FORECASTS.c.served + statement.excluded.served}
+    ).returning(_FORECASTS.c.fingerprint, _FORECASTS.c.id, _FORECASTS.c.served)
+    # Each returned row names its fingerprint: nothing relies on RETURNING's order, which an
+    # upsert of many rows does not promise.
+    returned = session.execute(statement, [{**first[f].values, "served": served[f]}
+                                           for f in ordered]).all()
+    ids: dict[str, int] = {}
+    rows: list[dict] = []
+    for fingerprint, forecast_id, total in returned:
+        ids[fingerprint] = int(forecast_id)
+        # An insert returns its own count; a repeat returns more, as it already had >= 1, and
+        # already has its rows.
+        if total == served[fingerprint]:
+            rows += [dict(row, forecast_id=forecast_id) for row in first[fingerprint].rows]
+    if rows:
+        session.execute(insert(_ROWS).on_conflict_do_nothing(
+            index_elements=["forecast_id", "step"]), rows)
+    return [ids[item.values["fingerprint"]] for item in entries]
 
 
 class LedgerWriter:
@@ -199,11 +206,9 @@ class LedgerWriter:
                     break
             if not items:
                 return 0
-            # Repeats of one forecast in a batch cost one statement: served += their count.
-            batch = collapse(items)
             for attempt in range(RETRIES + 1):
                 try:
-                    write(self.engine, *batch)
+                    write(self.engine, items)  # repeats of a forecast: one row, served += n
                     return len(items)
                 except Exception as error:  # the database down: log it, never raise to serving
                     if attempt == RETRIES:
