@@ -139,10 +139,12 @@ def forecasts():
         return render_template("forecasts.html", unavailable=str(exc), filters=filters,
                                records=[], listing=None, pages={})
     limit, offset = query["limit"], query["offset"]
+    # The page size travels with the pager's links; the default stays out of the address.
+    size = {} if limit == schemas.LedgerQuery().load({})["limit"] else {"limit": limit}
     pages = {"newer": None if offset == 0 else url_for(
-                 "pages.forecasts", **filters, offset=max(0, offset - limit) or None),
+                 "pages.forecasts", **filters, **size, offset=max(0, offset - limit) or None),
              "older": None if offset + limit >= listing["total"] else url_for(
-                 "pages.forecasts", **filters, offset=offset + limit),
+                 "pages.forecasts", **filters, **size, offset=offset + limit),
              "first": offset + 1, "last": offset + len(listing["forecasts"])}
     return render_template("forecasts.html", unavailable=None, filters=filters, records=records,
                            listing=listing, pages=pages)

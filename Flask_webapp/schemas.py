@@ -353,8 +353,9 @@ class ForecastResult(ma.Schema):
 
 
 LEDGER_MAX_LIMIT = 200
+LEDGER_MAX_OFFSET = 1_000_000_000  # far past any ledger, and inside every database's integers
 LIMIT_RULE = f"must be a whole number from 1 to {LEDGER_MAX_LIMIT}"
-OFFSET_RULE = "must be a whole number from 0"
+OFFSET_RULE = f"must be a whole number from 0 to {LEDGER_MAX_OFFSET:,}"
 
 
 class LedgerQuery(ma.Schema):
@@ -378,7 +379,8 @@ class LedgerQuery(ma.Schema):
                                                                  error=LIMIT_RULE),
                         error_messages={"invalid": LIMIT_RULE, "too_large": LIMIT_RULE},
                         metadata={"example": 50, "description": "forecasts per page"})
-    offset = WholeNumber(load_default=0, validate=validate.Range(min=0, error=OFFSET_RULE),
+    offset = WholeNumber(load_default=0, validate=validate.Range(0, LEDGER_MAX_OFFSET,
+                                                                 error=OFFSET_RULE),
                          error_messages={"invalid": OFFSET_RULE, "too_large": OFFSET_RULE},
                          metadata={"example": 0, "description": "forecasts to skip, newest "
                                                                 "first"})

@@ -128,6 +128,26 @@ def test_a_split_in_the_new_data_refetches_the_whole_series(url, yahoo):
     np.testing.assert_allclose(frame["close"], yahoo.closes)  # no stitched jump
 
 
+def test_todays_unfinished_session_is_never_stored(url, yahoo):
+    clock = Clock()  # 2024-04-01, 21:00 UTC: Yahoo's last row is today's, at the latest price
+    yahoo.grow(5)
+    assert yahoo.days()[-1] == pd.Timestamp(clock.now.date())
+    store = _store(url, yahoo, clock)
+    frame = store.load("IBM")
+    assert frame.index[-1] == pd.Timestamp("2024-03-29") and len(frame) == 64
+    # Later that session the price moves: still nothing of today stored, and no refetch of
+    # the whole series as though the history had been re-adjusted.
+    yahoo.closes[-1] += 3.0
+    clock.advance(RECHECK)
+    assert store.load("IBM").index[-1] == pd.Timestamp("2024-03-29")
+    assert yahoo.starts == [None, dt.date(2024, 3, 22)]
+    # The next UTC day the session has closed: its final close is stored.
+    clock.advance(dt.timedelta(hours=4))
+    frame = store.load("IBM")
+    assert frame.index[-1] == pd.Timestamp("2024-04-01")
+    assert frame["close"].iloc[-1] == pytest.approx(yahoo.closes[-1])
+
+
 def test_new_closes_score_the_ledger_even_after_a_split(url, yahoo, tiny_artifact):
     from sqlalchemy.orm import Session
 
@@ -159,7 +179,7 @@ def test_new_closes_score_the_ledger_even_after_a_split(url, yahoo, tiny_artifac
     # (twice Yahoo's new closes), not stitched.
     yahoo.closes = yahoo.closes / 2
     yahoo.grow(3)
-    clock.advance(RECHECK)
+    clock.advance(dt.timedelta(days=1))  # the last of them, 2024-04-01, has closed
     store.load("IBM")
     assert yahoo.starts[-1] is None  # refetched whole
     assert actuals() == pytest.approx(closes_on(made.dates, scale=2.0))

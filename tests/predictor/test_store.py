@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from stockPredictor.errors import StockPredictorError
-from stockPredictor.store import database_url, engine_for, upgrade
+from stockPredictor.store import database_url, engine_for, upgrade, writing
 from stockPredictor.store.models import Base
 
 TABLES = {"prices", "fetch_state", "forecasts", "forecast_rows", "uploads", "alembic_version"}
@@ -85,3 +85,21 @@ def test_purge_uploads_runs_from_the_command_line(tmp_path, capsys):
     assert main(["db", "purge-uploads", "--url", url, "--days", "30"]) == 0
     assert "removed 0 upload(s) not viewed in 30 days" in capsys.readouterr().out
     assert main(["db", "purge-uploads", "--url", url, "--days", "0"]) == 1
+
+
+def test_on_sqlite_a_read_never_waits_for_a_writer(tmp_path):
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    upgrade(url)
+    writer, reader = engine_for(url), engine_for(url)
+    try:
+        with writing(writer).begin() as held:  # another worker in the middle of a write
+            held.execute(text("insert into fetch_state (ticker, source) values ('X', 'yahoo')"))
+            with reader.connect() as connection:
+                # No waiting allowed: a read that needed the lock would fail at once.
+                connection.exec_driver_sql("PRAGMA busy_timeout=0")
+                assert connection.execute(text("select count(*) from fetch_state")).scalar() == 0
+        with reader.connect() as connection:
+            assert connection.execute(text("select count(*) from fetch_state")).scalar() == 1
+    finally:
+        writer.dispose()
+        reader.dispose()

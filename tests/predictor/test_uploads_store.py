@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 
@@ -19,31 +20,63 @@ def url(empty_url):
     return empty_url
 
 
-def test_the_same_content_is_kept_once_and_survives_a_restart(url):
+@pytest.fixture
+def engine(url):
+    """An engine on the migrated database, disposed of at the end."""
+    engine = engine_for(url)
+    yield engine
+    engine.dispose()
+
+
+def test_the_same_upload_is_kept_once_and_survives_a_restart(url, engine):
     content = b"Date,Close\n2013-01-02,10.5\n"
-    first = uploads.save(engine_for(url), content, "a.csv", {"horizon": 4}, now=DAY)
-    again = uploads.save(engine_for(url), content, "renamed.csv", now=DAY)
+    first = uploads.save(engine, content, "a.csv", {"ticker": None}, now=DAY)
+    again = uploads.save(engine, content, "a.csv", {"ticker": None}, now=DAY)
     assert first == again
     restarted = engine_for(url)  # a new engine: what a restarted worker has
-    stored = uploads.load(restarted, first, now=DAY)
-    assert stored.content == content and stored.file_name == "a.csv"
-    assert stored.options == {"horizon": 4}
-    other = uploads.save(restarted, content + b"2013-01-03,11\n", "b.csv", now=DAY)
-    assert other != first
+    try:
+        stored = uploads.load(restarted, first, now=DAY)
+        assert stored.content == content and stored.file_name == "a.csv"
+        assert stored.options == {"ticker": None}
+        # Another name, other options or other content: another upload with its own link.
+        others = {uploads.save(restarted, content, "renamed.csv", {"ticker": None}, now=DAY),
+                  uploads.save(restarted, content, "a.csv", {"ticker": "IBM"}, now=DAY),
+                  uploads.save(restarted, content + b"2013-01-03,11\n", "a.csv", now=DAY)}
+        assert len(others) == 3 and first not in others
+    finally:
+        restarted.dispose()
 
 
-def test_an_unknown_id_is_a_clear_404_error(url):
+def test_two_workers_saving_the_same_upload_at_once_get_one_id(engine):
+    content = b"Date,Close\n2013-01-02,10.5\n2013-01-03,10.75\n"
+    barrier, ids, errors = threading.Barrier(4), [], []
+
+    def save():
+        try:
+            barrier.wait(timeout=10)
+            ids.append(uploads.save(engine, content, "same.csv", now=DAY))
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and len(ids) == 4 and len(set(ids)) == 1
+
+
+def test_an_unknown_id_is_a_clear_404_error(engine):
     with pytest.raises(UnknownUploadError, match="upload 999999 does not exist"):
-        uploads.load(engine_for(url), 999999)
+        uploads.load(engine, 999999)
 
 
-def test_too_large_an_upload_is_refused(url):
+def test_too_large_an_upload_is_refused(engine):
     with pytest.raises(DataError, match="larger than 5 MB"):
-        uploads.save(engine_for(url), b"x" * (uploads.MAX_UPLOAD_BYTES + 1))
+        uploads.save(engine, b"x" * (uploads.MAX_UPLOAD_BYTES + 1))
 
 
-def test_uploads_not_viewed_for_the_retention_period_are_purged(url):
-    engine = engine_for(url)
+def test_uploads_not_viewed_for_the_retention_period_are_purged(engine):
     old = uploads.save(engine, b"old file", now=DAY - dt.timedelta(days=100))
     seen = uploads.save(engine, b"seen file", now=DAY - dt.timedelta(days=100))
     uploads.load(engine, seen, now=DAY - dt.timedelta(days=5))  # a visit keeps it

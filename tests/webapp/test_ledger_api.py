@@ -80,6 +80,7 @@ def test_filters_total_and_paging(ledger_app):
 
 @pytest.mark.parametrize("query, field", [
     ("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("offset=-1", "offset"),
+    ("offset=1000000001", "offset"), ("offset=9223372036854775808", "offset"),
     ("kind=future", "kind"), ("ticker=IBM!", "ticker"), ("as_of=2013-02-30", "as_of"),
     ("model=../x", "model")])
 def test_bad_filters_are_refused_with_422(ledger_app, query, field):
@@ -179,8 +180,11 @@ def test_the_page_pages_through_the_ledger(ledger_app):
     html = client.get("/forecasts?kind=replay&limit=2").get_data(as_text=True)
     assert "1 to 2 of 3" in html and "3 days from" in html and "1 day from" not in html
     older = re.search(r'<a href="([^"]+)">Older</a>', html).group(1).replace("&amp;", "&")
+    assert "limit=2" in older  # the page size is kept
     html = client.get(older).get_data(as_text=True)
     assert "3 to 3 of 3" in html and "1 day from" in html and ">Newer</a>" in html
+    newer = re.search(r'<a href="([^"]+)">Newer</a>', html).group(1).replace("&amp;", "&")
+    assert "limit=2" in newer and "1 to 2 of 3" in client.get(newer).get_data(as_text=True)
 
 
 def test_the_header_links_to_the_ledger(client):
@@ -220,3 +224,11 @@ def test_a_database_that_is_down_answers_503_and_the_page_says_so(make_app):
     forecast = client.get("/prediction/IBM?horizon=2")
     assert forecast.status_code == 200 and 'id="live-record"' not in forecast.get_data(
         as_text=True)
+
+
+@pytest.mark.parametrize("query", ["offset=9223372036854775808", "offset=-1", "limit=0",
+                                   "kind=future", "as_of=2013-02-30"])
+def test_the_page_refuses_bad_filters_with_422(ledger_app, query):
+    answer = ledger_app.test_client().get(f"/forecasts?{query}")
+    assert answer.status_code == 422 and answer.mimetype == "text/html"
+    assert query.split("=")[0] in answer.get_data(as_text=True)

@@ -67,10 +67,19 @@ def test_the_link_works_after_a_restart(make_app, empty_url, ibm_csv):
     assert _page_result(page)["forecast"] == body["forecast"]
 
 
-def test_the_same_file_twice_gets_the_same_id(client, ibm_csv):
-    first = _upload(client, ibm_csv).get_json()["url"]
-    second = _upload(client, ibm_csv, name="other.csv").get_json()["url"]
-    assert first.split("?")[0] == second.split("?")[0]
+def test_the_same_file_twice_gets_the_same_id_and_another_name_its_own(client, ibm_csv):
+    first = _upload(client, ibm_csv).get_json()
+    again = _upload(client, ibm_csv).get_json()
+    assert first["url"] == again["url"]
+    # The name titles the forecast, so another name is another page, and each link keeps its own.
+    other = _upload(client, ibm_csv, name="AAPL.csv").get_json()
+    assert other["url"].split("?")[0] != first["url"].split("?")[0]
+    assert _page_result(client.get(other["url"]))["ticker"] == "AAPL"
+    assert _page_result(client.get(first["url"]))["ticker"] == "MYCO"
+    # So is another ticker asked of the same file.
+    named = _upload(client, ibm_csv, ticker="IBM").get_json()
+    assert named["url"].split("?")[0] not in (first["url"].split("?")[0],
+                                              other["url"].split("?")[0])
 
 
 def test_the_form_shows_the_permanent_link(client, ibm_csv):

@@ -7,6 +7,6 @@ database (Heroku's ``postgres://`` form accepted, psycopg 3 for PostgreSQL); wit
 SQLite file in WAL mode, which several gunicorn workers share.
 """
 
-from .db import Database, database_url, display_url, engine_for, upgrade
+from .db import Database, database_url, display_url, engine_for, upgrade, writing
 
-__all__ = ["Database", "database_url", "display_url", "engine_for", "upgrade"]
+__all__ = ["Database", "database_url", "display_url", "engine_for", "upgrade", "writing"]

@@ -15,6 +15,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_FILE = "stock-predictor.db"
 # A writer waits this long for another process's write lock before "database is locked".
 SQLITE_BUSY_MS = 10_000
+# A PostgreSQL server that does not answer is given up on after this many seconds, well inside
+# gunicorn's 30 s timeout, unless DATABASE_URL sets connect_timeout itself.
+CONNECT_TIMEOUT_S = 5
+# The execution option that marks a transaction as one that writes (see ``writing``).
+WRITES = "stock_predictor_writes"
 
 
 def database_url(url: str | None = None, folder: str | os.PathLike | None = None) -> str:
@@ -48,11 +53,27 @@ def display_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def engine_for(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys per connection."""
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+def writing(engine: Engine) -> Engine:
+    """``engine`` for transactions that write: on SQLite they take the write lock at BEGIN.
+
+    The same pool and connections; reads go through ``engine`` itself and never wait for a
+    writer (WAL), nor make one wait.
+    """
+    return engine.execution_options(**{WRITES: True})
+
+
+def engine_for(url: str, **options) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys per connection.
+
+    ``options`` go to ``create_engine`` (a ``poolclass``, say) in place of the pool's sizes.
+    """
+    parsed = make_url(url)
+    pool = options or {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 2}
+    if parsed.get_backend_name() != "sqlite":
+        connect = {} if "connect_timeout" in parsed.query else {
+            "connect_timeout": CONNECT_TIMEOUT_S}
+        return create_engine(url, connect_args=connect, **pool)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000}, **options)
 
     @event.listens_for(engine, "connect")
     def _sqlite_settings(connection, _record):
@@ -64,13 +85,15 @@ def engine_for(url: str) -> Engine:
         cursor.close()
         # pysqlite's own BEGIN is deferred: a transaction that reads, then writes, must upgrade
         # its lock, and when another process wrote meanwhile SQLite answers "database is locked"
-        # at once, whatever the busy timeout. BEGIN IMMEDIATE (below) takes the write lock first,
-        # so a second writer waits its turn instead.
+        # at once, whatever the busy timeout. A transaction through ``writing(engine)`` begins
+        # IMMEDIATE instead, taking the write lock first, so a second writer waits its turn;
+        # a read begins deferred and takes no lock at all.
         connection.isolation_level = None
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection):
+        writes = connection.get_execution_options().get(WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 

@@ -25,6 +25,7 @@ from .. import metrics, track_record
 from ..artifacts import MODEL_FILE, Artifact
 from ..errors import DataError, excerpt
 from ..predict import Forecast
+from .db import writing
 from .models import ForecastRow, LedgerForecast, Price
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def write(target: Session | Engine, entries: list[Entry],
     if len(counts) != len(entries):
         raise DataError(f"{len(counts)} counts for {len(entries)} ledger entries")
     if isinstance(target, Engine):
-        with Session(target) as session, session.begin():
+        with Session(writing(target)) as session, session.begin():
             return _write(session, entries, counts)
     return _write(target, entries, counts)
 

@@ -93,13 +93,13 @@ class ForecastRow(Base):
 
 
 class Upload(Base):
-    """An uploaded price file, kept once per content hash for its permanent link."""
+    """An uploaded price file, kept once per content, name and options for its permanent link."""
 
     __tablename__ = "uploads"
     __table_args__ = (UniqueConstraint("sha256", name="uq_uploads_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))  # of the content, its name and options
     file_name: Mapped[str | None] = mapped_column(String(80))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     options: Mapped[dict] = mapped_column(JSON, default=dict)

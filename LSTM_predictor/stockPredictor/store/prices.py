@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .. import prices
 from ..errors import SourceUnavailableError, UnknownTickerError
 from . import ledger
+from .db import writing
 from .models import FetchState, Price
 
 Fetch = Callable[..., pd.DataFrame]
@@ -64,6 +65,7 @@ class PriceStore:
                  wait: float = 10.0, clock: Callable[[], dt.datetime] = utcnow,
                  sleep: Callable[[float], None] = time.sleep):
         self.engine, self.fetch, self.source = engine, fetch, source
+        self._writes = writing(engine)  # claims and saves take SQLite's write lock at BEGIN
         self.recheck, self.backoff, self.clock, self.sleep = recheck, backoff, clock, sleep
         # How long a worker waits for another's first fetch of a ticker it has nothing of.
         self.wait = wait
@@ -95,7 +97,11 @@ class PriceStore:
         except BaseException:
             self._release(ticker, state)  # a bug must not block the ticker for `recheck`
             raise
-        return self._frame(ticker, self._state(ticker))
+        frame = self._frame(ticker, self._state(ticker))
+        if frame.empty:  # listed today: Yahoo has only the unfinished session
+            raise UnknownTickerError(f"{ticker!r} has no finished trading day on Yahoo Finance "
+                                     f"yet")
+        return frame
 
     def _state(self, ticker: str) -> Row | None:
         with self.engine.connect() as connection:
@@ -159,7 +165,7 @@ class PriceStore:
         key = and_(FetchState.ticker == ticker, FetchState.source == self.source)
         due = or_(FetchState.checked_at.is_(None), FetchState.checked_at <= now - self.recheck)
         free = or_(FetchState.retry_after.is_(None), FetchState.retry_after <= now)
-        with self.engine.begin() as connection:
+        with self._writes.begin() as connection:
             # The database re-checks the WHERE under its row lock, so of two concurrent
             # UPDATEs only one changes the row: the row it returns, not a read, decides who
             # fetches. (RETURNING rather than rowcount, which psycopg leaves at -1 here.)
@@ -175,7 +181,7 @@ class PriceStore:
         return claimed is not None
 
     def _release(self, ticker: str, state: Row | None) -> None:
-        with self.engine.begin() as connection:
+        with self._writes.begin() as connection:
             connection.execute(update(FetchState).where(
                 FetchState.ticker == ticker, FetchState.source == self.source)
                 .values(checked_at=state.checked_at if state is not None else None))
@@ -187,24 +193,37 @@ class PriceStore:
         values = dict(failure=message[:200], retry_after=now + self.backoff if retry else None)
         if retry:
             values["checked_at"] = state.checked_at if state is not None else None
-        with self.engine.begin() as connection:
+        with self._writes.begin() as connection:
             connection.execute(update(FetchState).where(
                 FetchState.ticker == ticker, FetchState.source == self.source).values(**values))
 
     # --- fetching ------------------------------------------------------------------------------
 
+    def _fetch(self, ticker: str, start: dt.date | None, now: dt.datetime) -> pd.DataFrame:
+        """Yahoo's daily rows of ``ticker`` from ``start``, finished days only.
+
+        During a session Yahoo's history ends with today's row at the latest price, not a
+        close: stored, it would score forecasts with a price that later changes. A day counts
+        as finished once it has ended in UTC, which is after the close of every exchange from
+        the Americas to Europe (and of crypto's UTC days); Asian markets wait a few hours more.
+        """
+        frame = self.fetch(ticker, start=start)
+        return frame[frame.index < pd.Timestamp(now.astimezone(dt.timezone.utc).date())]
+
     def _refresh(self, ticker: str, state: Row | None, now: dt.datetime) -> None:
         last = state.last_day if state is not None else None
         if last is None:
-            self._replace(ticker, self.fetch(ticker, start=None), now)
+            self._replace(ticker, self._fetch(ticker, None, now), now)
             return
         start = last - OVERLAP
         try:
-            new = self.fetch(ticker, start=start)
+            new = self._fetch(ticker, start, now)
         except UnknownTickerError:
             new = None  # nothing in the window (a long holiday, or delisted): keep what is stored
+        if new is not None and new.empty:
+            new = None
         if new is not None and not self._continues(ticker, new, start, last):
-            self._replace(ticker, self.fetch(ticker, start=None), now)
+            self._replace(ticker, self._fetch(ticker, None, now), now)
             return
         if new is not None:
             new = new[new.index > pd.Timestamp(last)]
@@ -235,7 +254,7 @@ class PriceStore:
         state = dict(checked_at=now, failure=None, retry_after=None)
         if frame is not None and frame.attrs.get("name"):
             state["name"] = str(frame.attrs["name"])[:120]
-        with self.engine.begin() as connection:
+        with self._writes.begin() as connection:
             if replace:
                 connection.execute(delete(Price).where(Price.ticker == ticker,
                                                        Price.source == self.source))

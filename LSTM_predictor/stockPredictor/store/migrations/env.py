@@ -16,8 +16,7 @@ if context.is_offline_mode():  # `alembic upgrade --sql`: the SQL, for a person 
     with context.begin_transaction():
         context.run_migrations()
 else:
-    engine = engine_for(url)
-    engine.pool = pool.NullPool(engine.pool._creator)  # one connection, closed at the end
+    engine = engine_for(url, poolclass=pool.NullPool)  # one connection, closed at the end
     with engine.connect() as connection:
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         context.configure(connection=connection, target_metadata=Base.metadata,
