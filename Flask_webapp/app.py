@@ -116,8 +116,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["ledger"] = None if database.engine is None else LedgerWriter(database.engine)
     if app.extensions["ledger"] is not None:
         atexit.register(app.extensions["ledger"].close)  # what is queued is written at exit
-    # Yahoo's prices go through the shared store when the database is up: one fetch per ticker
-    # and interval across every worker and dyno, and one back-off when Yahoo says no.
+    # Yahoo's prices go through the shared store: one fetch per ticker and interval across
+    # every worker and dyno, and one back-off when Yahoo says no (Yahoo directly while the
+    # database does not answer).
     price_store = None if database.engine is None else PriceStore(
         database.engine, recheck=dt.timedelta(seconds=float(app.config["PRICE_TTL"])))
     app.extensions["price_cache"] = PriceCache(
@@ -139,9 +140,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     return app
 
 
-def _database(app: Flask) -> store.Database | None:
-    # A wrong DATABASE_URL is a configuration error; a database that does not answer is not:
-    # the app starts and serves forecasts, and healthz says why the database is down.
+def _database(app: Flask) -> store.Database:
+    # A database that does not answer never stops the app: it starts and serves forecasts,
+    # healthz says why the database is down, and the database is used again once it answers.
     url = store.database_url(app.config["DATABASE_URL"], app.instance_path)
     migrate = str(app.config["DATABASE_MIGRATE"]).strip().lower() in ("1", "true", "yes")
     database = store.Database(url, migrate=migrate)

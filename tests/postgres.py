@@ -43,13 +43,13 @@ def _as_owner(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server(timeout: float = 60.0, durable: bool = False):
+def postgres_server(timeout: float = 60.0, durable: bool = False, port: int | None = None):
     """Start a throwaway cluster; yield its SQLAlchemy URL (psycopg 3); stop and remove it.
 
     Tests skip the disk flushes (fsync=off), which they never need; ``durable`` keeps them, as
     a real server has them, for benchmarks.
     """
-    bin_dir, port = binaries(), free_port()
+    bin_dir, port = binaries(), port or free_port()
     folder = Path(tempfile.mkdtemp(prefix="pg-test-"))
     data = folder / "data"
     if os.geteuid() == 0:

@@ -21,7 +21,7 @@ from .cli_support import (EXIT_INTERRUPTED, Interrupted, bug, check_folder_for, 
                           debugging, fail, iso_day, os_error, past_day, plain, seed, setting,
                           writing)
 from .config import ARCHITECTURES, MAX_HORIZON, TARGETS, ModelConfig, TrainConfig
-from .errors import DataError, StockPredictorError
+from .errors import DataError, SourceUnavailableError, StockPredictorError
 from .predict import DEFAULT_HORIZON, forecast
 from .preload import Registry, default_models_dir
 from .rounding import price_text
@@ -29,6 +29,7 @@ from .rounding import price_text
 SOURCES = ("auto", "yahoo", "sample")
 # Numbers written to CSV files: 9 significant digits keep a coin at 0.00002 and a price's cents.
 CSV_FLOATS = "%.9g"
+MAX_RETENTION_DAYS = 36_500  # db purge-uploads --days: a century is the longest that means anything
 
 
 def _add_data_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
@@ -416,17 +417,27 @@ def cmd_db(args) -> int:
     """Migrate the database (Heroku's release phase), or purge the uploads nobody viewed."""
     from . import store  # SQLAlchemy and Alembic are loaded for this command only
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     folder = args.instance or Path(os.environ.get("INSTANCE_PATH") or "instance")
     url = store.database_url(args.url, folder)
-    store.upgrade(url)
-    if args.action == "purge-uploads":
-        if args.days < 1:
-            raise DataError(f"--days {args.days} must be 1 or more")
-        from .store import uploads
+    if args.action == "purge-uploads" and not 1 <= args.days <= MAX_RETENTION_DAYS:
+        raise DataError(f"--days {args.days} must be from 1 to {MAX_RETENTION_DAYS:,}")
+    try:
+        store.upgrade(url)
+        if args.action == "purge-uploads":
+            from .store import uploads
 
-        gone = uploads.purge(store.engine_for(url), days=args.days)
-        print(f"removed {gone:,} upload(s) not viewed in {args.days} days")
-        return 0
+            engine = store.engine_for(url)
+            try:
+                gone = uploads.purge(engine, days=args.days)
+            finally:
+                engine.dispose()
+            print(f"removed {gone:,} upload(s) not viewed in {args.days} days")
+            return 0
+    except SQLAlchemyError as exc:  # down, refused, or not a database we can migrate
+        raise SourceUnavailableError(f"the database at {store.display_url(url)} could not be "
+                                     f"used: {store.db.reason(exc)}") from None
     print(f"database at {store.display_url(url)} is up to date")
     return 0
 

@@ -77,6 +77,9 @@ def test_live_is_made_on_the_latest_price_and_replay_on_a_past_one(engine, walk,
         assert ledger.listing(session, kind="live")["total"] == 1
         assert ledger.listing(session, kind="replay")["forecasts"][0]["as_of"] == \
             walk.index[300].strftime("%Y-%m-%d")
+    # One first served from a stale copy (a replay) and then from the fresh latest close is live.
+    ledger.record(engine, replay, tiny_artifact, walk, kind="live")
+    assert [(e.kind, e.served) for e in _entries(engine)] == [("live", 2), ("live", 2)]
 
 
 def test_rows_are_stored_with_their_bands_and_the_naive_forecast(engine, walk, tiny_artifact):
@@ -297,10 +300,26 @@ def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny
         with caplog.at_level(logging.WARNING, logger="stockPredictor.store.ledger"):
             assert writer.submit(forecast(walk, tiny_artifact, horizon=2), tiny_artifact, walk)
             assert writer.flush() == 0
-        assert "ledger: 1 forecasts not recorded" in caplog.text
+        assert "not recorded" in caplog.text
     finally:
         writer.close()
         engine.dispose()
+
+
+def test_one_entry_the_database_refuses_costs_only_itself(engine, walk, tiny_artifact, caplog):
+    writer = ledger.LedgerWriter(engine, interval=60.0)
+    try:
+        for horizon in (1, 2):
+            writer.submit(forecast(walk, tiny_artifact, horizon=horizon), tiny_artifact, walk)
+        # An upload purged since the forecast was made: the database refuses its reference.
+        writer.submit(forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk,
+                      upload_id=999_999)
+        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.ledger"):
+            assert writer.flush() == 2
+        assert "the forecast of WALK not recorded" in caplog.text
+    finally:
+        writer.close()
+    assert sorted(e.horizon for e in _entries(engine)) == [1, 2]
 
 
 def test_the_live_record_scores_live_forecasts_against_naive(engine, walk, tiny_artifact):

@@ -103,3 +103,18 @@ def test_on_sqlite_a_read_never_waits_for_a_writer(tmp_path):
     finally:
         writer.dispose()
         reader.dispose()
+
+
+def test_the_db_commands_say_in_one_sentence_when_the_database_cannot_be_used(
+        capsys, free_port, tmp_path):
+    from stockPredictor.cli import main
+
+    down = f"postgresql://u:secret@127.0.0.1:{free_port()}/none"
+    assert main(["db", "upgrade", "--url", down]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "could not be used" in error and "refused" in error
+    assert "secret" not in error and "bug" not in error
+    url = f"sqlite:///{tmp_path}/days.db"
+    assert main(["db", "purge-uploads", "--url", url, "--days", str(10**20)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "must be from 1 to 36,500" in error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect
 
 from tests.servers import free_port
@@ -97,3 +98,31 @@ def test_the_ledger_survives_a_restart(make_app, empty_url):
     again = restarted.get("/api/v1/forecasts?ticker=MSFT&kind=replay").get_json()
     assert again["total"] == 2
     assert {f["horizon"]: f["served"] for f in again["forecasts"]} == {2: 2, 3: 1}
+
+
+def test_a_database_down_at_start_is_used_once_it_answers(make_app, monkeypatch, free_port):
+    from stockPredictor import store
+
+    from tests.postgres import postgres_server, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"PostgreSQL tests not run: {reason}")
+    monkeypatch.setattr(store.Database, "RETRY_S", 0.0)  # retry the migration at every healthz
+    port = free_port()
+    app = make_app(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{port}/stock")
+    client = app.test_client()
+    assert client.get("/api/v1/healthz").get_json()["database"]["status"] == "down"
+    assert client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 2}).status_code \
+        == 200
+    with postgres_server(port=port):  # the server comes up, empty, where the app looks for it
+        assert client.get("/api/v1/healthz").get_json()["database"] == {"status": "ok"}
+        assert client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 3}).status_code \
+            == 200
+        app.extensions["ledger"].flush()
+        listed = client.get("/api/v1/forecasts").get_json()
+        # The forecast made while it was down is there too if no write was tried meanwhile
+        # (queued, not lost); written and failed, it was logged and dropped.
+        assert listed["forecasts"][0]["horizon"] == 3 and listed["total"] in (1, 2)
+        app.extensions["ledger"].close()
+        app.extensions["database"].engine.dispose()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -114,42 +117,70 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 class Database:
-    """The app's database: its engine when it could be reached and migrated, else why not.
+    """The app's database: its engine, and why it is down when it is.
 
-    A database that is down never stops forecasts: prices come from Yahoo or the sample, and
-    ``status()`` says what is wrong for /api/v1/healthz.
+    The engine exists whenever ``url`` is usable, even if the server did not answer at start:
+    a database that comes back is used again without a restart. Until then every caller's
+    query fails, and each caller serves without it (prices from Yahoo or the sample, ledger
+    writes logged). A migration that failed at start is tried again when ``status()`` is
+    asked (``/api/v1/healthz``), at most every ``RETRY_S`` seconds.
     """
 
-    def __init__(self, url: str, migrate: bool = True):
-        self.url, self.engine, self.error = url, None, None
-        try:
-            if migrate:
-                upgrade(url)
-            self.engine = engine_for(url)
-        except Exception as exc:  # any driver or migration failure: served without a database
-            self.error = _reason(exc)
-        else:
-            # gunicorn --preload forks its workers from this process: a child must never use
-            # a connection its parent opened, so each starts with an empty pool of its own.
-            os.register_at_fork(after_in_child=self._forked)
+    RETRY_S = 30.0
 
-    def _forked(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose(close=False)
+    def __init__(self, url: str, migrate: bool = True,
+                 clock: Callable[[], float] = time.monotonic):
+        self.url, self.engine, self.error, self.migrate = url, None, None, migrate
+        self.clock, self._tried = clock, None
+        try:
+            self.engine = engine_for(url)
+        except Exception as exc:  # an unusable URL or a missing driver: never any database
+            self.error = reason(exc)
+            return
+        _DATABASES.add(self)
+        if migrate:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        self._tried = self.clock()
+        try:
+            upgrade(self.url)
+        except Exception as exc:  # any driver or migration failure: served without it for now
+            self.error = reason(exc)
+        else:
+            self.error = None
 
     def status(self) -> dict:
         """{"status": "ok"} when a query answers now, else {"status": "down", "reason"}."""
         if self.engine is None:
             return {"status": "down", "reason": self.error or "not configured"}
+        if self.error and self.migrate and self.clock() - self._tried >= self.RETRY_S:
+            self._upgrade()
+        if self.error:
+            return {"status": "down", "reason": self.error}
         try:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except Exception as exc:  # the server went away since start-up
-            return {"status": "down", "reason": _reason(exc)}
+            return {"status": "down", "reason": reason(exc)}
         return {"status": "ok"}
 
 
-def _reason(exc: Exception) -> str:
+# gunicorn --preload forks its workers from the process that made the engines: a child must
+# never use a connection its parent opened, so each starts with empty pools of its own.
+_DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for database in list(_DATABASES):
+        database.engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def reason(exc: Exception) -> str:
+    """Why ``exc`` happened, in one line of at most ~180 characters, never with a password."""
     # The driver's first line names the cause ("connection refused"); never a password.
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     text = first[0] if first else type(exc).__name__

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -140,7 +141,11 @@ def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[in
     statement = insert(_FORECASTS)
     statement = statement.on_conflict_do_update(
         index_elements=["fingerprint"],
-        set_={"served": _FORECASTS.c.served + statement.excluded.served}
+        # Served again: counted. Once served from the latest fresh close it is live for good
+        # (first served from a stale copy, it was a replay until then).
+        set_={"served": _FORECASTS.c.served + statement.excluded.served,
+              "kind": case((statement.excluded.kind == "live", "live"),
+                           else_=_FORECASTS.c.kind)}
     ).returning(_FORECASTS.c.fingerprint, _FORECASTS.c.id, _FORECASTS.c.served)
     # Each returned row names its fingerprint: nothing relies on RETURNING's order, which an
     # upsert of many rows does not promise.
@@ -205,19 +210,27 @@ class LedgerWriter:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if not items:
-                return 0
-            for attempt in range(RETRIES + 1):
-                try:
-                    write(self.engine, items)  # repeats of a forecast: one row, served += n
-                    return len(items)
-                except Exception as error:  # the database down: log it, never raise to serving
-                    if attempt == RETRIES:
-                        log.warning("ledger: %d forecasts not recorded: %s", len(items),
-                                    str(error).splitlines()[0])
-                    else:  # a lock timeout or a server restarting may pass in a moment
-                        time.sleep(RETRY_PAUSE)
-            return 0
+            return self._write(items) if items else 0
+
+    def _write(self, items: list[Entry]) -> int:
+        # Errors are logged, never raised: serving never depends on the ledger.
+        for attempt in range(RETRIES + 1):
+            try:
+                write(self.engine, items)  # repeats of a forecast: one row, served += n
+                return len(items)
+            except OperationalError as error:  # down, or locked: it may pass in a moment
+                if attempt == RETRIES:
+                    log.warning("ledger: %d forecasts not recorded: %s", len(items),
+                                _first_line(error))
+                    return 0
+                time.sleep(RETRY_PAUSE)
+            except Exception as error:  # one entry the database refuses: the rest are kept
+                if len(items) == 1:
+                    log.warning("ledger: the forecast of %s not recorded: %s",
+                                items[0].values["ticker"], _first_line(error))
+                    return 0
+                return sum(self._write([item]) for item in items)
+        return 0
 
     def close(self) -> None:
         """Stop the thread and write what is left."""
@@ -240,6 +253,10 @@ class LedgerWriter:
             self._wake.wait(self.interval)
             self._wake.clear()
             self.flush()
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def score(target: Session | Connection, ticker: str, source: str = "yahoo",
