@@ -16,7 +16,7 @@ from stockPredictor import prices
 from stockPredictor.errors import SourceUnavailableError, UnknownTickerError
 from stockPredictor.store import engine_for, upgrade
 from stockPredictor.store.models import FetchState
-from stockPredictor.store.prices import OVERLAP, PriceStore
+from stockPredictor.store.prices import LEASE, OVERLAP, PriceStore
 from tests.fakes import history_frame
 
 START = dt.datetime(2024, 4, 1, 21, 0, tzinfo=dt.timezone.utc)
@@ -78,8 +78,21 @@ def yahoo(fake_yahoo):
     return Yahoo(fake_yahoo)
 
 
+_ENGINES = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    """Every engine a test's workers made is closed at its end: no connection left open."""
+    yield
+    while _ENGINES:
+        _ENGINES.pop().dispose()
+
+
 def _store(url, yahoo, clock, **kwargs):
-    return PriceStore(engine_for(url), yahoo.fetch, recheck=RECHECK, backoff=BACKOFF,
+    """A worker's store on ``url``, asking the fake Yahoo."""
+    _ENGINES.append(engine_for(url))
+    return PriceStore(_ENGINES[-1], yahoo.fetch, recheck=RECHECK, backoff=BACKOFF,
                       clock=clock, **kwargs)
 
 
@@ -126,6 +139,18 @@ def test_a_split_in_the_new_data_refetches_the_whole_series(url, yahoo):
     assert yahoo.starts == [None, last - OVERLAP, None]
     assert len(frame) == 62
     np.testing.assert_allclose(frame["close"], yahoo.closes)  # no stitched jump
+
+
+def test_a_first_fetch_that_died_holds_the_ticker_only_for_the_lease(url, yahoo):
+    clock = Clock()
+    dead = _store(url, yahoo, clock, wait=0.0)
+    assert dead._claim("IBM", clock.now)  # claimed, then the worker was killed mid-fetch
+    with pytest.raises(SourceUnavailableError, match="being fetched by another worker"):
+        _store(url, yahoo, clock, wait=0.0).load("IBM")
+    assert yahoo.starts == []
+    clock.advance(LEASE)
+    frame = _store(url, yahoo, clock, wait=0.0).load("IBM")
+    assert yahoo.starts == [None] and len(frame) == 60
 
 
 def test_todays_unfinished_session_is_never_stored(url, yahoo):

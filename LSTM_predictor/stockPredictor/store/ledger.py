@@ -260,21 +260,25 @@ def _first_line(error: Exception) -> str:
 
 
 def score(target: Session | Connection, ticker: str, source: str = "yahoo",
-          closes: pd.Series | None = None) -> int:
+          closes: pd.Series | None = None, since: dt.date | None = None) -> int:
     """Fill ``actual`` of ``ticker``'s unscored rows whose day now has a close; rows filled.
 
     Only forecasts made from ``source``'s prices are scored, with ``closes`` (date-indexed) or,
     by default, the closes stored in the price store. An actual is written in the units the
     forecast was made in: when the source re-adjusted its history since (a split or dividend
     rescales every earlier close), the close is scaled by the forecast's last close over the
-    close now stored for its as_of day. A row once scored keeps its actual. The caller commits.
+    close now stored for its as_of day. A row once scored keeps its actual. ``since`` limits
+    it to rows from that day on (the days that just arrived: rows of days the market was
+    closed never get a close, and are not read again each time). The caller commits.
     """
-    pending = target.execute(
-        select(_ROWS.c.forecast_id, _ROWS.c.step, _ROWS.c.day, _ROWS.c.last_close,
-               _FORECASTS.c.as_of)
-        .join(_FORECASTS, _FORECASTS.c.id == _ROWS.c.forecast_id)
-        .where(_FORECASTS.c.ticker == ticker, _FORECASTS.c.source == source,
-               _ROWS.c.actual.is_(None))).all()
+    query = (select(_ROWS.c.forecast_id, _ROWS.c.step, _ROWS.c.day, _ROWS.c.last_close,
+                    _FORECASTS.c.as_of)
+             .join(_FORECASTS, _FORECASTS.c.id == _ROWS.c.forecast_id)
+             .where(_FORECASTS.c.ticker == ticker, _FORECASTS.c.source == source,
+                    _ROWS.c.actual.is_(None)))
+    if since is not None:
+        query = query.where(_ROWS.c.day >= since)
+    pending = target.execute(query).all()
     if not pending:
         return 0
     if closes is None:

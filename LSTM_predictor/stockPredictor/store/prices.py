@@ -41,6 +41,8 @@ OVERLAP = dt.timedelta(days=7)
 # Adjusted closes that differ by more than this (relative) mean Yahoo re-adjusted the history.
 RTOL = 1e-6
 UNKNOWN = "unknown: "  # prefix of a failure that means "Yahoo has no such ticker"
+# How long a first fetch may hold a ticker: past gunicorn's 30 s timeout, which kills a worker.
+LEASE = dt.timedelta(seconds=60)
 _VALUES = ("open", "high", "low", "close", "volume")
 
 
@@ -163,7 +165,11 @@ class PriceStore:
     def _claim(self, ticker: str, now: dt.datetime) -> bool:
         """True if this worker won the right to fetch ``ticker`` now (one statement, atomic)."""
         key = and_(FetchState.ticker == ticker, FetchState.source == self.source)
-        due = or_(FetchState.checked_at.is_(None), FetchState.checked_at <= now - self.recheck)
+        # A first fetch that never finished (its worker killed by gunicorn's timeout) holds a
+        # ticker with nothing stored for LEASE only, not for all of `recheck`.
+        due = or_(FetchState.checked_at.is_(None), FetchState.checked_at <= now - self.recheck,
+                  and_(FetchState.last_day.is_(None), FetchState.failure.is_(None),
+                       FetchState.checked_at <= now - LEASE))
         free = or_(FetchState.retry_after.is_(None), FetchState.retry_after <= now)
         with self._writes.begin() as connection:
             # The database re-checks the WHERE under its row lock, so of two concurrent
@@ -269,4 +275,4 @@ class PriceStore:
             if records:
                 # New closes score the ledger's forecasts for these days, in the same
                 # transaction: a forecast is scored once its closes are stored, never before.
-                ledger.score(connection, ticker, self.source)
+                ledger.score(connection, ticker, self.source, since=records[0]["day"])
