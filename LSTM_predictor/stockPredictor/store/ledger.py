@@ -42,13 +42,17 @@ def model_sha256(artifact: Artifact) -> str:
     return str(artifact.metadata["files"][MODEL_FILE])
 
 
-def prices_fingerprint(frame: pd.DataFrame, as_of) -> str:
-    """A digest of the closes up to ``as_of``: all that a forecast at ``as_of`` depends on."""
+def prices_fingerprint(frame: pd.DataFrame, as_of, closes: np.ndarray | None = None) -> str:
+    """A digest of the closes up to ``as_of``: all that a forecast at ``as_of`` depends on.
+
+    ``closes``: ``frame``'s closes as float64, when the caller has them already.
+    """
     # The same digest of float64 closes as the forecast table's cache key (tables.py), over the
     # rows up to as_of only, so a forecast made again after new days arrive is still the same one.
     end = frame.index.searchsorted(pd.Timestamp(as_of), side="right")
-    closes = frame["close"].to_numpy(np.float64)[:end]
-    return hashlib.blake2b(np.ascontiguousarray(closes).tobytes(), digest_size=32).hexdigest()
+    closes = frame["close"].to_numpy(np.float64) if closes is None else closes
+    return hashlib.blake2b(np.ascontiguousarray(closes[:end]).tobytes(),
+                           digest_size=32).hexdigest()
 
 
 def kind_of(frame: pd.DataFrame, forecast: Forecast) -> str:
@@ -74,7 +78,10 @@ def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str
     kind = kind or kind_of(frame, forecast)
     if kind not in KINDS:
         raise DataError(f"ledger kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
-    sha, prices = model_sha256(artifact), prices_fingerprint(frame, forecast.as_of)
+    # One read of the column: each frame["close"] copies the frame's attrs.
+    known_closes = frame["close"].to_numpy(np.float64)
+    sha = model_sha256(artifact)
+    prices = prices_fingerprint(frame, forecast.as_of, known_closes)
     as_of, horizon = pd.Timestamp(forecast.as_of).date(), len(forecast.dates)
     level = None if forecast.level is None else float(forecast.level)
     key = "|".join([forecast.ticker, sha, as_of.isoformat(), str(horizon), repr(level), prices])
@@ -87,7 +94,7 @@ def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str
     days = pd.DatetimeIndex(forecast.dates)
     # The closes ``frame`` already has for those days (a replay's), by position: no reindex.
     found = np.minimum(frame.index.searchsorted(days), len(frame.index) - 1)
-    known = np.where(frame.index[found] == days, frame["close"].to_numpy(np.float64)[found], np.nan)
+    known = np.where(frame.index[found] == days, known_closes[found], np.nan)
     last = float(forecast.last_close)
     closes = np.asarray(forecast.closes, np.float64).tolist()
     lows = np.asarray(forecast.lows, np.float64).tolist() if banded else [None] * len(days)
