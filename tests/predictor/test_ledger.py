@@ -12,24 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stockPredictor.predict import forecast
-from stockPredictor.store import engine_for, upgrade
+from stockPredictor.store import engine_for
 from stockPredictor.store import ledger
 from stockPredictor.store.models import ForecastRow, LedgerForecast
-
-
-@pytest.fixture
-def url(empty_url):
-    """The database migrated to the newest revision."""
-    upgrade(empty_url)
-    return empty_url
-
-
-@pytest.fixture
-def engine(url):
-    """An engine on the migrated database, disposed of at the end."""
-    engine = engine_for(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -14,20 +14,13 @@ from sqlalchemy import select
 
 from stockPredictor import prices
 from stockPredictor.errors import SourceUnavailableError, UnknownTickerError
-from stockPredictor.store import engine_for, upgrade
+from stockPredictor.store import engine_for
 from stockPredictor.store.models import FetchState
 from stockPredictor.store.prices import LEASE, OVERLAP, PriceStore
 from tests.fakes import history_frame
 
 START = dt.datetime(2024, 4, 1, 21, 0, tzinfo=dt.timezone.utc)
 RECHECK, BACKOFF = dt.timedelta(minutes=15), dt.timedelta(minutes=5)
-
-
-@pytest.fixture
-def url(empty_url):
-    """A migrated, empty database of each kind."""
-    upgrade(empty_url)
-    return empty_url
 
 
 class Clock:

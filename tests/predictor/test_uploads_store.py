@@ -8,24 +8,9 @@ import threading
 import pytest
 
 from stockPredictor.errors import DataError, UnknownUploadError
-from stockPredictor.store import engine_for, upgrade, uploads
+from stockPredictor.store import engine_for, uploads
 
 DAY = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture
-def url(empty_url):
-    """A migrated database of each kind."""
-    upgrade(empty_url)
-    return empty_url
-
-
-@pytest.fixture
-def engine(url):
-    """An engine on the migrated database, disposed of at the end."""
-    engine = engine_for(url)
-    yield engine
-    engine.dispose()
 
 
 def test_the_same_upload_is_kept_once_and_survives_a_restart(url, engine):
