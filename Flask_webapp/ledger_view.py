@@ -7,6 +7,7 @@ Every read goes through stockPredictor.store.ledger; a database that is down is 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,10 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from stockPredictor import rounding
 from stockPredictor.bands import DEFAULT_LEVEL
+from stockPredictor.lru import BoundedCache
 from stockPredictor.store import ledger
 
 log = logging.getLogger(__name__)
 
+RECORD_TTL, RECORDS_KEPT = 60.0, 256  # seconds a live record is reused; records kept per worker
 UNAVAILABLE = ("the forecast ledger is unavailable because the database is down; forecasts "
                "are still served")
 
@@ -75,7 +78,7 @@ def forecast_url(item: dict) -> str | None:
 def live_records() -> list[dict]:
     """The live record of every ticker and model with live forecasts in the ledger."""
     with session() as opened:
-        return [ledger.live_record(opened, ticker, model)
+        return [_live_record(opened, ticker, model)
                 for ticker, model in ledger.recorded_models(opened, "live")]
 
 
@@ -86,7 +89,21 @@ def live_record(ticker: str, model: str) -> dict | None:
     """
     try:
         with session() as opened:
-            record = ledger.live_record(opened, ticker, model)
+            record = _live_record(opened, ticker, model)
     except LedgerUnavailable:
         return None
     return record if record["scored"] else None
+
+
+def _live_record(opened: Session, ticker: str, model: str) -> dict:
+    # A record reads every scored row of its live forecasts, and changes only as closes arrive
+    # (at most once per PRICE_TTL per ticker): each worker reuses one for RECORD_TTL seconds.
+    # An empty one is not kept, so the first scores show at once.
+    cache = current_app.extensions.setdefault("live_records", BoundedCache(RECORDS_KEPT))
+    found = cache.get((ticker, model))
+    if found is not None and time.monotonic() - found[0] < RECORD_TTL:
+        return found[1]
+    record = ledger.live_record(opened, ticker, model)
+    if record["scored"]:
+        cache.put((ticker, model), (time.monotonic(), record))
+    return record

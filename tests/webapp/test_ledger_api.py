@@ -232,3 +232,26 @@ def test_the_page_refuses_bad_filters_with_422(ledger_app, query):
     answer = ledger_app.test_client().get(f"/forecasts?{query}")
     assert answer.status_code == 422 and answer.mimetype == "text/html"
     assert query.split("=")[0] in answer.get_data(as_text=True)
+
+
+def test_a_live_record_is_read_once_a_minute_per_worker(make_app, fake_yahoo, tmp_path,
+                                                        monkeypatch):
+    from stockPredictor.store import ledger
+
+    from Flask_webapp import ledger_view
+
+    app = _live_app(make_app, fake_yahoo, tmp_path)
+    _serve(app, {"ticker": "IBM", "horizon": 2})
+    client = app.test_client()
+    [item] = client.get("/api/v1/forecasts?kind=live").get_json()["forecasts"]
+    _score(app, "IBM", dict(zip([row["date"] for row in item["forecast"]], [176.0, 174.0])))
+    reads = []
+    real = ledger.live_record
+    monkeypatch.setattr(ledger, "live_record", lambda *a: reads.append(a) or real(*a))
+    page = f"/prediction/IBM?horizon=2&model={item['model']}"
+    for _ in range(3):
+        assert 'id="live-record"' in client.get(page).get_data(as_text=True)
+    assert len(reads) == 1  # then reused
+    monkeypatch.setattr(ledger_view, "RECORD_TTL", 0.0)
+    assert 'id="live-record"' in client.get(page).get_data(as_text=True)
+    assert len(reads) == 2
