@@ -41,11 +41,12 @@ pytest: $(VENV)/.dev /usr/bin/chromium postgresql
 
 test: lint pytest
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev postgresql
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_forecast.py
 	$(BIN)/python bench/bench_web.py
-	$(BIN)/python bench/bench_load.py --blas
+	$(BIN)/python bench/bench_load.py --blas --databases sqlite postgresql none
+	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_upload.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/accuracy.py
