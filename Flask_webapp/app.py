@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 from stockPredictor import store
-from stockPredictor.store.ledger import LedgerWriter
+from stockPredictor.store.writer import LedgerWriter
 from stockPredictor.store.prices import PriceStore
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.preload import BUNDLED_MODELS, Registry

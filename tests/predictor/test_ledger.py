@@ -15,6 +15,7 @@ from stockPredictor.predict import forecast
 from stockPredictor.store import engine_for
 from stockPredictor.store import ledger
 from stockPredictor.store.models import ForecastRow, LedgerForecast
+from stockPredictor.store.writer import LedgerWriter
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +237,7 @@ def test_two_writers_at_once_lose_nothing_and_never_lock(url, walk, alt, tiny_ar
 
 def test_the_writer_batches_in_the_background_and_drops_when_full(
         engine, walk, tiny_artifact, caplog):
-    writer = ledger.LedgerWriter(engine, batch=2, interval=60.0, capacity=3)
+    writer = LedgerWriter(engine, batch=2, interval=60.0, capacity=3)
     made = [forecast(walk, tiny_artifact, horizon=2, as_of=walk.index[i]) for i in range(300, 306)]
     assert writer.submit(made[0], tiny_artifact, walk)
     assert writer.submit(made[1], tiny_artifact, walk)
@@ -255,7 +256,7 @@ def test_the_writer_batches_in_the_background_and_drops_when_full(
 
 def test_the_writer_counts_repeats_in_memory_and_writes_them_once(engine, walk, tiny_artifact,
                                                                   monkeypatch):
-    writer = ledger.LedgerWriter(engine, batch=100, interval=60.0)
+    writer = LedgerWriter(engine, batch=100, interval=60.0)
     statements = []
     write = ledger.write
     monkeypatch.setattr(ledger, "write", lambda target, entries, counts=None: (
@@ -280,9 +281,9 @@ def test_the_writer_counts_repeats_in_memory_and_writes_them_once(engine, walk, 
 def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny_artifact,
                                                            caplog):
     engine = engine_for(empty_url)  # never migrated: no ledger tables
-    writer = ledger.LedgerWriter(engine, interval=60.0)
+    writer = LedgerWriter(engine, interval=60.0)
     try:
-        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.ledger"):
+        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.writer"):
             assert writer.submit(forecast(walk, tiny_artifact, horizon=2), tiny_artifact, walk)
             assert writer.flush() == 0
         assert "not recorded" in caplog.text
@@ -292,14 +293,14 @@ def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny
 
 
 def test_one_entry_the_database_refuses_costs_only_itself(engine, walk, tiny_artifact, caplog):
-    writer = ledger.LedgerWriter(engine, interval=60.0)
+    writer = LedgerWriter(engine, interval=60.0)
     try:
         for horizon in (1, 2):
             writer.submit(forecast(walk, tiny_artifact, horizon=horizon), tiny_artifact, walk)
         # An upload purged since the forecast was made: the database refuses its reference.
         writer.submit(forecast(walk, tiny_artifact, horizon=3), tiny_artifact, walk,
                       upload_id=999_999)
-        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.ledger"):
+        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.writer"):
             assert writer.flush() == 2
         assert "the forecast of WALK not recorded" in caplog.text
     finally:

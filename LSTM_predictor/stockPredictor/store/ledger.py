@@ -1,7 +1,7 @@
 """The forecast ledger: every distinct forecast served, recorded once and scored as closes arrive.
 
-The rest of the package talks to it through ``record`` (or a ``LedgerWriter`` off the hot
-path), ``score`` (which the price store calls as closes arrive), ``listing`` and
+The rest of the package talks to it through ``record`` (or ``writer.LedgerWriter`` off the
+hot path), ``score`` (which the price store calls as closes arrive), ``listing`` and
 ``live_record``; nobody else writes SQL against its tables.
 """
 
@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
-import queue
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -29,11 +24,8 @@ from ..predict import Forecast
 from .db import writing
 from .models import ForecastRow, LedgerForecast, Price
 
-log = logging.getLogger(__name__)
-
 KINDS = ("live", "replay")
 MAX_LIMIT = 200
-RETRIES, RETRY_PAUSE = 1, 0.5  # a failed batch is tried once more, half a second later
 _FORECASTS, _ROWS = LedgerForecast.__table__, ForecastRow.__table__
 
 
@@ -170,100 +162,6 @@ def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[in
         session.execute(insert(_ROWS).on_conflict_do_nothing(
             index_elements=["forecast_id", "step"]), rows)
     return [ids[item.values["fingerprint"]] for item in entries]
-
-
-class LedgerWriter:
-    """Queues ledger entries in memory and writes them in batches from a background thread.
-
-    A request only builds the entry and puts it on a bounded queue; a full queue drops the entry
-    with a warning, and a database error is logged: the ledger never slows or fails a forecast.
-    The thread starts on the first submit, so a gunicorn worker forked after import gets its own.
-    """
-
-    def __init__(self, engine: Engine, batch: int = 50, interval: float = 2.0,
-                 capacity: int = 1000) -> None:
-        self.engine, self.batch, self.interval = engine, batch, interval
-        self.dropped = 0
-        self._queue: queue.Queue[Entry] = queue.Queue(capacity)
-        self._lock = threading.Lock()
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def submit(self, forecast: Forecast, artifact: Artifact, frame: pd.DataFrame,
-               kind: str | None = None, upload_id: int | None = None) -> bool:
-        """Queue ``forecast`` for the ledger; False when it was dropped."""
-        try:
-            item = entry(forecast, artifact, frame, kind, upload_id)
-            self._queue.put_nowait(item)
-        except queue.Full:
-            self.dropped += 1
-            log.warning("ledger queue full (%d entries): forecast of %s not recorded",
-                        self._queue.maxsize, forecast.ticker)
-            return False
-        except Exception as error:  # a malformed forecast must not fail the request serving it
-            log.warning("ledger entry for %s not built: %s", forecast.ticker, error)
-            return False
-        self._start()
-        if self._queue.qsize() >= self.batch:
-            self._wake.set()
-        return True
-
-    def flush(self) -> int:
-        """Write every queued entry now (tests, shutdown); how many were written."""
-        with self._lock:  # the thread and a caller never write the same entries twice
-            items = []
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            return self._write(items) if items else 0
-
-    def _write(self, items: list[Entry]) -> int:
-        # Errors are logged, never raised: serving never depends on the ledger.
-        for attempt in range(RETRIES + 1):
-            try:
-                write(self.engine, items)  # repeats of a forecast: one row, served += n
-                return len(items)
-            except OperationalError as error:  # down, or locked: it may pass in a moment
-                if attempt == RETRIES:
-                    log.warning("ledger: %d forecasts not recorded: %s", len(items),
-                                _first_line(error))
-                    return 0
-                time.sleep(RETRY_PAUSE)
-            except Exception as error:  # one entry the database refuses: the rest are kept
-                if len(items) == 1:
-                    log.warning("ledger: the forecast of %s not recorded: %s",
-                                items[0].values["ticker"], _first_line(error))
-                    return 0
-                return sum(self._write([item]) for item in items)
-        return 0
-
-    def close(self) -> None:
-        """Stop the thread and write what is left."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.flush()
-
-    def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            with self._lock:
-                if self._thread is None or not self._thread.is_alive():
-                    self._thread = threading.Thread(target=self._run, name="ledger-writer",
-                                                    daemon=True)
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            self.flush()
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def score(target: Session | Connection, ticker: str, source: str = "yahoo",
