@@ -25,7 +25,8 @@ from stockPredictor.policy import Policy
 from stockPredictor.predict import bands_at, forecast, rows_until
 from stockPredictor.preload import Registry
 from stockPredictor.price_cache import PriceCache
-from stockPredictor.store import uploads
+from stockPredictor.store import ledger, uploads
+from stockPredictor.store.db import reason
 from stockPredictor.tables import table_for
 from stockPredictor.track_record import YEAR_OF_ORIGINS, by_step, past_forecasts, track_record
 
@@ -75,7 +76,7 @@ def load_upload(upload_id: int) -> tuple[pd.DataFrame, dict]:
     try:
         stored = uploads.load(engine, upload_id)
     except SQLAlchemyError as error:
-        log.warning("upload %d not read: %s", upload_id, str(error).splitlines()[0])
+        log.warning("upload %d not read: %s", upload_id, reason(error))
         raise SourceUnavailableError("the database is unavailable, so stored uploads cannot be "
                                      "shown now; try again later") from None
     options = dict(stored.options or {})
@@ -100,7 +101,7 @@ def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> i
     try:
         return uploads.save(engine, content, file_name, {"ticker": ticker or None})
     except (DataError, SQLAlchemyError) as error:
-        log.warning("upload %s not kept: %s", file_name, str(error).splitlines()[0])
+        log.warning("upload %s not kept: %s", file_name, reason(error))
         return None
 
 
@@ -175,9 +176,10 @@ def _record(result, artifact: Artifact, frame: pd.DataFrame) -> None:
 def kind_of(frame: pd.DataFrame, result) -> str:
     """"live" for a forecast from the latest fresh Yahoo close, whose outcome nobody knew yet;
     "replay" for a past as_of, the bundled sample, a stale copy or an upload."""
-    latest = pd.Timestamp(result.as_of) >= frame.index[-1]
+    # The ledger's rule (made on the latest price), for Yahoo's prices only: the sample's and
+    # an upload's outcomes may be known, and a stale copy's latest price is not the market's.
     fresh = frame.attrs.get("source") == "yahoo" and not frame.attrs.get("stale")
-    return "live" if latest and fresh else "replay"
+    return ledger.kind_of(frame, result) if fresh else "replay"
 
 
 def scored_origins(frame: pd.DataFrame) -> int | None:
