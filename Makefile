@@ -24,6 +24,7 @@ run: $(VENV)/.serve
 
 lint: $(VENV)/.dev
 	$(BIN)/flake8
+	$(BIN)/lint-imports --no-cache
 
 # The browser tests drive Debian's chromium (never a Playwright download).
 /usr/bin/chromium:
@@ -42,6 +43,7 @@ pytest: $(VENV)/.dev /usr/bin/chromium postgresql
 test: lint pytest
 
 bench: $(VENV)/.dev postgresql
+	$(BIN)/python bench/bench_request.py
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_forecast.py
 	$(BIN)/python bench/bench_web.py

@@ -6,18 +6,16 @@ every operation carries an example request and answer from api_examples.
 
 from __future__ import annotations
 
-import math
-
 import flask_smorest
-from flask import current_app, jsonify, render_template, request, url_for
-from stockPredictor import info, rounding
+from flask import jsonify, render_template, request, url_for
+from stockPredictor.data import info
+from stockPredictor.data.tickers import check_ticker
 from stockPredictor.errors import DataError, excerpt
-from stockPredictor.prices import check_ticker
+from stockPredictor.forecast import report
+from stockPredictor.store import ledger
 from werkzeug.exceptions import UnsupportedMediaType
 
-from . import api_examples, forecasting, schemas
-from . import errors as app_errors
-from . import ledger_view
+from . import api_examples, links, schemas, services
 
 # Views answer with jsonify, which is fast for thousands of rows; @blp.response documents the
 # shape, and the tests check every answer against that schema.
@@ -28,7 +26,8 @@ ERRORS = {400: "the body is not valid JSON",
           413: "the body is over a size limit (the message says which)",
           415: "the body is neither JSON nor a form",
           422: "a field is not valid (the message names it)",
-          503: "Yahoo Finance is unavailable and nothing else can serve the prices"}
+          503: "Yahoo Finance is unavailable and nothing else can serve the prices, or the "
+               "database that keeps what was asked for is down"}
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
@@ -65,11 +64,11 @@ def _document_errors(*statuses: int):
                   "can be served", example=api_examples.HEALTH_UNAVAILABLE)
 def healthz():
     """Whether the process can serve forecasts: its models, or why it cannot."""
-    registry = forecasting.registry()
+    registry = services.registry()
     body = {"status": "ok", "models": registry.names(),
-            "price_source": current_app.config["PRICE_SOURCE"],
+            "price_source": services.settings().price_source,
             # Down is reported, not fatal: forecasts are served from Yahoo or the sample.
-            "database": current_app.extensions["database"].status()}
+            "database": services.database().status()}
     if registry.skipped:
         body["skipped"] = registry.skipped  # path-free: the registry keeps them so
     if body["models"]:
@@ -85,9 +84,8 @@ def healthz():
 @blp.response(200, schemas.ModelList, example=api_examples.MODELS)
 def models():
     """The models this process serves, with what they were trained on."""
-    registry = forecasting.registry()
-    return jsonify(models=[forecasting.model_info(registry.get(name))
-                           for name in registry.names()])
+    registry = services.registry()
+    return jsonify(models=[report.describe(registry.get(name)) for name in registry.names()])
 
 
 @blp.route("/stocks/<ticker>")
@@ -97,7 +95,7 @@ def models():
 @_document_errors(404, 422, 503)
 def stock(ticker: str):
     """The info card of a ticker: name, source, dates, last close, day change, 52-week range."""
-    return jsonify(info.summary(forecasting.load_prices(check_ticker(ticker))))
+    return jsonify(info.summary(services.load_prices(check_ticker(ticker))))
 
 
 @blp.route("/stocks/<ticker>/history")
@@ -108,18 +106,9 @@ def stock(ticker: str):
 @_document_errors(404, 422, 503)
 def history(query: dict, ticker: str):
     """Daily prices of a ticker, oldest first, optionally from start (inclusive) to end."""
-    frame = forecasting.load_prices(check_ticker(ticker))
-    if query["start"]:
-        frame = frame.loc[str(query["start"]):]
-    if query["end"]:
-        frame = frame[frame.index < str(query["end"])]
-    columns = [rounding.prices(frame[c]) for c in ("open", "high", "low", "close")]
-    prices = [{"date": day, "open": o, "high": h, "low": lo, "close": c,
-               "volume": 0.0 if math.isnan(v) else v}
-              for day, o, h, lo, c, v in zip(frame.index.strftime("%Y-%m-%d"), *columns,
-                                             frame["volume"].tolist())]
+    frame = services.load_prices(check_ticker(ticker))
     return jsonify(ticker=frame.attrs.get("ticker"), source=frame.attrs.get("source"),
-                   prices=prices)
+                   prices=info.history(frame, query["start"], query["end"]))
 
 
 @blp.route("/forecasts")
@@ -133,13 +122,10 @@ def history(query: dict, ticker: str):
 def forecasts(query: dict):
     """The forecast ledger: every distinct forecast served, newest first, with its outcome."""
     ticker = check_ticker(query["ticker"]) if query["ticker"] else None
-    try:
-        answer = ledger_view.listing(ticker=ticker, model=query["model"], as_of=query["as_of"],
-                                     kind=query["kind"], limit=query["limit"],
-                                     offset=query["offset"])
-    except ledger_view.LedgerUnavailable as exc:
-        return app_errors.error_response(503, "database_unavailable", str(exc))
-    return jsonify(answer)
+    engine = services.database().require(ledger.LEDGER)  # down: a 503 from errors.py
+    return jsonify(links.ledger(ledger.listing(
+        engine, ticker=ticker, model=query["model"], as_of=query["as_of"], kind=query["kind"],
+        limit=query["limit"], offset=query["offset"])))
 
 
 @blp.route("/forecast", methods=["POST"])
@@ -155,14 +141,14 @@ def forecast():
     args = schemas.ForecastRequest().load(_forecast_body())
     upload = request.files.get("file")
     if upload is not None and upload.filename:
-        frame = forecasting.read_upload(upload, args["ticker"])
+        frame = services.read_upload(upload, args["ticker"])
     elif args["ticker"]:
-        frame = forecasting.load_prices(args["ticker"])
+        frame = services.load_prices(args["ticker"])
     else:
         raise DataError("ticker: give a ticker, or upload a CSV of prices as the field 'file'")
-    result = forecasting.run_forecast(frame, args["horizon"], args["as_of"], args["model"],
-                                      args["level"])
-    return jsonify(result)
+    answer = services.forecast(frame, args["horizon"], args["as_of"], args["model"],
+                               args["level"])
+    return jsonify(links.answer(answer, args["as_of"], args["model"]))
 
 
 def _forecast_body():

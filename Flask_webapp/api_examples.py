@@ -1,10 +1,11 @@
 """Example requests and answers for the OpenAPI document, so the API docs show real calls.
 
 Every answer here is what the app said to its request on the bundled sample (IBM's prices end on
-2013-03-01), cut short where it is long: two forecast days, two days of history. Only
-``fetched_at`` and ``age_days`` change from run to run. tests/webapp/test_api_docs.py checks
-each example against its schema and against the app's own answer, so a field added to a schema,
-or an answer that changes, is caught there and must be brought here.
+2013-03-01), cut short where it is long: two forecast days, two days of history, and the first
+two of a track record's 250 past forecasts. Only ``fetched_at`` and ``age_days`` change from run
+to run. tests/webapp/test_api_docs.py checks each example against its schema and against the
+app's own answer, so a field added to a schema, or an answer that changes, is caught there and
+must be brought here.
 """
 
 from __future__ import annotations
@@ -20,20 +21,20 @@ IBM_MODEL = {
     "name": "ibm", "scope": "ticker", "arch": "lstm", "target": "log_return", "window": 20,
     "tickers": ["IBM"], "trained_from": "2000-03-01", "trained_to": "2011-03-18",
     "data_to": "2013-03-01",
-    "test_mae_vs_naive": [1.0, 1.0005, 1.0004, 1.0004, 1.0008, 1.0011, 1.0013, 1.0013, 1.0016,
-                          1.0011, 1.0015, 1.0015, 1.001, 1.0009, 1.0006, 1.0006, 1.0005, 1.0002,
-                          0.9999, 0.9997, 0.9995, 0.999, 0.999, 0.9989, 0.9991, 0.9992, 0.9989,
-                          0.9986, 0.9983, 0.9983],
-    "policy": {**POLICY, "start": "2009-04-08", "end": "2011-03-17", "served_steps": 0}}
+    "policy": {**POLICY, "start": "2009-04-08", "end": "2011-03-17", "served_steps": 0},
+    "network_test_mae_vs_naive": [
+        1.0, 1.0005, 1.0004, 1.0004, 1.0008, 1.0011, 1.0013, 1.0013, 1.0016, 1.0011, 1.0015,
+        1.0015, 1.001, 1.0009, 1.0006, 1.0006, 1.0005, 1.0002, 0.9999, 0.9997, 0.9995, 0.999,
+        0.999, 0.9989, 0.9991, 0.9992, 0.9989, 0.9986, 0.9983, 0.9983]}
 GENERAL_MODEL = {
     "name": "general", "scope": "general", "arch": "lstm", "target": "log_return", "window": 60,
     "tickers": ["AAPL", "FB", "GOOG", "IBM", "MSFT"], "trained_from": "2000-03-01",
     "trained_to": "2013-01-17", "data_to": "2013-03-01",
-    "test_mae_vs_naive": [1.0004, 0.9941, 0.9935, 0.9927, 0.9851, 0.9799, 0.9814, 0.9783, 0.9801,
-                          0.9758, 0.9687, 0.9691, 0.965, 0.9676, 0.9699, 0.9706, 0.9683, 0.9712,
-                          0.9713, 0.9726, 0.9716, 0.9707, 0.969, 0.9713, 0.9744, 0.9756, 0.9716,
-                          0.973, 0.9744, 0.9733],
-    "policy": {**POLICY, "start": "2009-04-08", "end": "2013-01-16", "served_steps": 20}}
+    "policy": {**POLICY, "start": "2009-04-08", "end": "2013-01-16", "served_steps": 20},
+    "network_test_mae_vs_naive": [
+        1.0004, 0.9941, 0.9935, 0.9927, 0.9851, 0.9799, 0.9814, 0.9783, 0.9801, 0.9758, 0.9687,
+        0.9691, 0.965, 0.9676, 0.9699, 0.9706, 0.9683, 0.9712, 0.9713, 0.9726, 0.9716, 0.9707,
+        0.969, 0.9713, 0.9744, 0.9756, 0.9716, 0.973, 0.9744, 0.9733]}
 NO_CHANGE_VERDICT = ("2 days ahead this model serves the no-change forecast: on its validation "
                      "data its own forecast did not beat no change convincingly.")
 
@@ -56,28 +57,62 @@ HISTORY = {"ticker": "IBM", "source": "sample", "prices": [
      "volume": 4689200.0}]}
 
 FORECAST_REQUEST = {"ticker": "IBM", "horizon": 2}
+NEXT_DAYS = ("2013-03-04", "2013-03-05")
+
+
+def rows(days, **columns) -> list[dict]:
+    """Dated rows from parallel columns: rows(days, close=[...]) is [{"date", "close"}, ...]."""
+    return [{"date": day, **{name: values[i] for name, values in columns.items()}}
+            for i, day in enumerate(days)]
+
+
+# The ibm model serves no change at every step (its validation never convincingly beat it):
+# its record against no change is 1 and p = 1 at each, and a direction is never scored.
+NO_CHANGE = {"policy_weights": [0.0] * 30, "mae_vs_naive": [1.0] * 30,
+             "p_value_vs_naive": [1.0] * 30, "directional_accuracy": [None] * 30}
 FORECAST = {
     "ticker": "IBM", "model": "ibm", "as_of": "2013-03-01", "source": "sample",
     "last_close": 175.2712, "horizon": 2, "level": 0.8,
-    "forecast": [{"date": "2013-03-04", "close": 175.2712, "low": 173.2962, "high": 177.2687},
-                 {"date": "2013-03-05", "close": 175.2712, "low": 172.3598, "high": 178.2318}],
-    "actual": None, "model_info": IBM_MODEL, "data": SAMPLE_DATA,
+    "forecast": rows(NEXT_DAYS, close=[175.2712] * 2, low=[173.2962, 172.3598],
+                     high=[177.2687, 178.2318]),
+    "bands": {"0.5": rows(NEXT_DAYS, low=[174.3629, 173.7381], high=[176.1842, 176.8178]),
+              "0.8": rows(NEXT_DAYS, low=[173.2962, 172.3598], high=[177.2687, 178.2318]),
+              "0.95": rows(NEXT_DAYS, low=[171.2791, 169.8541], high=[179.3563, 180.8611])},
+    "actual": None, "outcome": None,
+    "baselines": {"naive": rows(NEXT_DAYS, close=[175.2712] * 2),
+                  "long_run_drift": rows(NEXT_DAYS, close=[175.3177, 175.3642])},
     "track_record": {
-        "available": True, "origins": 250, "horizon": 2, "start": "2012-02-29",
-        "end": "2013-02-27", "level": 0.8, "origins_in_training": 0, "mae_vs_naive": [1.0, 1.0],
-        "p_value_vs_naive": [1.0, 1.0], "policy_weights": [0.0, 0.0],
-        "directional_accuracy": [None, None], "coverage": [0.824, 0.808],
-        "verdict": NO_CHANGE_VERDICT},
-    "notices": [SAMPLE_NOTICE], "url": None}
+        "available": True, "origins": 250, "steps": 30, "horizon": 2, "start": "2012-01-19",
+        "end": "2013-01-16", "level": 0.8, "origins_in_training": 0, **NO_CHANGE,
+        "coverage": [0.832, 0.816, 0.824, 0.828, 0.836, 0.828, 0.82, 0.816, 0.812, 0.804, 0.808,
+                     0.788, 0.78, 0.756, 0.756, 0.756, 0.748, 0.74, 0.752, 0.756, 0.768, 0.78,
+                     0.784, 0.788, 0.784, 0.788, 0.764, 0.78, 0.792, 0.788],
+        "verdict": NO_CHANGE_VERDICT,
+        "past": rows(("2012-01-23", "2012-01-24"), forecast=[152.6895, 159.4561],
+                     actual=[160.691, 162.3404], last_close=[152.6895, 159.4561])},
+    "model_info": IBM_MODEL, "data": SAMPLE_DATA, "notices": [SAMPLE_NOTICE], "kind": "replay",
+    "url": None}
 PAST_REQUEST = {"ticker": "IBM", "horizon": 2, "as_of": "2013-02-26", "level": 0.8}
+PAST_DAYS = ("2013-02-27", "2013-02-28")
 PAST_FORECAST = {
     **FORECAST, "as_of": "2013-02-26", "last_close": 172.0147,
-    "forecast": [{"date": "2013-02-27", "close": 172.0147, "low": 170.1076, "high": 173.9432},
-                 {"date": "2013-02-28", "close": 172.0147, "low": 169.1865, "high": 174.8902}],
-    "actual": [{"date": "2013-02-27", "close": 174.7702},
-               {"date": "2013-02-28", "close": 173.4745}],
-    "track_record": {**FORECAST["track_record"], "start": "2012-02-24", "end": "2013-02-22",
-                     "coverage": [0.828, 0.812]}}
+    "forecast": rows(PAST_DAYS, close=[172.0147] * 2, low=[170.1076, 169.1865],
+                     high=[173.9432, 174.8902]),
+    "bands": {"0.5": rows(PAST_DAYS, low=[171.1506, 170.5344], high=[172.8832, 173.5079]),
+              "0.8": rows(PAST_DAYS, low=[170.1076, 169.1865], high=[173.9432, 174.8902]),
+              "0.95": rows(PAST_DAYS, low=[168.1328, 166.7469], high=[175.9862, 177.4489])},
+    "actual": rows(PAST_DAYS, close=[174.7702, 173.4745]),
+    "outcome": {"days": 2, "mean_error": -2.10764, "mean_absolute_error": 2.10764,
+                "mean_absolute_percent": 1.21, "level": 0.8, "inside": 1},
+    "baselines": {"naive": rows(PAST_DAYS, close=[172.0147] * 2),
+                  "long_run_drift": rows(PAST_DAYS, close=[172.0594, 172.1041])},
+    "track_record": {
+        **FORECAST["track_record"], "start": "2012-01-13", "end": "2013-01-11",
+        "coverage": [0.832, 0.812, 0.816, 0.82, 0.832, 0.828, 0.82, 0.82, 0.816, 0.804, 0.812,
+                     0.792, 0.792, 0.764, 0.764, 0.764, 0.752, 0.744, 0.752, 0.756, 0.768, 0.78,
+                     0.784, 0.788, 0.784, 0.788, 0.764, 0.78, 0.792, 0.788],
+        "past": rows(("2012-01-18", "2012-01-19"), forecast=[151.5391, 152.2496],
+                     actual=[153.1547, 152.6895], last_close=[151.5391, 152.2496])}}
 
 # The last 21 days of the sample's IBM prices as Yahoo exports them: the fewest rows the ibm model
 # (a window of 20 daily returns) forecasts from, too few for a track record.
@@ -108,9 +143,11 @@ Date,Open,High,Low,Close,Adj Close,Volume
 UPLOAD_REQUEST = {"ticker": "IBM", "horizon": 2, "file": UPLOAD_CSV}
 UPLOAD_FORECAST = {
     "ticker": "IBM", "model": "ibm", "as_of": "2013-03-01", "source": "csv", "last_close": 175.27,
-    "horizon": 2,
-    "forecast": [{"date": "2013-03-04", "close": 175.27}, {"date": "2013-03-05", "close": 175.27}],
-    "actual": None, "model_info": IBM_MODEL,
+    "horizon": 2, "level": None, "forecast": rows(NEXT_DAYS, close=[175.27] * 2), "bands": {},
+    "actual": None, "outcome": None,
+    "baselines": {"naive": rows(NEXT_DAYS, close=[175.27] * 2),
+                  "long_run_drift": rows(NEXT_DAYS, close=[175.3001, 175.3301])},
+    "model_info": IBM_MODEL,
     "data": {"source": "csv", "source_label": "Uploaded file",
              "fetched_at": "2026-11-23T09:02:56+00:00", "first_date": "2013-01-31",
              "last_date": "2013-03-01", "age_days": 5015, "stale": False,
@@ -119,7 +156,7 @@ UPLOAD_FORECAST = {
         "available": False, "reason": "no origin for a 2-day track record before 2013-03-01: "
         "an origin needs 21 rows of prices up to it and 2 trading days after it, and the prices "
         "from 2013-01-31 hold 21 rows"},
-    "notices": [],
+    "notices": [], "kind": "replay",
     # The stored file's forecast page: a permanent address, which outlives a restart.
     "url": "/prediction/upload/1?horizon=2"}
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from flask import Flask, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
-from stockPredictor.errors import (ArtifactError, DataError, NotTrainedError,
-                                   SourceUnavailableError, StockPredictorError,
-                                   UnknownTickerError, UnknownUploadError, excerpt,
-                                   without_folders)
+from stockPredictor.errors import (ArtifactError, DatabaseUnavailableError, DataError,
+                                   NotTrainedError, SettingError, SourceUnavailableError,
+                                   StockPredictorError, UnknownTickerError, UnknownUploadError,
+                                   excerpt, without_folders)
 from werkzeug.exceptions import HTTPException
 
 from . import security
@@ -23,13 +23,15 @@ PACKAGE_ERRORS = (
     (UnknownUploadError, 404, "unknown_upload"),
     (NotTrainedError, 404, "unknown_model"),
     (SourceUnavailableError, 503, "source_unavailable"),
+    (DatabaseUnavailableError, 503, "database_unavailable"),
     (DataError, 422, "invalid_input"),
     (ArtifactError, 500, "model_error"),
+    (SettingError, 500, "setting_error"),
 )
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
               413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input"}
 TITLES = {404: "Not found", 405: "Not allowed here", 413: "File too large",
-          415: "Unsupported upload", 422: "Please check your input", 503: "Prices unavailable"}
+          415: "Unsupported upload", 422: "Please check your input", 503: "Temporarily unavailable"}
 
 
 def error_response(status: int, code: str, message: str,
@@ -47,9 +49,10 @@ def without_server_paths(message: str) -> str:
     """``message`` with the server's folders replaced by their names: no answer shows a path."""
     # The package's messages serve people at a terminal too, where a path helps; over the web it
     # tells strangers how the server is laid out.
+    settings = current_app.extensions.get("settings")
     return without_folders(message, {
-        current_app.config.get("MODELS_DIR"): "the models folder",
-        current_app.config.get("CACHE_DIR"): "the cache folder",
+        settings and settings.models_dir: "the models folder",
+        settings and settings.cache_dir: "the cache folder",
         Path(current_app.root_path).parent: "the app's folder"})
 
 
@@ -80,7 +83,8 @@ def package_status(exc: StockPredictorError) -> tuple[int, str, str]:
         if isinstance(exc, kind):
             if status == 500:
                 log.error("%s: %s", code, exc)
-                return status, code, "the model could not be used; the server log says why"
+                what = "the model" if code == "model_error" else "a setting"
+                return status, code, f"{what} could not be used; the server log says why"
             return status, code, str(exc)
     log.error("unmapped package error: %r", exc)
     return 500, "internal_error", "something went wrong on our side"

@@ -7,22 +7,18 @@ from collections.abc import Callable, Mapping
 
 import marshmallow as ma
 from marshmallow import fields, validate
-from stockPredictor.bands import DEFAULT_LEVEL, LEVELS
-from stockPredictor.config import MAX_HORIZON
+from stockPredictor.data.frame import FIRST_DAY, LAST_DAY
+from stockPredictor.data.tickers import TICKER_MAX_CHARS, TICKER_PATTERN, TICKER_RULE
 from stockPredictor.errors import excerpt
-from stockPredictor.predict import DEFAULT_HORIZON
-from stockPredictor.prices import TICKER_PATTERN
+from stockPredictor.forecast.bands import DEFAULT_LEVEL, LEVELS, level_list
+from stockPredictor.forecast.predict import DEFAULT_HORIZON
+from stockPredictor.model.config import MAX_HORIZON
+from stockPredictor.store.ledger import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
-TICKER_RULE = "1 to 15 letters, digits or . - ^ = (for example IBM, BRK-B, ^GSPC, BTC-USD)"
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-# Days a request may name. pandas' Timestamp ends at 1677-09-22 and 2262-04-11, so a day outside
-# them would fail deep in the price code; no market data here is older than 1900 anyway.
-EARLIEST_DAY = dt.date(1900, 1, 1)
-LATEST_DAY = dt.date(2200, 12, 31)
 FORECAST_FIELDS = "ticker, horizon, as_of, level and model"
 HORIZON_RULE = f"must be a whole number of trading days from 1 to {MAX_HORIZON}"
 MODEL_RULE = "must be the name of a loaded model (see /api/v1/models)"
-LEVEL_RULE = f"{', '.join(map(str, LEVELS[:-1]))} or {LEVELS[-1]}"
 
 
 class _TickerRule(validate.Validator):
@@ -40,7 +36,7 @@ def _ticker(description: str = "a ticker", **kwargs) -> fields.String:
     return fields.String(validate=_TickerRule(), error_messages={
         "invalid": f"must be a string of {TICKER_RULE}"}, metadata={
         "example": "IBM", "description": description, "pattern": TICKER_PATTERN.pattern,
-        "minLength": 1, "maxLength": 15}, **kwargs)
+        "minLength": 1, "maxLength": TICKER_MAX_CHARS}, **kwargs)
 
 
 class Day(fields.Date):
@@ -49,8 +45,8 @@ class Day(fields.Date):
     default_error_messages = {"invalid": "must be a date as YYYY-MM-DD",
                               "range": "must be a day from {earliest} to {latest}"}
 
-    def __init__(self, *, earliest: dt.date = EARLIEST_DAY,
-                 latest: dt.date | Callable[[], dt.date] = LATEST_DAY, **kwargs):
+    def __init__(self, *, earliest: dt.date = FIRST_DAY,
+                 latest: dt.date | Callable[[], dt.date] = LAST_DAY, **kwargs):
         self.earliest, self.latest = earliest, latest
         metadata = dict(kwargs.pop("metadata", {}))
         rule = f"a day from {earliest} to {self._latest_label()}"
@@ -90,7 +86,7 @@ class BandLevel(fields.Float):
         except ma.ValidationError:
             level = None  # not a number at all: the same sentence as for 0.7
         if level not in LEVELS:
-            raise ma.ValidationError(f"{excerpt(value)} is not a band level: use {LEVEL_RULE}")
+            raise ma.ValidationError(f"{excerpt(value)} is not a band level: use {level_list()}")
         return level
 
 
@@ -227,8 +223,10 @@ class ModelSummary(ma.Schema):
         "description": "last day of the prices that shaped its weights (training and validation)"})
     data_to = fields.String(allow_none=True, metadata={
         "description": "last day of its data; the days after trained_to were held out for testing"})
-    test_mae_vs_naive = fields.List(fields.Float(), allow_none=True, metadata={
-        "description": "test-split MAE over the naive forecast's, per horizon step"})
+    network_test_mae_vs_naive = fields.List(fields.Float(), allow_none=True, metadata={
+        "description": "per step: the raw network's MAE over the naive forecast's on its "
+                       "held-out test windows at training time, before its point policy (not "
+                       "the served forecast's: its record is the answer's track_record)"})
     policy = fields.Nested(PolicySummary, allow_none=True, metadata={
         "description": "the per-step weight toward the naive forecast; null: the raw network"})
 
@@ -300,17 +298,31 @@ class ClosePoint(ma.Schema):
     high = fields.Float()
 
 
+class PastForecast(ma.Schema):
+    """A forecast the track record scores, on the day it was for, beside that day's close."""
+
+    date = fields.String(required=True, metadata={"description": "the day it was for"})
+    forecast = fields.Float(required=True)
+    actual = fields.Float(required=True)
+    last_close = fields.Float(required=True, metadata={
+        "description": "the close when it was made: the no-change forecast"})
+
+
 class TrackRecord(ma.Schema):
-    """How the model did on this series before the forecast, against assuming no change."""
+    """How the model did on this series before the forecast, against assuming no change, on ONE
+    set of origins: every figure and both pictures score the same past forecasts."""
 
     available = fields.Boolean(required=True)
     reason = fields.String(metadata={"description": "why there is no track record"})
-    origins = fields.Integer(metadata={"description": "past forecasts scored"})
+    origins = fields.Integer(metadata={"description": "past forecasts scored: one per origin"})
+    steps = fields.Integer(metadata={
+        "description": "steps scored at every origin (the per-step lists' length)"})
     horizon = fields.Integer()
-    start = fields.String(metadata={"description": "first past forecast's date"})
-    end = fields.String(metadata={"description": "last past forecast's date"})
-    level = fields.Float(metadata={"description": "the band whose coverage is scored: always "
-                                                  "the 80% band, whatever level was asked for"})
+    start = fields.String(metadata={"description": "first origin: the day the first scored "
+                                                   "forecast was made"})
+    end = fields.String(metadata={"description": "last origin"})
+    level = fields.Float(metadata={"description": "the band whose coverage is scored: the "
+                                                  "level the answer was asked at"})
     origins_in_training = fields.Integer()
     mae_vs_naive = fields.List(fields.Float(allow_none=True), metadata={
         "description": "per step: MAE over the naive forecast's MAE (below 1 beats it)"})
@@ -325,10 +337,34 @@ class TrackRecord(ma.Schema):
     coverage = fields.List(fields.Float(allow_none=True), metadata={
         "description": "per step: share of actual prices inside the band"})
     verdict = fields.String()
+    past = fields.List(fields.Nested(PastForecast), metadata={
+        "description": "the forecasts horizon days ahead made at the same origins, oldest first"})
+
+
+class BandPoint(ma.Schema):
+    """A day's band at one level."""
+
+    date = fields.String(required=True)
+    low = fields.Float(required=True)
+    high = fields.Float(required=True)
+
+
+class Outcome(ma.Schema):
+    """How the forecast did on the days whose close is known (an as_of in the past)."""
+
+    days = fields.Integer(required=True, metadata={"description": "days with a known close"})
+    mean_error = fields.Float(required=True, metadata={"description": "mean of forecast minus "
+                                                                      "actual"})
+    mean_absolute_error = fields.Float(required=True)
+    mean_absolute_percent = fields.Float(required=True, metadata={
+        "description": "mean absolute error in percent of the actual close"})
+    level = fields.Float(required=True, allow_none=True)
+    inside = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "closes inside the band; null without a band"})
 
 
 class ForecastResult(ma.Schema):
-    """A forecast, the prices it started from, and the actual prices when they are known."""
+    """The whole answer: the forecast and its bands, how far to trust it, and what happened."""
 
     ticker = fields.String(required=True)
     model = fields.String(required=True)
@@ -336,26 +372,36 @@ class ForecastResult(ma.Schema):
     source = fields.String(required=True)
     last_close = fields.Float(required=True)
     horizon = fields.Integer(required=True)
-    level = fields.Float(allow_none=True)
+    level = fields.Float(required=True, allow_none=True, metadata={
+        "description": "the band's level: the forecast rows' low and high, the outcome and the "
+                       "track record's coverage all use it; null when no band could be made"})
     forecast = fields.List(fields.Nested(ClosePoint), required=True)
+    bands = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(BandPoint)),
+                        required=True, metadata={
+                            "description": "the band at every offered level, by level"})
     actual = fields.List(fields.Nested(ClosePoint), allow_none=True, required=True, metadata={
         "description": "actual closes on the forecast dates, when as_of is in the past"})
+    outcome = fields.Nested(Outcome, required=True, allow_none=True)
+    baselines = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ClosePoint)),
+                            required=True, metadata={
+                                "description": "the no-change and long-run-drift forecasts"})
     model_info = fields.Nested(ModelSummary, required=True)
     data = fields.Nested(Freshness, required=True)
     track_record = fields.Nested(TrackRecord, required=True)
     notices = fields.List(fields.String(), required=True, metadata={
         "description": "every sentence to read beside the forecast: the data's notices, and an "
                        "as_of after the last price moved to it"})
+    kind = fields.String(required=True, validate=validate.OneOf(["live", "replay"]), metadata={
+        "description": "live: made from the latest fresh Yahoo close, its outcome unknown then; "
+                       "replay: a past as_of, the bundled sample, a stale copy or an upload"})
     url = fields.String(required=True, allow_none=True, metadata={
         "description": "an uploaded file's permanent forecast page, such as "
                        "/prediction/upload/7?horizon=4 (null for a ticker, or when the database "
                        "that keeps uploads is down)"})
 
 
-LEDGER_MAX_LIMIT = 200
-LEDGER_MAX_OFFSET = 1_000_000_000  # far past any ledger, and inside every database's integers
-LIMIT_RULE = f"must be a whole number from 1 to {LEDGER_MAX_LIMIT}"
-OFFSET_RULE = f"must be a whole number from 0 to {LEDGER_MAX_OFFSET:,}"
+LIMIT_RULE = f"must be a whole number from 1 to {MAX_LIMIT}"
+OFFSET_RULE = f"must be a whole number from 0 to {MAX_OFFSET:,}"
 
 
 class LedgerQuery(ma.Schema):
@@ -375,11 +421,11 @@ class LedgerQuery(ma.Schema):
         ["live", "replay"], error="must be live or replay"), metadata={
         "example": "live", "description": "live: made on the latest price, outcome unknown "
         "then; replay: made as of a past day, on the bundled sample or on an upload"})
-    limit = WholeNumber(load_default=50, validate=validate.Range(1, LEDGER_MAX_LIMIT,
-                                                                 error=LIMIT_RULE),
+    limit = WholeNumber(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT,
+                                                                            error=LIMIT_RULE),
                         error_messages={"invalid": LIMIT_RULE, "too_large": LIMIT_RULE},
-                        metadata={"example": 50, "description": "forecasts per page"})
-    offset = WholeNumber(load_default=0, validate=validate.Range(0, LEDGER_MAX_OFFSET,
+                        metadata={"example": DEFAULT_LIMIT, "description": "forecasts per page"})
+    offset = WholeNumber(load_default=0, validate=validate.Range(0, MAX_OFFSET,
                                                                  error=OFFSET_RULE),
                          error_messages={"invalid": OFFSET_RULE, "too_large": OFFSET_RULE},
                          metadata={"example": 0, "description": "forecasts to skip, newest "

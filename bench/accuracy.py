@@ -27,9 +27,11 @@ sys.path.insert(0, str(ROOT / "LSTM_predictor"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stockPredictor import evaluate, policy, prices  # noqa: E402
+from stockPredictor.forecast import evaluate  # noqa: E402
+from stockPredictor.model import policy  # noqa: E402
+from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.errors import DataError  # noqa: E402
-from stockPredictor.preload import Registry  # noqa: E402
+from stockPredictor.model.registry import Registry  # noqa: E402
 
 HORIZON = 30
 STEPS = (1, 2, 5, 10, 20, 30)
@@ -41,7 +43,7 @@ def backtests(artifact, decay="default") -> list:
     results = []
     for ticker in artifact.tickers:
         try:
-            results.append(evaluate.backtest(prices.load(ticker, "sample"), artifact,
+            results.append(evaluate.backtest(load_prices(ticker, "sample"), artifact,
                                              horizon=HORIZON, **extra))
         except DataError:
             continue  # FB: no held-out origin

@@ -23,10 +23,10 @@ import numpy as np  # noqa: E402
 from bench_runtime import median_ms  # noqa: E402
 from loadkit import print_table  # noqa: E402
 
-from stockPredictor import prices  # noqa: E402
-from stockPredictor.evaluate import backtest  # noqa: E402
+from stockPredictor.data.sources import load as load_prices  # noqa: E402
+from stockPredictor.forecast.evaluate import backtest  # noqa: E402
 from stockPredictor.lru import ByteBoundedLRU  # noqa: E402
-from stockPredictor.preload import Registry  # noqa: E402
+from stockPredictor.model.registry import Registry  # noqa: E402
 
 ORIGINS = 250
 
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--horizon", type=int, default=30, help="trading days per forecast")
     args = parser.parse_args()
     registry = Registry().load()
-    frame = prices.load("IBM", "sample")
+    frame = load_prices("IBM", "sample")
     rows = [bench_model(a, frame, args.horizon, args.reps) for a in registry.artifacts.values()]
     print(f"one-year backtest of IBM, median of {args.reps} runs; numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs")

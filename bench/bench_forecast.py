@@ -28,10 +28,10 @@ import numpy as np  # noqa: E402
 from bench_runtime import median_ms  # noqa: E402
 from loadkit import print_table  # noqa: E402
 
-from stockPredictor import prices  # noqa: E402
+from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.lru import ByteBoundedLRU  # noqa: E402
-from stockPredictor.predict import forecast  # noqa: E402
-from stockPredictor.preload import Registry  # noqa: E402
+from stockPredictor.forecast.predict import forecast  # noqa: E402
+from stockPredictor.model.registry import Registry  # noqa: E402
 
 HORIZON = 4
 
@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=30, help="timed calls per cell")
     args = parser.parse_args()
     registry = Registry().load()
-    frame = prices.load("IBM", "sample")
+    frame = load_prices("IBM", "sample")
     rows = [bench_model(a, frame, args.reps) for a in registry.artifacts.values()]
     print(f"forecast of {HORIZON} days for IBM, median of {args.reps} calls; "
           f"keras {keras.__version__}, {os.cpu_count()} CPUs")

@@ -36,7 +36,7 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
-from stockPredictor import prices
+from stockPredictor.data.sample import from_sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -57,7 +57,7 @@ def build_requests(count: int, seed: int = SHUFFLE_SEED) -> tuple[list[bytes], l
     rng = random.Random(seed)
     days, notes = {}, []
     for ticker in TICKERS:
-        index = prices.from_sample(ticker).index
+        index = from_sample(ticker).index
         if len(index) <= MIN_HISTORY:
             notes.append(f"{ticker} left out: {len(index)} trading days, fewer than the "
                          f"{MIN_HISTORY} needed before an as_of")
@@ -190,12 +190,12 @@ def _size_mb(url: str, engine) -> float:
 
 def table_rows(runs: int) -> list[tuple]:
     """Seconds tables.build takes over IBM's bundled prices, per committed model, from cold."""
-    from stockPredictor import tables
+    from stockPredictor.forecast import tables
     from stockPredictor.lru import ByteBoundedLRU
-    from stockPredictor.preload import Registry
+    from stockPredictor.model.registry import Registry
     from threadpoolctl import threadpool_limits
 
-    frame = prices.from_sample("IBM")
+    frame = from_sample("IBM")
     span = f"{frame.index[0]:%Y-%m-%d}..{frame.index[-1]:%Y-%m-%d}"
     rows = []
     for name, artifact in Registry().load().artifacts.items():

@@ -23,9 +23,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from loadkit import print_table  # noqa: E402
 
-from stockPredictor.config import ModelConfig  # noqa: E402
-from stockPredictor.models import build_model  # noqa: E402
-from stockPredictor.runtime import load_model  # noqa: E402
+from stockPredictor.model.config import ModelConfig  # noqa: E402
+from stockPredictor.training.networks import build_model  # noqa: E402
+from stockPredictor.model.runtime import load_model  # noqa: E402
 
 BATCH = 250
 HEADER = ("model", "windows", "runtime ms", "predict ms", "model(x) ms", "x predict",

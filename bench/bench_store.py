@@ -29,9 +29,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stockPredictor import prices  # noqa: E402
-from stockPredictor.predict import forecast  # noqa: E402
-from stockPredictor.preload import Registry  # noqa: E402
+from stockPredictor.data.sample import SAMPLE_TICKERS, from_sample  # noqa: E402
+from stockPredictor.forecast.predict import forecast  # noqa: E402
+from stockPredictor.model.registry import Registry  # noqa: E402
 from stockPredictor.store import engine_for, ledger, upgrade  # noqa: E402
 from stockPredictor.store.prices import PriceStore  # noqa: E402
 
@@ -46,7 +46,7 @@ TABLES = ("prices", "fetch_state", "forecasts", "forecast_rows", "uploads")
 
 def sample_as_yahoo(ticker: str, start=None) -> pd.DataFrame:
     """The bundled history of ``ticker`` from ``start``, standing in for Yahoo's answer."""
-    frame = prices.from_sample(ticker)
+    frame = from_sample(ticker)
     frame = frame if start is None else frame[frame.index >= pd.Timestamp(start)]
     frame.attrs["source"] = "yahoo"
     return frame
@@ -58,7 +58,7 @@ def fill(url: str, entries: int) -> dict:
     try:
         start = time.perf_counter()
         store = PriceStore(engine, sample_as_yahoo)
-        frames = {ticker: store.load(ticker) for ticker in prices.SAMPLE_TICKERS}
+        frames = {ticker: store.load(ticker) for ticker in SAMPLE_TICKERS}
         store_s = time.perf_counter() - start
         registry = Registry().load()
         rng = random.Random(SEED)
@@ -142,7 +142,7 @@ def main() -> None:
         per_entry = (found["sizes"]["forecasts"] + found["sizes"]["forecast_rows"]) / 1e3
         sizes.append((kind, *(f"{mb[name]:.2f}" for name in TABLES), f"{mb['total']:.2f}",
                       f"{empty:.2f}", f"{per_entry / found['entries']:.2f}"))
-    print(f"\n## What was written ({len(prices.SAMPLE_TICKERS)} sample tickers' full histories; "
+    print(f"\n## What was written ({len(SAMPLE_TICKERS)} sample tickers' full histories; "
           f"distinct forecasts, horizons 1-30 drawn uniformly, batches of {BATCH})")
     print_table(rows, ("database", "price rows", "ledger entries", "forecast rows",
                        "store fill s", "ledger write s", "ms per entry"))

@@ -56,8 +56,8 @@ def distinct_bodies(count: int) -> list[dict]:
     """IBM forecasts at varied horizons and as_of dates, shuffled with a fixed seed."""
     import random
 
-    from stockPredictor import prices
-    days = prices.from_sample("IBM").index[300:]
+    from stockPredictor.data.sample import from_sample
+    days = from_sample("IBM").index[300:]
     rng = random.Random(0)
     return [{"ticker": "IBM", "horizon": rng.randint(1, 30),
              "as_of": days[rng.randrange(len(days))].strftime("%Y-%m-%d")} for _ in range(count)]

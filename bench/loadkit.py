@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
 from tests.servers import free_port, serve  # noqa: E402
 from tests.webapp.test_procfile import children, procfile_web_command  # noqa: E402
 
-APP_MODULE = "Flask_webapp.app:app"
+APP_MODULE = "Flask_webapp.wsgi:app"
 SEED_MODULE = "bench.seed_app:app"
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT", "FB")
 CLIENT_TIMEOUT = 30.0    # Heroku's router drops a request after 30 s

@@ -23,11 +23,11 @@ import joblib
 import numpy as np
 import pandas as pd
 from flask import Flask, jsonify, request
-from stockPredictor import prices
-from stockPredictor.artifacts import load
-from stockPredictor.data_generator import Windowing
+from stockPredictor.data.sample import from_sample
+from stockPredictor.model.artifacts import load
+from stockPredictor.model.windowing import Windowing
 from stockPredictor.errors import DataError, UnknownTickerError
-from stockPredictor.predict import history_until
+from stockPredictor.forecast.predict import history_until
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,7 +52,7 @@ def seed_forecast(ticker: str, horizon: int, as_of=None) -> list[float]:
     model = keras.models.load_model(FOLDER / "model.h5", compile=False)
     windowing = Windowing.from_config(CONFIG, joblib.load(FOLDER / "scaler.pkl"))
     need = windowing.rows_needed
-    closes = list(history_until(prices.from_sample(ticker), as_of)["close"].to_numpy(float))
+    closes = list(history_until(from_sample(ticker), as_of)["close"].to_numpy(float))
     if len(closes) < need:
         raise DataError(f"only {len(closes)} closes up to {as_of}; {need} are needed")
     forecast = []

@@ -53,7 +53,12 @@ import numpy as np  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from stockPredictor import artifacts, bands, evaluate, metrics, policy, prices  # noqa: E402
+from stockPredictor.model import artifacts  # noqa: E402
+from stockPredictor.forecast import bands  # noqa: E402
+from stockPredictor.forecast import evaluate  # noqa: E402
+from stockPredictor.forecast import metrics  # noqa: E402
+from stockPredictor.model import policy  # noqa: E402
+from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.errors import DataError  # noqa: E402
 
 ALL_TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
@@ -116,7 +121,7 @@ def train(candidate: Candidate, folder: Path) -> tuple[artifacts.Artifact, float
     if (out / artifacts.META_FILE).exists():  # --keep from an earlier run: reuse, with a policy
         model = artifacts.load(out)
         if "policy" not in model.metadata:
-            frames = {t: prices.load(t, "sample") for t in model.tickers}
+            frames = {t: load_prices(t, "sample") for t in model.tickers}
             artifacts.update_metadata(out, policy=policy.fit(model, frames))
             model = artifacts.load(out)
         print("  reused the model trained before", flush=True)
@@ -242,7 +247,7 @@ def main() -> None:
     unknown = sorted(set(args.tickers) - set(SCORED))
     if unknown:
         parser.error(f"per-ticker candidates are scored on {', '.join(SCORED)}, not {unknown}")
-    frames = {t: prices.load(t, "sample") for t in ALL_TICKERS}
+    frames = {t: load_prices(t, "sample") for t in ALL_TICKERS}
     models, summaries, info, total = {}, {}, {}, 0.0
     with tempfile.TemporaryDirectory(prefix="select-model-") as scratch:
         for candidate in candidates(args.tickers, args.variants):

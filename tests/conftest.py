@@ -10,23 +10,33 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests never reach Yahoo: anything that asks for "auto" prices gets the bundled sample.
 os.environ["PRICE_SOURCE"] = "sample"
 
-from stockPredictor import prices  # noqa: E402
-from stockPredictor.config import ModelConfig, TrainConfig  # noqa: E402
+from stockPredictor import settings  # noqa: E402
+from stockPredictor.data.synthetic import synthetic  # noqa: E402
+from stockPredictor.data.yahoo import import_yfinance  # noqa: E402
+from stockPredictor.model.config import ModelConfig, TrainConfig  # noqa: E402
 
 TINY_MODEL = ModelConfig(window=5, units=4, layers=1, dropout=0.0, output_steps=5)
 TINY_TRAINING = TrainConfig(epochs=1, batch_size=32, patience=1, seed=7)
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the environment anew: the settings a test sets take effect in it only."""
+    settings.reset()
+    yield
+    settings.reset()
+
+
 @pytest.fixture(scope="session")
 def walk():
     """A seeded random walk of 400 business days."""
-    return prices.synthetic("random_walk", n=400, seed=1, ticker="WALK")
+    return synthetic("random_walk", n=400, seed=1, ticker="WALK")
 
 
 @pytest.fixture(scope="session")
 def tiny_artifact(tmp_path_factory, walk):
     """An artifact trained by train.fit with the tiniest settings, shared by the session."""
-    from stockPredictor import train
+    from stockPredictor.training import train
 
     out = tmp_path_factory.mktemp("models") / "walk"
     return train.fit({"WALK": walk}, TINY_MODEL, TINY_TRAINING, out, report=lambda line: None)
@@ -35,7 +45,7 @@ def tiny_artifact(tmp_path_factory, walk):
 @pytest.fixture
 def ibm_csv(tmp_path):
     """400 days of the bundled IBM prices as a Yahoo export file, MYCO.csv, as a person uploads."""
-    from stockPredictor.prices import from_sample
+    from stockPredictor.data.sample import from_sample
 
     frame = from_sample("IBM").iloc[-400:]
     lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
@@ -50,12 +60,10 @@ def ibm_csv(tmp_path):
 
 @pytest.fixture(scope="module")
 def yf(tmp_path_factory):
-    """The real yfinance module, set up by prices.import_yfinance with a throwaway cache folder."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        prices.import_yfinance.cache_clear()
-        yield prices.import_yfinance()
-    prices.import_yfinance.cache_clear()
+    """The real yfinance module, set up by import_yfinance with a throwaway cache folder."""
+    import_yfinance.cache_clear()
+    yield import_yfinance(tmp_path_factory.mktemp("cache"))
+    import_yfinance.cache_clear()
 
 
 @pytest.fixture

@@ -36,6 +36,15 @@ class NotTrainedError(StockPredictorError, RuntimeError):
     """A model used before it was trained, or no model for a request."""
 
 
+class DatabaseUnavailableError(StockPredictorError, ConnectionError):
+    """The database is not configured or does not answer now: what it keeps cannot be read
+    or written, while forecasts are still served without it."""
+
+
+class SettingError(StockPredictorError, ValueError):
+    """A setting from the environment (or a test's override) that cannot be used."""
+
+
 EXCERPT_CHARS = 80  # the most of any input an error message quotes
 
 

@@ -36,6 +36,18 @@ def price_text(value: float, digits: int = PAGE_DIGITS, sign: bool = False) -> s
     return f"{value:{'+' if sign else ''},.{decimals(value, digits, PAGE_DECIMALS)}f}"
 
 
+def price_texts(values, digits: int = PAGE_DIGITS) -> list[str]:
+    """``price_text`` of each of ``values``: the decimals of all found in one NumPy pass."""
+    array = np.asarray(values, dtype=np.float64).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        magnitude = np.floor(np.log10(np.abs(array)))
+    places = np.where(np.isfinite(magnitude),
+                      np.maximum(PAGE_DECIMALS, digits - 1 - np.nan_to_num(magnitude)),
+                      PAGE_DECIMALS).astype(int)
+    return [f"{v:,.{p}f}" if math.isfinite(v) else "n/a"
+            for v, p in zip(array.tolist(), places.tolist())]
+
+
 def prices(values) -> list[float]:
     """``price`` of each of ``values``: one np.round per number of decimals, not one per value.
 
@@ -47,6 +59,8 @@ def prices(values) -> list[float]:
         magnitude = np.floor(np.log10(np.abs(array)))
     magnitude = np.nan_to_num(magnitude, nan=JSON_DIGITS, posinf=0, neginf=JSON_DIGITS)
     places = np.maximum(JSON_DECIMALS, JSON_DIGITS - 1 - magnitude).astype(int)
+    if places.size and places.min() == places.max():  # one price level: one call
+        return np.round(array, int(places[0])).tolist()
     out = array.copy()
     for count in np.unique(places):
         chosen = places == count

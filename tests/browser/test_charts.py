@@ -8,7 +8,7 @@ import json
 import re
 
 from playwright.sync_api import expect
-from stockPredictor.prices import from_sample
+from stockPredictor.data.sample import from_sample
 
 PAST = "/prediction/MSFT?horizon=20&as_of=2012-06-01"
 ONE_DAY = "/prediction/IBM?horizon=1"
@@ -117,35 +117,41 @@ def test_naive_and_drift_toggles_draw_and_name_their_lines(page):
     no_page_scroll(page)
 
 
-def test_the_band_level_can_be_chosen(page):
+def test_the_band_level_is_chosen_for_the_whole_page(page):
     page.goto(PAST)
     canvas_box(page, "#prediction-chart")
-    eighty, ninety_five = (page.get_by_role("button", name=n, exact=True) for n in ("80%", "95%"))
-    expect(eighty).to_have_attribute("aria-pressed", "true")
+    eighty, ninety_five = (page.get_by_role("link", name=n, exact=True) for n in ("80%", "95%"))
+    expect(eighty).to_have_attribute("aria-current", "true")
     expect(page.locator("#prediction-legend")).to_contain_text("80% band")
     ninety_five.click()
-    expect(ninety_five).to_have_attribute("aria-pressed", "true")
-    expect(eighty).to_have_attribute("aria-pressed", "false")
+    # A new address, so a reload or a shared link keeps the level; the table, its caption,
+    # the track record and the downloads follow it, not the chart alone.
+    expect(page).to_have_url(re.compile(r"level=0\.95"))
+    canvas_box(page, "#prediction-chart")
+    expect(page.get_by_role("link", name="95%", exact=True)).to_have_attribute("aria-current",
+                                                                               "true")
     expect(page.locator("#prediction-legend")).to_contain_text("95% band")
+    expect(page.locator("#forecast-table caption")).to_contain_text("95% band")
+    expect(page.locator("#track-record")).to_contain_text("Inside the 95% band")
     text = hover_until(page, "#prediction-chart", [0.92, 0.88, 0.84, 0.95], "95% band")
     assert "–" in text
+    page.reload()
+    expect(page.get_by_role("link", name="95%", exact=True)).to_have_attribute("aria-current",
+                                                                               "true")
 
 
-def test_a_band_level_without_data_is_disabled(page):
-    def without_95(route):
-        response = route.fetch()
-        body = response.text()
-        start = body.index('id="prediction-data">') + len('id="prediction-data">')
-        end = body.index("</script>", start)
-        data = json.loads(body[start:end])
-        del data["bands"]["0.95"]
-        route.fulfill(response=response, body=body[:start] + json.dumps(data) + body[end:])
-
-    page.route("**/prediction/MSFT*", without_95)
-    page.goto(PAST)
-    canvas_box(page, "#prediction-chart")
-    expect(page.get_by_role("button", name="95%", exact=True)).to_be_disabled()
-    expect(page.get_by_role("button", name="50%", exact=True)).to_be_enabled()
+def test_a_band_level_without_history_is_not_a_link(page):
+    # 80 days of prices: too few past errors to calibrate any band.
+    page.goto("/predict")
+    days = from_sample("IBM").iloc[-80:]
+    lines = ["Date,Close"] + [f"{d:%Y-%m-%d},{c:.4f}" for d, c in zip(days.index, days["close"])]
+    page.set_input_files("#f-file", files=[{"name": "SHORT.csv", "mimeType": "text/csv",
+                                            "buffer": "\n".join(lines).encode()}])
+    page.get_by_role("button", name="Forecast").click()
+    expect(page.locator("h1")).to_contain_text("SHORT")
+    for name in ("50%", "80%", "95%"):
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+        expect(page.locator(".band-levels [aria-disabled=true]", has_text=name)).to_have_count(1)
 
 
 def test_the_track_record_is_drawn(page, screenshot):

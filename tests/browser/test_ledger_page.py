@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from stockPredictor import prices
-from stockPredictor.predict import forecast
+from stockPredictor.data.sample import from_sample
+from stockPredictor.forecast import report
 from stockPredictor.store import ledger
 
 
@@ -18,13 +18,15 @@ REPLAY_DAY = "2012-06-04"  # an as_of no other browser test asks for
 def recorded(served_app):
     """Twelve live forecasts of IBM, scored, and a few replays served through the pages."""
     engine = served_app.extensions["database"].engine
-    frame = prices.from_sample("IBM")
+    frame = from_sample("IBM")
     artifact = served_app.extensions["registry"].model_for("IBM")
     # Recorded as the app records a forecast made on the then latest close of a fresh series.
     for end in range(len(frame) - 20, len(frame) - 8):
         early = frame.iloc[:end + 1].copy()
         early.attrs = dict(frame.attrs, source="yahoo")
-        ledger.record(engine, forecast(early, artifact, horizon=5), artifact, early, kind="live")
+        answer = report.build(early, artifact, horizon=5)
+        assert answer.kind == "live"
+        ledger.record(engine, answer)
     with engine.begin() as connection:
         closes = pd.Series(frame["close"].to_numpy(), index=frame.index)
         assert ledger.score(connection, "IBM", "yahoo", closes=closes) == 60

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from stockPredictor.prices import from_sample
+from stockPredictor.data.sample import from_sample
 
 UPLOAD_LABEL = "Or upload a CSV of your own prices (optional)"
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from stockPredictor import artifacts
+from stockPredictor.model import artifacts
 from stockPredictor.errors import ArtifactError
 
 

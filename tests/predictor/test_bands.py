@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stockPredictor import bands
-from stockPredictor.metrics import band_flags, coverage_of
+from stockPredictor.forecast import bands
+from stockPredictor.forecast.metrics import band_flags, coverage_of
 
 CALM, STORM = 0.005, 0.025  # daily volatility before and after the change
 CHANGE = 2000

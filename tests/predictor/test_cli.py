@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import artifacts
 from stockPredictor.cli import main
-from stockPredictor.preload import BUNDLED_MODELS
+from stockPredictor.data.csv import read_csv
+from stockPredictor.data.sample import from_sample
+from stockPredictor.data.sources import load as load_prices
+from stockPredictor.model import artifacts
+from stockPredictor.settings import BUNDLED_MODELS
 
 pytestmark = pytest.mark.slow  # trains through the CLI and starts a subprocess
 
@@ -54,9 +57,12 @@ def test_predict_json_for_a_ticker(cli_models, capsys):
                  "--models", str(cli_models), "--format", "json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "forecast", "level",
-                        "notices"}
-    assert out["notices"] == []
+    # The forecast report's document: the API's answer without the page address.
+    assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "horizon", "level",
+                        "forecast", "bands", "actual", "outcome", "baselines", "track_record",
+                        "model_info", "data", "notices", "kind"}
+    assert out["notices"] == ["These are the bundled sample prices, which end on 2013-03-01: "
+                              "not current prices."]
     assert out["ticker"] == "IBM" and out["model"] == "general" and out["source"] == "sample"
     assert [row["date"] for row in out["forecast"]] == ["2013-03-04", "2013-03-05", "2013-03-06"]
     assert out["level"] == 0.8
@@ -68,7 +74,7 @@ def test_predict_csv_and_table_for_a_csv_file(cli_models, ibm_csv, capsys):
     assert main(["predict", "--csv", str(ibm_csv), "--as-of", "2012-12-21", "--horizon", "4",
                  "--models", str(cli_models), "--format", "csv"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "date,close,low,high"
+    assert lines[0] == "date,forecast,low,high,actual"  # the page's download, the same file
     assert [line.split(",")[0] for line in lines[1:]] == [
         "2012-12-24", "2012-12-26", "2012-12-27", "2012-12-28"]  # Christmas is skipped
     assert main(["predict", "--csv", str(ibm_csv), "--models", str(cli_models)]) == 0
@@ -88,7 +94,8 @@ def test_a_coin_priced_below_a_cent_keeps_its_digits(cli_models, ibm_csv, tmp_pa
     rows = [line.split(",") for line in capsys.readouterr().out.splitlines()[1:]]
     # Four decimals would write 0.0; six significant digits keep the coin's price.
     assert all(float(value) > 0 and len(value.lstrip("0.").replace(".", "")) >= 5
-               for row in rows for value in row[1:]), rows
+               for row in rows for value in row[1:4]), rows
+    assert all(row[4] == "" for row in rows)  # no actual close after the last price
     assert main(["predict", "--csv", str(tiny), "--horizon", "2",
                  "--models", str(cli_models)]) == 0
     assert "last close 0.00002123 on 2013-03-01" in capsys.readouterr().out
@@ -308,11 +315,12 @@ def test_an_as_of_after_the_last_price_is_moved_with_a_note(cli_models, capsys):
     captured = capsys.readouterr()
     note = ("The prices end on 2013-03-01, before the as-of date 2013-05-01, so the forecast is "
             "made from 2013-03-01.")
-    assert captured.err == f"note: {note}\n"
+    sample = "These are the bundled sample prices, which end on 2013-03-01: not current prices."
+    assert captured.err == f"note: {sample}\nnote: {note}\n"  # the API's notices, in order
     assert "on 2013-03-01" in captured.out and note not in captured.out
     assert main([*args, "--format", "json"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out)["notices"] == [note] and captured.err == ""
+    assert json.loads(captured.out)["notices"] == [sample, note] and captured.err == ""
 
 
 @pytest.mark.parametrize("folder", ["parent", "artifact"])
@@ -327,11 +335,11 @@ def test_models_takes_an_artifact_folder_or_its_parent(cli_models, capsys, folde
 
 
 def test_evaluate_plot_draws_three_panels_with_distinct_lines(tmp_path):
-    from stockPredictor import evaluate, prices
+    from stockPredictor.forecast import evaluate, plot
 
     ibm = artifacts.load(BUNDLED_MODELS / "ibm")
-    result = evaluate.backtest(prices.load("IBM", "sample"), ibm, horizon=5, start="2012-06-01")
-    fig = evaluate.plot(result, tmp_path / "b.png")
+    result = evaluate.backtest(load_prices("IBM", "sample"), ibm, horizon=5, start="2012-06-01")
+    fig = plot.save(result, tmp_path / "b.png")
     assert (tmp_path / "b.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     history, ratio, coverage = fig.axes
     lines = history.get_lines()
@@ -380,12 +388,10 @@ def test_help_texts_are_plain_and_train_states_every_default(capsys):
 
 
 def test_a_csv_files_notices_go_to_stderr_or_into_the_json(tmp_path, capsys):
-    from stockPredictor import prices
-
     newest_first = tmp_path / "IBM.csv"
-    prices.from_sample("IBM").iloc[-300:].iloc[::-1].rename(columns=str.title).rename_axis(
+    from_sample("IBM").iloc[-300:].iloc[::-1].rename(columns=str.title).rename_axis(
         "Date").to_csv(newest_first)
-    notices = prices.read_csv(newest_first).attrs["notices"]
+    notices = read_csv(newest_first).attrs["notices"]
     assert notices  # the file was fixed, and says so
     args = ["predict", "--csv", str(newest_first), "--models", str(BUNDLED_MODELS),
             "--horizon", "1"]

@@ -13,9 +13,10 @@ import sys
 
 import pytest
 
-from stockPredictor import artifacts, cli
-from stockPredictor.cli import main
-from stockPredictor.preload import BUNDLED_MODELS
+from stockPredictor.cli import forecast as cli_forecast
+from stockPredictor.cli import build_parser, main
+from stockPredictor.model import artifacts
+from stockPredictor.settings import BUNDLED_MODELS
 
 TINY = ["--window", "5", "--units", "4", "--layers", "1", "--batch-size", "32"]
 
@@ -82,7 +83,7 @@ def test_a_missing_models_folder_is_named(tmp_path, capsys):
 def fail_with(monkeypatch, exc):
     def command(args):
         raise exc
-    monkeypatch.setattr(cli, "cmd_list_models", command)
+    monkeypatch.setattr(cli_forecast, "cmd_list_models", command)
 
 
 @pytest.mark.parametrize("exc, status, expected", [
@@ -151,8 +152,8 @@ def test_an_as_of_of_today_is_moved_to_the_last_price(capsys):
                  "--horizon", "1", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["as_of"] == "2013-03-01"
-    assert out["notices"] == [f"The prices end on 2013-03-01, before the as-of date {today}, so "
-                              f"the forecast is made from 2013-03-01."]
+    assert out["notices"][-1] == (f"The prices end on 2013-03-01, before the as-of date {today}, "
+                                  f"so the forecast is made from 2013-03-01.")
 
 
 # --- train refuses bad settings before TensorFlow loads -----------------------------------------
@@ -205,7 +206,7 @@ def test_train_refuses_an_out_it_would_destroy(monkeypatch, capsys, tmp_path, ki
 
 
 def test_good_training_settings_pass_the_parser():
-    args = cli.build_parser().parse_args(
+    args = build_parser().parse_args(
         ["train", "--ticker", "IBM", "--epochs", "1", "--dropout", "0", "--patience", "0",
          "--learning-rate", "0.01", "--seed", "0", "--out", "m"])
     assert (args.epochs, args.dropout, args.patience, args.learning_rate, args.seed) == (
@@ -220,7 +221,7 @@ def leftovers(folder):
 
 @pytest.mark.slow
 def test_ctrl_c_while_fitting_saves_nothing(monkeypatch, tmp_path, capsys):
-    from stockPredictor import train
+    from stockPredictor.training import train
 
     def interrupt(self, epoch, logs=None):
         raise KeyboardInterrupt

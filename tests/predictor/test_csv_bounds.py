@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import csv_formats, prices
+from stockPredictor.data import csv as price_csv
+from stockPredictor.data.csv import read_csv
+from stockPredictor.data.frame import COLUMNS
 from stockPredictor.errors import DataError
 
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
@@ -49,7 +51,7 @@ def bitstamp_csv(stamps) -> bytes:
 def refusal(data: bytes | str) -> str:
     source = io.StringIO(data) if isinstance(data, str) else io.BytesIO(data)
     with pytest.raises(DataError) as info:
-        prices.read_csv(source, ticker="X")
+        read_csv(source, ticker="X")
     return str(info.value)
 
 
@@ -70,11 +72,11 @@ def test_a_gzip_bomb_is_refused_quickly_holding_no_more_than_the_cap(bomb):
     assert time.perf_counter() - started < 5
     assert message == "the file expands to more than 16 MB of text, the most a price file may hold"
     # The compressed file, the capped text and a chunk: nowhere near the 200 MB it expands to.
-    assert peak < len(bomb) + csv_formats.MAX_CSV_BYTES * 1.2
+    assert peak < len(bomb) + price_csv.MAX_CSV_BYTES * 1.2
 
 
 def test_the_cap_is_a_module_constant(bomb, monkeypatch):
-    monkeypatch.setattr(csv_formats, "MAX_CSV_BYTES", 1_000_000)
+    monkeypatch.setattr(price_csv.rawbytes, "MAX_CSV_BYTES", 1_000_000)
     tracemalloc.start()
     try:
         message = refusal(bomb)
@@ -86,17 +88,17 @@ def test_the_cap_is_a_module_constant(bomb, monkeypatch):
 
 
 def test_plain_files_and_text_are_bounded_too(tmp_path, monkeypatch):
-    monkeypatch.setattr(csv_formats, "MAX_CSV_BYTES", 1000)
+    monkeypatch.setattr(price_csv.rawbytes, "MAX_CSV_BYTES", 1000)
     big = yahoo_csv(pd.bdate_range("2010-01-04", periods=100))
     assert len(big) > 1000
     path = tmp_path / "big.csv"
     path.write_bytes(big)
     for source in (path, io.BytesIO(big), io.StringIO(big.decode())):
         with pytest.raises(DataError, match=r"^the file is larger than 0.001 MB, the most"):
-            prices.read_csv(source, ticker="X")
+            read_csv(source, ticker="X")
     with pytest.raises(DataError, match="larger than"):
-        csv_formats.read_text(io.BytesIO(big))
-    assert csv_formats.read_text(io.BytesIO(big[:900])) == big[:900].decode()
+        price_csv.read_text(io.BytesIO(big))
+    assert price_csv.read_text(io.BytesIO(big[:900])) == big[:900].decode()
 
 
 def test_a_damaged_gzip_is_one_sentence_without_zlib_internals():
@@ -146,23 +148,23 @@ def test_errors_about_cells_quote_little_of_the_file(row, words):
 # --- rows -------------------------------------------------------------------------------------
 
 def test_a_long_daily_history_keeps_the_most_recent_days_and_says_so():
-    days = pd.bdate_range("1995-01-02", periods=prices.MAX_DAILY_ROWS + 1000)
-    frame = prices.read_csv(io.BytesIO(yahoo_csv(days)), ticker="X")
-    assert len(frame) == prices.MAX_DAILY_ROWS
+    days = pd.bdate_range("1995-01-02", periods=price_csv.MAX_DAILY_ROWS + 1000)
+    frame = read_csv(io.BytesIO(yahoo_csv(days)), ticker="X")
+    assert len(frame) == price_csv.MAX_DAILY_ROWS
     assert frame.index[-1] == days[-1] and frame.index[0] == days[1000]
     assert frame.attrs["notices"] == [
         f"The file holds {len(days):,} rows of prices; the most recent "
-        f"{prices.MAX_DAILY_ROWS:,} were kept."]
+        f"{price_csv.MAX_DAILY_ROWS:,} were kept."]
     assert frame.attrs["ticker"] == "X" and frame.attrs["source"] == "csv"
 
 
 def test_a_short_history_has_no_notices():
-    frame = prices.read_csv(io.BytesIO(yahoo_csv(pd.bdate_range("2010-01-04", periods=30))))
+    frame = read_csv(io.BytesIO(yahoo_csv(pd.bdate_range("2010-01-04", periods=30))))
     assert frame.attrs["notices"] == []
 
 
 def test_errors_count_rows_from_the_start_of_the_file_after_a_cut(monkeypatch):
-    monkeypatch.setattr(prices, "MAX_DAILY_ROWS", 10)
+    monkeypatch.setattr(price_csv, "MAX_DAILY_ROWS", 10)
     lines = yahoo_csv(pd.bdate_range("2010-01-04", periods=30)).decode().splitlines()
     fields = lines[28].split(",")
     lines[28] = ",".join([fields[0], "abc", *fields[2:]])
@@ -171,21 +173,21 @@ def test_errors_count_rows_from_the_start_of_the_file_after_a_cut(monkeypatch):
     # Rows cut off are never read: a bad one there is no error.
     text = yahoo_csv(pd.bdate_range("2010-01-04", periods=30)).decode().splitlines()
     text[1] = "0001-01-01,1,1,1,1,1,1"
-    frame = prices.read_csv(io.StringIO("\n".join(text)), ticker="X")
+    frame = read_csv(io.StringIO("\n".join(text)), ticker="X")
     assert len(frame) == 10 and frame.attrs["notices"][0].startswith("The file holds 30 rows")
 
 
 def test_bitstamp_rows_and_days_are_capped_the_most_recent_kept(monkeypatch):
     start = int(pd.Timestamp("2021-01-01").timestamp())
     stamps = [start + 3600 * 8 * i for i in range(30)]  # three rows a day for ten days
-    monkeypatch.setattr(csv_formats, "MAX_CSV_ROWS", 24)
-    frame = prices.read_csv(io.BytesIO(bitstamp_csv(stamps)))
+    monkeypatch.setattr(price_csv.rows, "MAX_CSV_ROWS", 24)
+    frame = read_csv(io.BytesIO(bitstamp_csv(stamps)))
     assert frame.attrs["notices"] == [
         "The file holds 30 rows of prices; the most recent 24 were kept.",
         "The file's 8-hour rows were combined into daily prices."]
     assert frame.index[-1] == pd.Timestamp("2021-01-10") and len(frame) == 8
-    monkeypatch.setattr(prices, "MAX_DAILY_ROWS", 5)
-    frame = prices.read_csv(io.BytesIO(bitstamp_csv(stamps)))
+    monkeypatch.setattr(price_csv, "MAX_DAILY_ROWS", 5)
+    frame = read_csv(io.BytesIO(bitstamp_csv(stamps)))
     assert len(frame) == 5 and frame.index[0] == pd.Timestamp("2021-01-06")
     assert frame.attrs["notices"][2] == ("The file's rows cover 8 days; the most recent 5 were "
                                          "kept.")
@@ -194,10 +196,10 @@ def test_bitstamp_rows_and_days_are_capped_the_most_recent_kept(monkeypatch):
 @pytest.mark.parametrize("rows", [1, 2])
 def test_one_or_two_rows_make_a_normal_frame(rows):
     days = pd.bdate_range("2013-01-02", periods=rows)
-    frame = prices.read_csv(io.BytesIO(yahoo_csv(days).rstrip(b"\n")), ticker="X")
-    assert len(frame) == rows and list(frame.columns) == list(prices.COLUMNS)
+    frame = read_csv(io.BytesIO(yahoo_csv(days).rstrip(b"\n")), ticker="X")
+    assert len(frame) == rows and list(frame.columns) == list(COLUMNS)
     assert frame.attrs["notices"] == []
-    minutes = prices.read_csv(io.BytesIO(bitstamp_csv([1609459200 + 60 * i for i in range(rows)])))
+    minutes = read_csv(io.BytesIO(bitstamp_csv([1609459200 + 60 * i for i in range(rows)])))
     assert len(minutes) == 1 and minutes.attrs["calendar"] == "crypto"
 
 
@@ -205,7 +207,7 @@ def test_one_or_two_rows_make_a_normal_frame(rows):
 
 def test_a_date_pandas_cannot_hold_is_a_data_error_naming_row_and_value():
     message = refusal(f"{YAHOO_HEADER}\n0001-01-01,1,1,1,1,1,1\n2013-01-02,1,1,1,1,1,1\n")
-    last = csv_formats.last_day().date()
+    last = price_csv.dates.last_day().date()
     assert message == f"'0001-01-01' in data row 1 is not a date between 1900-01-01 and {last}"
 
 
@@ -216,8 +218,8 @@ def test_dates_outside_1900_to_tomorrow_are_refused(value, row):
 
 
 def test_tomorrow_is_still_a_date():
-    tomorrow = csv_formats.last_day()
-    frame = prices.read_csv(io.StringIO(f"{YAHOO_HEADER}\n{tomorrow:%Y-%m-%d},1,1,1,1,1,1\n"))
+    tomorrow = price_csv.dates.last_day()
+    frame = read_csv(io.StringIO(f"{YAHOO_HEADER}\n{tomorrow:%Y-%m-%d},1,1,1,1,1,1\n"))
     assert frame.index[-1] == tomorrow
 
 
@@ -235,7 +237,7 @@ def test_unix_timestamps_out_of_range_are_a_data_error_naming_the_row(value, sho
 def test_spaces_and_a_comma_at_the_end_of_every_line_read_as_before():
     rows = ["2013-01-02, 10, 11, 9, 10, 5, 100,", "2013-01-03,10,12,9,11,5.5, 200 ,",
             '"2013-01-04",11,12,10,12,6,300,']
-    frame = prices.read_csv(io.StringIO("\n".join([YAHOO_HEADER, *rows]) + "\n"), ticker="X")
+    frame = read_csv(io.StringIO("\n".join([YAHOO_HEADER, *rows]) + "\n"), ticker="X")
     np.testing.assert_allclose(frame["close"], [5, 5.5, 6])
     np.testing.assert_allclose(frame["volume"], [100, 200, 300])
 
@@ -244,7 +246,7 @@ def test_spaces_and_a_comma_at_the_end_of_every_line_read_as_before():
                                     " null", "null "])
 def test_missing_markers_in_any_case_are_missing_not_bad_numbers(marker):
     # A missing open is stood in for by the close; a row without a price is left out.
-    frame = prices.read_csv(io.StringIO(
+    frame = read_csv(io.StringIO(
         f"{YAHOO_HEADER}\n2013-01-02,10,11,9,10,5,100\n2013-01-03,{marker},11,9,10,5,100\n"
         f"2013-01-04,10,11,9,{marker},{marker},100\n"), ticker="X")
     assert frame.index.tolist() == [pd.Timestamp("2013-01-02"), pd.Timestamp("2013-01-03")]

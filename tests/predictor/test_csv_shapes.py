@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from stockPredictor import prices
+from stockPredictor.data import csv as price_csv
+from stockPredictor.data.csv import read_csv
+from stockPredictor.data.frame import COLUMNS, validate
 from stockPredictor.errors import DataError
 
 # Five weekdays and their closes, used by most files below.
@@ -26,7 +28,7 @@ INTERNALS = ("Expected", "in line", "float", "Traceback", "Error tokenizing", "C
 def read(data: str | bytes, name: str | None = None, ticker: str | None = None) -> pd.DataFrame:
     raw = data.encode() if isinstance(data, str) else data
     source = FileStorage(stream=io.BytesIO(raw), filename=name) if name else io.BytesIO(raw)
-    return prices.read_csv(source, ticker=ticker)
+    return read_csv(source, ticker=ticker)
 
 
 def refusal(data: str | bytes, ticker: str | None = None) -> str:
@@ -55,9 +57,9 @@ def test_date_and_close_only():
     for column in ("open", "high", "low"):  # no such columns: the close stands in
         assert frame[column].tolist() == CLOSES
     assert frame["volume"].tolist() == [0.0] * len(DAYS)
-    assert all(frame[c].dtype == np.float64 for c in prices.COLUMNS)
+    assert all(frame[c].dtype == np.float64 for c in COLUMNS)
     assert frame.attrs["notices"] == [] and frame.attrs["calendar"] == "equity"
-    prices.validate(frame)
+    validate(frame)
 
 
 @pytest.mark.parametrize("header", ["Day,Price", "date,close price", "DATE,LAST", "Date,Close*",
@@ -118,7 +120,7 @@ def test_rows_in_no_order_are_sorted_with_a_notice():
 
 
 def test_a_long_newest_first_file_keeps_its_most_recent_days(monkeypatch):
-    monkeypatch.setattr(prices, "MAX_DAILY_ROWS", 3)
+    monkeypatch.setattr(price_csv, "MAX_DAILY_ROWS", 3)
     text = "Date,Close\n" + "".join(f"{d},{c}\n" for d, c in reversed(list(zip(DAYS, CLOSES))))
     frame = read(text, ticker="X")
     assert frame.index.tolist() == days(DAYS[-3:]) and frame["close"].tolist() == CLOSES[-3:]
@@ -303,7 +305,7 @@ def test_the_file_name_is_kept_without_folders_and_cut_to_80_characters(tmp_path
     assert read(text, name=long_name).attrs["file_name"] == long_name[:80]
     path = tmp_path / "msft_prices.csv"
     path.write_text(text)
-    frame = prices.read_csv(path)
+    frame = read_csv(path)
     assert frame.attrs["file_name"] == "msft_prices.csv" and frame.attrs["ticker"] == "MSFT"
     assert read(text).attrs["file_name"] is None
 
@@ -340,10 +342,9 @@ def test_broken_files_get_one_short_sentence_without_internals(text, words):
 
 
 def test_a_long_file_past_the_row_limit_is_cut_to_its_symbol_and_lists_all_symbols(monkeypatch):
-    from stockPredictor import csv_formats
 
-    monkeypatch.setattr(prices, "MAX_DAILY_ROWS", 3)
-    monkeypatch.setattr(csv_formats, "MAX_CSV_ROWS", 8)
+    monkeypatch.setattr(price_csv, "MAX_DAILY_ROWS", 3)
+    monkeypatch.setattr(price_csv.rows, "MAX_CSV_ROWS", 8)
     text = long_file(["AAPL", "IBM", "MSFT"])  # 15 rows, sorted by symbol
     frame = read(text, ticker="IBM")
     assert frame.index.tolist() == days(DAYS[-3:])

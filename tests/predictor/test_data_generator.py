@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stockPredictor.data_generator import Windowing, time_split
+from stockPredictor.model.windowing import Windowing, time_split
 from stockPredictor.errors import DataError
 
 

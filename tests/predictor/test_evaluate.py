@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import artifacts, bands, metrics, prices
+from stockPredictor.cli.evaluate import backtest_table as table
+from stockPredictor.data.sources import load as load_prices
+from stockPredictor.data.synthetic import synthetic
 from stockPredictor.errors import DataError
-from stockPredictor.evaluate import (BASELINES, backtest, drift_forecasts, long_run_drift_forecasts,
-                                     moving_average_forecasts, naive_forecasts, plot, summary,
-                                     table)
-from stockPredictor.preload import BUNDLED_MODELS
+from stockPredictor.forecast import bands, metrics
+from stockPredictor.forecast.baselines import (BASELINES, drift_forecasts,
+                                               long_run_drift_forecasts, moving_average_forecasts,
+                                               naive_forecasts)
+from stockPredictor.forecast.evaluate import backtest, summary
+from stockPredictor.forecast.plot import save as plot
+from stockPredictor.model import artifacts
+from stockPredictor.settings import BUNDLED_MODELS
 
 # Two origins, two steps; every expected value below is worked out by hand.
 ACTUAL = [[10.0, 20.0], [12.0, 18.0]]
@@ -120,7 +126,7 @@ def test_no_origin_sees_the_future(tiny_artifact, walk):
 
 
 def test_origins_follow_range_stride_and_horizon(general):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     result = backtest(ibm, general, horizon=10, start="2012-06-01", end="2012-12-31", stride=5)
     rows = ibm.index.get_indexer(result.origins)
     assert result.origins[0] == pd.Timestamp("2012-06-01") and set(np.diff(rows)) == {5}
@@ -138,7 +144,7 @@ def test_long_run_drift_by_hand():
 
 
 def test_in_training_means_inside_the_range_trained_on(general):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     # The general model learned from 2000-03-01 (model.json's date range) to IBM's val_end.
     assert general.trained_from("IBM") == pd.Timestamp("2000-03-01")
     before = ibm[ibm.index < "2000-03-01"]
@@ -158,7 +164,7 @@ def test_in_training_means_inside_the_range_trained_on(general):
 
 
 def test_default_range_starts_after_the_training_data(general):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     until = general.trained_until("IBM")
     assert until == pd.Timestamp(general.metadata["data"]["IBM"]["val_end"])
     result = backtest(ibm, general, horizon=3)
@@ -170,7 +176,7 @@ def test_default_range_starts_after_the_training_data(general):
 
 
 def test_bands_cover_a_random_walk_near_their_level(general):
-    walk = prices.synthetic("random_walk", n=1400, seed=3, start="2014-01-02")
+    walk = synthetic("random_walk", n=1400, seed=3, start="2014-01-02")
     result = backtest(walk, general, horizon=10, level=0.8)
     assert len(result.origins) > 1000
     scores = result.metrics()
@@ -189,13 +195,13 @@ def test_bands_cover_a_random_walk_near_their_level(general):
     ({"start": "soon"}, "start='soon' is not a date"),
 ])
 def test_too_short_ranges_and_bad_settings_are_refused(general, kwargs, message):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     with pytest.raises(DataError, match=message):
         backtest(ibm, general, **{"horizon": 5, **kwargs})
 
 
 def test_a_range_without_a_full_window_before_it_is_refused(general):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     first_origin = general.windowing.rows_needed - 1
     end = ibm.index[first_origin + 4]  # one trading day short of a 5-day outcome
     with pytest.raises(DataError, match=f"needs {first_origin + 1} rows of prices up to it"):
@@ -204,7 +210,7 @@ def test_a_range_without_a_full_window_before_it_is_refused(general):
 
 
 def test_to_dict_and_to_frame_shapes(general):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     result = backtest(ibm, general, horizon=3, start="2012-10-01", end="2012-12-31")
     data = result.to_dict()
     assert data["origins"] == len(result.origins) and data["level"] == 0.8
@@ -223,14 +229,14 @@ def test_to_dict_and_to_frame_shapes(general):
 
 
 def test_plot_writes_a_png(general, tmp_path):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     result = backtest(ibm, general, horizon=2, start="2012-10-01")
     plot(result, tmp_path / "backtest.png")
     assert (tmp_path / "backtest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_summary_weighs_every_ticker_the_same(general):
-    ibm, msft = (backtest(prices.load(t, "sample"), general, horizon=3, start="2012-10-01")
+    ibm, msft = (backtest(load_prices(t, "sample"), general, horizon=3, start="2012-10-01")
                  for t in ("IBM", "MSFT"))
     pooled = summary([ibm, msft])
     assert pooled["tickers"] == ["IBM", "MSFT"] and pooled["model"] == "general"
@@ -246,7 +252,7 @@ def test_summary_weighs_every_ticker_the_same(general):
 
 
 def test_summary_pools_only_like_backtests(general):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     short, long = (backtest(ibm, general, horizon=h, start="2012-10-01") for h in (3, 4))
     with pytest.raises(DataError, match="only like ones can be pooled"):
         summary([short, long])

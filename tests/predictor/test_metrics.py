@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from stockPredictor import metrics
+from stockPredictor.forecast import metrics
 from stockPredictor.errors import DataError
 
 NAN = float("nan")

@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import policy, tables
 from stockPredictor.errors import ArtifactError, DataError
+from stockPredictor.forecast import tables
+from stockPredictor.forecast.predict import forecast
 from stockPredictor.lru import ByteBoundedLRU
-from stockPredictor.predict import forecast
+from stockPredictor.model import policy
+from stockPredictor.training import policy_fit
 
 
 def test_weight_zero_is_exactly_naive_and_one_is_the_network():
@@ -36,17 +38,17 @@ def test_a_model_with_zero_weights_serves_naive_everywhere(tiny_artifact, walk):
 
 def test_weights_come_from_validation_data_only(tiny_artifact, walk):
     split = tiny_artifact.metadata["data"]["WALK"]
-    fitted = policy.fit(tiny_artifact, {"WALK": walk})
+    fitted = policy_fit.fit(tiny_artifact, {"WALK": walk})
     assert fitted["fitted_on"] == "validation" and len(fitted["weights"]) == 5
     assert fitted["end"] <= split["val_end"] and fitted["start"] <= split["val_end"]
     assert all(0.0 <= w <= 1.0 for w in fitted["weights"])
     # Whatever happens after the validation split cannot move the weights.
     later = walk.copy()
     later.loc[later.index > pd.Timestamp(split["val_end"]), ["open", "high", "low", "close"]] *= 5
-    assert policy.fit(tiny_artifact, {"WALK": later}) == fitted
+    assert policy_fit.fit(tiny_artifact, {"WALK": later}) == fitted
     # Nor can a longer test period: the prices cut at the validation end give the same fit.
     cut = walk[walk.index <= pd.Timestamp(split["val_end"])]
-    assert policy.fit(tiny_artifact, {"WALK": cut}) == fitted
+    assert policy_fit.fit(tiny_artifact, {"WALK": cut}) == fitted
 
 
 def test_train_records_the_policy_and_the_forecast_applies_it(tiny_artifact, walk):
@@ -62,9 +64,9 @@ def test_train_records_the_policy_and_the_forecast_applies_it(tiny_artifact, wal
 
 def test_shrinkage_keeps_a_convincing_gain_and_drops_a_noisy_one():
     # t = 3: 1 - 1/9 of the best weight survives; t = 0.8: none does.
-    assert policy.shrunk(0.8, 3.0) == pytest.approx(0.8 * (1 - 1 / 9), abs=0.005)
-    assert policy.shrunk(1.0, 0.8) == 0.0
-    assert policy.shrunk(1.0, float("nan")) == 0.0
+    assert policy_fit.shrunk(0.8, 3.0) == pytest.approx(0.8 * (1 - 1 / 9), abs=0.005)
+    assert policy_fit.shrunk(1.0, 0.8) == 0.0
+    assert policy_fit.shrunk(1.0, float("nan")) == 0.0
 
 
 def test_a_damaged_policy_is_refused(tiny_artifact):
@@ -77,4 +79,4 @@ def test_a_damaged_policy_is_refused(tiny_artifact):
 
 def test_a_ticker_without_a_recorded_split_is_refused(tiny_artifact, walk):
     with pytest.raises(DataError, match="validation split of OTHER"):
-        policy.fit(tiny_artifact, {"OTHER": walk})
+        policy_fit.fit(tiny_artifact, {"OTHER": walk})

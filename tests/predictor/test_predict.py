@@ -5,12 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import artifacts, prices, tables
+from stockPredictor.model import artifacts
+from stockPredictor.forecast import tables
+from stockPredictor.data.sources import load as load_prices
 from stockPredictor.errors import DataError
-from stockPredictor.evaluate import backtest
-from stockPredictor.predict import forecast
-from stockPredictor.preload import BUNDLED_MODELS
-from stockPredictor.trading_calendar import is_trading_day
+from stockPredictor.forecast.evaluate import backtest
+from stockPredictor.forecast.predict import forecast
+from stockPredictor.settings import BUNDLED_MODELS
+from stockPredictor.data.calendar import is_trading_day
 
 
 def test_train_save_load_forecast_gives_keras_numbers(tiny_artifact, walk):
@@ -103,7 +105,7 @@ def test_an_as_of_after_the_last_price_is_moved_there_with_a_notice(tiny_artifac
 
 
 def test_forecast_on_the_bundled_sample(tiny_artifact):
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     result = forecast(ibm, tiny_artifact, horizon=5)
     assert result.as_of == pd.Timestamp("2013-03-01")
     assert result.dates[0] == pd.Timestamp("2013-03-04")
@@ -138,7 +140,7 @@ def test_too_little_history_gives_no_band_rather_than_an_error(tiny_artifact, wa
 
 def test_forecast_bands_match_the_backtest_at_the_same_origin():
     general = artifacts.load(BUNDLED_MODELS / "general")
-    ibm = prices.load("IBM", "sample")
+    ibm = load_prices("IBM", "sample")
     run = backtest(ibm, general, horizon=5, start="2012-11-01", end="2012-12-31")
     origin = run.origins[7]
     one = forecast(ibm, general, horizon=5, as_of=origin)

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from stockPredictor.errors import NotTrainedError
-from stockPredictor.preload import Registry
+from stockPredictor.model.registry import Registry
 
 
 def _clone(tiny_artifact, folder, name, **changes):
@@ -59,8 +59,9 @@ def test_models_dir_from_environment(models_dir, monkeypatch):
 def test_a_model_with_a_damaged_policy_is_skipped_with_its_reason(tmp_path):
     import shutil
 
-    from stockPredictor import artifacts
-    from stockPredictor.preload import BUNDLED_MODELS, Registry
+    from stockPredictor.model import artifacts
+    from stockPredictor.model.registry import Registry
+    from stockPredictor.settings import BUNDLED_MODELS
 
     shutil.copytree(BUNDLED_MODELS / "ibm", tmp_path / "ibm")
     artifacts.update_metadata(tmp_path / "ibm", policy={"weights": ["lots"] * 30})

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from stockPredictor import prices
+from stockPredictor.data.frame import COLUMNS
+from stockPredictor.data.yahoo import from_yahoo
 from stockPredictor.errors import SourceUnavailableError, UnknownTickerError
 from stockPredictor.store import engine_for
 from stockPredictor.store.models import FetchState
@@ -37,7 +38,7 @@ class Clock:
 
 
 class Yahoo:
-    """Yahoo's daily history behind the real prices.from_yahoo, answering only from ``start``."""
+    """Yahoo's daily history behind the real from_yahoo, answering only from ``start``."""
 
     def __init__(self, install, days: int = 60):
         # error: what Yahoo answers instead of prices (an exception, or an empty frame).
@@ -62,7 +63,7 @@ class Yahoo:
                 full = history_frame(self.days(), close=self.closes)
                 keep = full.index.tz_localize(None) >= pd.Timestamp(start or "1900-01-01")
                 self.install(full[keep])
-            return prices.from_yahoo(ticker, start)
+            return from_yahoo(ticker, start)
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_first_load_fetches_the_whole_history_then_recheck_spares_yahoo(url, yah
     store = _store(url, yahoo, clock)
     frame = store.load("ibm")
     assert yahoo.starts == [None]
-    assert len(frame) == 60 and tuple(frame.columns) == prices.COLUMNS
+    assert len(frame) == 60 and tuple(frame.columns) == COLUMNS
     assert frame.index.tz is None and (frame.dtypes == "float64").all()
     assert frame.attrs["ticker"] == "IBM" and frame.attrs["source"] == "yahoo"
     assert frame.attrs["stale"] is False
@@ -169,14 +170,16 @@ def test_todays_unfinished_session_is_never_stored(url, yahoo):
 def test_new_closes_score_the_ledger_even_after_a_split(url, yahoo, tiny_artifact):
     from sqlalchemy.orm import Session
 
-    from stockPredictor.predict import forecast
+    from stockPredictor.forecast import report
     from stockPredictor.store import ledger
 
     clock = Clock()
     store = _store(url, yahoo, clock)
     frame = store.load("IBM")
-    made = forecast(frame, tiny_artifact, horizon=4)
-    ledger.record(store.engine, made, tiny_artifact, frame)  # live: made on the latest close
+    answer = report.build(frame, tiny_artifact, horizon=4)
+    assert answer.kind == "live"  # made on the latest fresh close
+    ledger.record(store.engine, answer)
+    made = answer.forecast
 
     def actuals():
         with Session(store.engine) as session:

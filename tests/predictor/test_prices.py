@@ -14,8 +14,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stockPredictor import prices
-from stockPredictor.errors import DataError, SourceUnavailableError, UnknownTickerError
+from stockPredictor import settings
+from stockPredictor.data import yahoo
+from stockPredictor.data.csv import read_csv
+from stockPredictor.data.csv.naming import ticker_from_name
+from stockPredictor.data.frame import COLUMNS, validate
+from stockPredictor.data.sample import SAMPLE_TICKERS, from_sample
+from stockPredictor.data.sources import load as load_prices
+from stockPredictor.data.synthetic import SYNTHETIC_KINDS, synthetic
+from stockPredictor.data.tickers import TICKER_PATTERN, check_ticker, is_crypto
+from stockPredictor.data.yahoo import from_yahoo
+from stockPredictor.errors import (DataError, SettingError, SourceUnavailableError,
+                                   UnknownTickerError)
 from tests.fakes import history_frame
 
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
@@ -51,28 +61,28 @@ def log_returns(series):
                                            ("^GSPC", "^GSPC"), ("eurusd=x", "EURUSD=X"),
                                            ("7203.T", "7203.T"), ("A" * 15, "A" * 15)])
 def test_check_ticker_accepts_and_upper_cases(raw, expected):
-    assert prices.check_ticker(raw) == expected
+    assert check_ticker(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["../etc", "A" * 16, "IBM;rm", "", "IBM RM", "<b>", "ibm/x"])
 def test_check_ticker_rejects_naming_value_and_pattern(raw):
     with pytest.raises(DataError) as info:
-        prices.check_ticker(raw)
-    assert repr(raw) in str(info.value) and prices.TICKER_PATTERN.pattern in str(info.value)
+        check_ticker(raw)
+    assert repr(raw) in str(info.value) and TICKER_PATTERN.pattern in str(info.value)
 
 
 def test_is_crypto():
-    assert prices.is_crypto("BTC-USD") and prices.is_crypto("eth-usdt")
-    assert not any(map(prices.is_crypto, ["IBM", "BRK-B", "EURUSD=X", "^GSPC"]))
+    assert is_crypto("BTC-USD") and is_crypto("eth-usdt")
+    assert not any(map(is_crypto, ["IBM", "BRK-B", "EURUSD=X", "^GSPC"]))
 
 
 # --- CSV layouts ---------------------------------------------------------------------------------
 
 def test_yahoo_export_is_adjusted_by_adj_close(tmp_path):
-    frame = prices.read_csv(write(tmp_path, "ibm.csv", daily_csv()))
+    frame = read_csv(write(tmp_path, "ibm.csv", daily_csv()))
     assert frame.attrs["ticker"] == "IBM" and frame.attrs["source"] == "csv"
     assert frame.attrs["calendar"] == "equity"
-    assert list(frame.columns) == list(prices.COLUMNS) and frame.index.name == "date"
+    assert list(frame.columns) == list(COLUMNS) and frame.index.name == "date"
     np.testing.assert_allclose(frame["close"], [5, 5.5, 6])
     # Open scaled by the same Adj Close / Close ratio as close: 10 * 5/10, 10 * 5.5/11, 11 * 6/12.
     np.testing.assert_allclose(frame["open"], [5, 5, 5.5])
@@ -82,7 +92,7 @@ def test_yahoo_export_is_adjusted_by_adj_close(tmp_path):
 
 def test_header_matching_ignores_case_and_spaces(tmp_path):
     header = " date , OPEN,high,Low , close,adj_close ,VOLUME"
-    frame = prices.read_csv(write(tmp_path, "x.csv", daily_csv(header)), ticker="msft")
+    frame = read_csv(write(tmp_path, "x.csv", daily_csv(header)), ticker="msft")
     assert frame.attrs["ticker"] == "MSFT"
     np.testing.assert_allclose(frame["close"], [5, 5.5, 6])
 
@@ -90,7 +100,7 @@ def test_header_matching_ignores_case_and_spaces(tmp_path):
 def test_yahoo_export_without_adj_close(tmp_path):
     rows = ["2013-01-02,10,11,9,10,100", "2013-01-03,10,12,9,11,200"]
     text = daily_csv("Date,Open,High,Low,Close,Volume", rows)
-    frame = prices.read_csv(write(tmp_path, "spy.csv", text))
+    frame = read_csv(write(tmp_path, "spy.csv", text))
     np.testing.assert_allclose(frame["close"], [10, 11])
     np.testing.assert_allclose(frame["high"], [11, 12])
 
@@ -99,7 +109,7 @@ def test_kaggle_layout(tmp_path):
     rows = ["1984-09-07,0.42388,0.42902,0.41874,0.42388,23220030,0",
             "1984-09-10,0.42388,0.42516,0.41366,0.42134,18022532,0"]
     text = daily_csv("Date,Open,High,Low,Close,Volume,OpenInt", rows)
-    frame = prices.read_csv(write(tmp_path, "aapl.us.txt", text))
+    frame = read_csv(write(tmp_path, "aapl.us.txt", text))
     assert frame.attrs["ticker"] == "AAPL.US"
     np.testing.assert_allclose(frame["close"], [0.42388, 0.42134])
     assert frame.index.tolist() == [pd.Timestamp("1984-09-07"), pd.Timestamp("1984-09-10")]
@@ -127,7 +137,7 @@ def test_bitstamp_minutes_become_days(tmp_path):
     minutes = bitstamp_rows()
     path = tmp_path / "bitstampUSD_1-min_data_2012-01-01_to_2021-03-31.csv"
     minutes.to_csv(path, index=False)
-    frame = prices.read_csv(path)
+    frame = read_csv(path)
     assert frame.attrs["calendar"] == "crypto" and frame.attrs["ticker"] == "BTC-USD"
     assert frame.index.tolist() == list(pd.date_range("2021-01-01", periods=3))  # -04 had no trades
     traded = minutes.dropna().assign(day=pd.to_datetime(minutes.dropna()["Timestamp"], unit="s")
@@ -144,11 +154,11 @@ def test_bitstamp_minutes_become_days(tmp_path):
 def test_upload_file_objects_binary_text_and_gzip():
     text = daily_csv()
     as_bytes = io.BytesIO(("\ufeff" + text).encode("utf-8"))  # Excel's byte-order mark
-    frame = prices.read_csv(as_bytes, ticker="ibm")
+    frame = read_csv(as_bytes, ticker="ibm")
     assert frame.attrs["ticker"] == "IBM" and len(frame) == 3
-    assert len(prices.read_csv(io.StringIO(text))) == 3
-    assert prices.read_csv(io.StringIO(text)).attrs["ticker"] == "UPLOAD"  # no file name
-    zipped = prices.read_csv(io.BytesIO(gzip.compress(text.encode())), ticker="IBM")
+    assert len(read_csv(io.StringIO(text))) == 3
+    assert read_csv(io.StringIO(text)).attrs["ticker"] == "UPLOAD"  # no file name
+    zipped = read_csv(io.BytesIO(gzip.compress(text.encode())), ticker="IBM")
     pd.testing.assert_frame_equal(zipped, frame)
 
 
@@ -156,7 +166,7 @@ def test_flask_upload_names_the_ticker_after_the_file():
     from werkzeug.datastructures import FileStorage
 
     upload = FileStorage(stream=io.BytesIO(daily_csv().encode()), filename="msft.csv")
-    assert prices.read_csv(upload).attrs["ticker"] == "MSFT"
+    assert read_csv(upload).attrs["ticker"] == "MSFT"
 
 
 @pytest.mark.parametrize("text, words", [
@@ -182,14 +192,14 @@ def test_flask_upload_names_the_ticker_after_the_file():
 ])
 def test_bad_csv_errors_name_the_problem(tmp_path, text, words):
     with pytest.raises(DataError) as info:
-        prices.read_csv(write(tmp_path, "bad.csv", text))
+        read_csv(write(tmp_path, "bad.csv", text))
     for word in words:
         assert word in str(info.value)
 
 
 def test_unknown_columns_error_names_what_was_found(tmp_path):
     with pytest.raises(DataError, match=r"columns 'Day', 'Colour' have no price column"):
-        prices.read_csv(write(tmp_path, "odd.csv", "Day,Colour\n2013-01-02,red\n"))
+        read_csv(write(tmp_path, "odd.csv", "Day,Colour\n2013-01-02,red\n"))
 
 
 def test_bitstamp_out_of_order_timestamps_are_sorted_saying_so(tmp_path):
@@ -197,45 +207,45 @@ def test_bitstamp_out_of_order_timestamps_are_sorted_saying_so(tmp_path):
     minutes.to_csv(tmp_path / "in_order.csv", index=False)
     minutes.iloc[[1, 2]] = minutes.iloc[[2, 1]].to_numpy()
     minutes.to_csv(tmp_path / "btc.csv", index=False)
-    frame = prices.read_csv(tmp_path / "btc.csv")
-    pd.testing.assert_frame_equal(frame, prices.read_csv(tmp_path / "in_order.csv"))
+    frame = read_csv(tmp_path / "btc.csv")
+    pd.testing.assert_frame_equal(frame, read_csv(tmp_path / "in_order.csv"))
     assert ("The file's rows were not in date order; they were sorted oldest first."
             in frame.attrs["notices"])
 
 
 def test_missing_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="no such CSV file"):
-        prices.read_csv(tmp_path / "nope.csv")
+        read_csv(tmp_path / "nope.csv")
 
 
 # --- validate ----------------------------------------------------------------------------------
 
 def test_validate_counts_rows():
-    frame = prices.synthetic(n=3)
-    assert prices.validate(frame, min_rows=3) is frame
+    frame = synthetic(n=3)
+    assert validate(frame, min_rows=3) is frame
     with pytest.raises(DataError, match=r"only 3 rows of prices for 'SYN'; at least 10 are needed"):
-        prices.validate(frame, min_rows=10)
+        validate(frame, min_rows=10)
 
 
 def test_validate_rejects_broken_frames():
-    frame = prices.synthetic(n=5)
+    frame = synthetic(n=5)
     with pytest.raises(DataError, match="not ascending"):
-        prices.validate(frame.iloc[::-1])
+        validate(frame.iloc[::-1])
     with pytest.raises(DataError, match="more than once"):
-        prices.validate(pd.concat([frame, frame.iloc[[-1]]]))
+        validate(pd.concat([frame, frame.iloc[[-1]]]))
     with pytest.raises(DataError, match="found"):
-        prices.validate(frame[["close", "open", "high", "low", "volume"]])
+        validate(frame[["close", "open", "high", "low", "volume"]])
     broken = frame.copy()
     broken.iloc[2, broken.columns.get_loc("close")] = np.inf
     with pytest.raises(DataError, match=f"close is inf on {broken.index[2].date()}"):
-        prices.validate(broken)
+        validate(broken)
 
 
 # --- bundled sample ------------------------------------------------------------------------------
 
 def test_sample_has_all_tickers_up_to_2013_03_01():
-    for ticker in prices.SAMPLE_TICKERS:
-        frame = prices.from_sample(ticker.lower())
+    for ticker in SAMPLE_TICKERS:
+        frame = from_sample(ticker.lower())
         assert frame.attrs["ticker"] == ticker and frame.attrs["source"] == "sample"
         assert frame.index[-1] <= pd.Timestamp("2013-03-01") and len(frame) > 150
         assert frame.index.is_monotonic_increasing and frame.index.is_unique
@@ -245,11 +255,11 @@ def test_sample_has_all_tickers_up_to_2013_03_01():
 
 
 def test_sample_adjusts_aapl_2005_split():
-    path = resources.files("stockPredictor") / "sample_data" / "prices.csv.gz"
+    path = resources.files("stockPredictor.data") / "sample_data" / "prices.csv.gz"
     with path.open("rb") as handle:
         raw = pd.read_csv(handle, compression="gzip", parse_dates=["date"])
     raw = raw[raw["ticker"] == "AAPL"].set_index("date")["2005-02-14":"2005-03-14"]
-    adjusted = prices.from_sample("AAPL")["2005-02-14":"2005-03-14"]
+    adjusted = from_sample("AAPL")["2005-02-14":"2005-03-14"]
     assert len(adjusted) == len(raw) > 15
     assert log_returns(raw["close"]).min() < np.log(0.55)  # the unadjusted fake crash
     assert np.abs(log_returns(adjusted["close"])).max() < 0.1
@@ -258,12 +268,12 @@ def test_sample_adjusts_aapl_2005_split():
 
 def test_sample_unknown_ticker_names_the_bundled_ones():
     with pytest.raises(UnknownTickerError) as info:
-        prices.load("TSLA", "sample")
-    assert "'TSLA'" in str(info.value) and all(t in str(info.value) for t in prices.SAMPLE_TICKERS)
+        load_prices("TSLA", "sample")
+    assert "'TSLA'" in str(info.value) and all(t in str(info.value) for t in SAMPLE_TICKERS)
 
 
 def test_sample_date_window_start_inclusive_end_exclusive():
-    frame = prices.load("IBM", "sample", start="2013-02-01", end="2013-03-01")
+    frame = load_prices("IBM", "sample", start="2013-02-01", end="2013-03-01")
     assert frame.index[0] == pd.Timestamp("2013-02-01")
     assert frame.index[-1] == pd.Timestamp("2013-02-28")
     assert frame.attrs["ticker"] == "IBM"
@@ -274,10 +284,10 @@ def test_sample_date_window_start_inclusive_end_exclusive():
 def test_yahoo_history_frame_is_normalized(fake_yahoo):
     days = pd.bdate_range("2024-03-01", periods=10)
     calls = fake_yahoo(history_frame(days))
-    frame = prices.from_yahoo("ibm")
+    frame = from_yahoo("ibm")
     assert calls == [dict(ticker="IBM", period="max", interval="1d", start=None, end=None,
                           auto_adjust=True)]
-    assert list(frame.columns) == list(prices.COLUMNS)
+    assert list(frame.columns) == list(COLUMNS)
     assert frame.index.tz is None and frame.index.name == "date"
     assert frame.index.tolist() == days.tolist()  # 2024-03-10 DST switch moves no day
     np.testing.assert_allclose(frame["close"], np.linspace(100, 110, 10))
@@ -287,18 +297,18 @@ def test_yahoo_history_frame_is_normalized(fake_yahoo):
 def test_yahoo_keeps_the_exchange_day_in_asian_time_zones(fake_yahoo):
     days = pd.bdate_range("2024-03-04", periods=3)
     fake_yahoo(history_frame(days, tz="Asia/Tokyo"))
-    assert prices.from_yahoo("7203.T").index.tolist() == days.tolist()
+    assert from_yahoo("7203.T").index.tolist() == days.tolist()
 
 
 def test_yahoo_crypto_has_crypto_calendar(fake_yahoo):
     fake_yahoo(history_frame(pd.date_range("2024-03-01", periods=7), tz="UTC"))
-    frame = prices.from_yahoo("BTC-USD")
+    frame = from_yahoo("BTC-USD")
     assert frame.attrs["calendar"] == "crypto" and len(frame) == 7
 
 
 def test_yahoo_start_end_are_passed_on(fake_yahoo):
     calls = fake_yahoo(history_frame(pd.bdate_range("2024-03-01", periods=3)))
-    prices.load("IBM", "yahoo", start=dt.date(2024, 3, 1), end="2024-03-06")
+    load_prices("IBM", "yahoo", start=dt.date(2024, 3, 1), end="2024-03-06")
     assert calls[0]["start"] == "2024-03-01" and calls[0]["end"] == "2024-03-06"
 
 
@@ -310,15 +320,15 @@ def test_yahoo_download_multiindex_frame(yf, fake_yahoo):
     # The real yf.download, fed by the fake Ticker, builds its real column MultiIndex.
     raw = yf.download("IBM", progress=False, threads=False, auto_adjust=True)
     assert list(raw.columns.names) == ["Price", "Ticker"]
-    frame = prices._from_yfinance_frame(raw, "IBM")
+    frame = yahoo._from_yfinance_frame(raw, "IBM")
     np.testing.assert_allclose(frame["close"], np.linspace(100, 110, 5))
     np.testing.assert_allclose(frame["open"], np.linspace(100, 110, 5) * 0.99)
     assert frame.index.tolist() == days.tolist()
     both = yf.download(["IBM", "MSFT"], progress=False, threads=False)
-    np.testing.assert_allclose(prices._from_yfinance_frame(both, "MSFT")["high"],
+    np.testing.assert_allclose(yahoo._from_yfinance_frame(both, "MSFT")["high"],
                                np.linspace(100, 110, 5) * 1.01)
     with pytest.raises(UnknownTickerError, match="'AAPL' among"):
-        prices._from_yfinance_frame(both, "AAPL")
+        yahoo._from_yfinance_frame(both, "AAPL")
 
 
 def test_yahoo_multiindex_from_history_goes_through_from_yahoo(fake_yahoo):
@@ -326,15 +336,15 @@ def test_yahoo_multiindex_from_history_goes_through_from_yahoo(fake_yahoo):
     multi = flat.copy()
     multi.columns = pd.MultiIndex.from_product([flat.columns, ["IBM"]], names=["Price", "Ticker"])
     fake_yahoo(flat)
-    expected = prices.from_yahoo("IBM")
+    expected = from_yahoo("IBM")
     fake_yahoo(multi)
-    pd.testing.assert_frame_equal(prices.from_yahoo("IBM"), expected, check_like=False)
+    pd.testing.assert_frame_equal(from_yahoo("IBM"), expected, check_like=False)
 
 
 def test_yahoo_empty_frame_is_unknown_ticker(yf, fake_yahoo):
     fake_yahoo(yf.utils.empty_df())  # what history() returns after logging "possibly delisted"
     with pytest.raises(UnknownTickerError, match="no price data for ticker 'XYZ' on Yahoo"):
-        prices.from_yahoo("XYZ")
+        from_yahoo("XYZ")
 
 
 def http_error(status):
@@ -356,46 +366,50 @@ def http_error(status):
 def test_yahoo_failures_map_to_our_errors(yf, fake_yahoo, make_error, expected):
     fake_yahoo(make_error(yf.exceptions))
     with pytest.raises(expected):
-        prices.from_yahoo("XYZ")
+        from_yahoo("XYZ")
 
 
 def test_auto_falls_back_to_sample_when_rate_limited(yf, fake_yahoo):
     fake_yahoo(yf.exceptions.YFRateLimitError())
-    frame = prices.load("MSFT", "auto")
+    frame = load_prices("MSFT", "auto")
     assert frame.attrs["source"] == "sample" and frame.attrs["ticker"] == "MSFT"
-    pd.testing.assert_frame_equal(frame, prices.from_sample("MSFT"))
+    pd.testing.assert_frame_equal(frame, from_sample("MSFT"))
 
 
 def test_auto_falls_back_to_sample_when_yahoo_does_not_know_it(yf, fake_yahoo):
     fake_yahoo(yf.utils.empty_df())
-    assert prices.load("FB").attrs["source"] == "sample"
+    assert load_prices("FB").attrs["source"] == "sample"
 
 
 def test_auto_without_sample_reraises(yf, fake_yahoo):
     fake_yahoo(yf.exceptions.YFRateLimitError())
     with pytest.raises(SourceUnavailableError, match="only has AAPL"):
-        prices.load("TSLA")
+        load_prices("TSLA")
     fake_yahoo(yf.utils.empty_df())
     with pytest.raises(UnknownTickerError):
-        prices.load("TSLA")
+        load_prices("TSLA")
 
 
 def test_yahoo_source_does_not_fall_back(yf, fake_yahoo):
     fake_yahoo(yf.exceptions.YFRateLimitError())
     with pytest.raises(SourceUnavailableError, match="rate limit"):
-        prices.load("IBM", "yahoo")
+        load_prices("IBM", "yahoo")
 
 
 def test_price_source_env_is_honoured(yf, fake_yahoo, monkeypatch):
     calls = fake_yahoo(AssertionError("Yahoo must not be asked"))
     monkeypatch.setenv("PRICE_SOURCE", "sample")
-    assert prices.load("IBM").attrs["source"] == "sample" and calls == []
+    assert load_prices("IBM").attrs["source"] == "sample" and calls == []
+    # The environment is read once per process (or command): a new one reads it again.
     monkeypatch.setenv("PRICE_SOURCE", "yahoo")
+    assert load_prices("IBM").attrs["source"] == "sample"
+    settings.reset()
     fake_yahoo(history_frame(pd.bdate_range("2024-03-01", periods=3)))
-    assert prices.load("IBM").attrs["source"] == "yahoo"
+    assert load_prices("IBM").attrs["source"] == "yahoo"
     monkeypatch.setenv("PRICE_SOURCE", "bloomberg")
-    with pytest.raises(DataError, match="'bloomberg'.*auto, yahoo, sample"):
-        prices.load("IBM")
+    settings.reset()
+    with pytest.raises(SettingError, match="PRICE_SOURCE='bloomberg'.*auto, yahoo, sample"):
+        load_prices("IBM")
 
 
 def test_import_yfinance_sets_cache_and_loads_curl_cffi_first(yf):
@@ -406,17 +420,17 @@ def test_import_yfinance_sets_cache_and_loads_curl_cffi_first(yf):
 
 
 def test_importing_prices_does_not_import_yfinance():
-    code = "import sys, stockPredictor.prices; assert 'yfinance' not in sys.modules"
+    code = "import sys, stockPredictor.data.sources; assert 'yfinance' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": ":".join(sys.path)})
 
 
 # --- synthetic ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind", prices.SYNTHETIC_KINDS)
+@pytest.mark.parametrize("kind", SYNTHETIC_KINDS)
 def test_synthetic_is_seeded_positive_and_consistent(kind):
-    first, again = prices.synthetic(kind, n=300, seed=7), prices.synthetic(kind, n=300, seed=7)
+    first, again = synthetic(kind, n=300, seed=7), synthetic(kind, n=300, seed=7)
     pd.testing.assert_frame_equal(first, again)
-    assert not np.allclose(first["close"], prices.synthetic(kind, n=300, seed=8)["close"])
+    assert not np.allclose(first["close"], synthetic(kind, n=300, seed=8)["close"])
     assert (first.to_numpy() > 0).all() and len(first) == 300
     assert (first["high"] >= first[["open", "close"]].max(axis=1)).all()
     assert (first["low"] <= first[["open", "close"]].min(axis=1)).all()
@@ -425,14 +439,14 @@ def test_synthetic_is_seeded_positive_and_consistent(kind):
 
 
 def test_synthetic_drift_shows_in_the_trend():
-    up = prices.synthetic(n=2000, drift=0.002, volatility=0.01, seed=3)["close"]
-    down = prices.synthetic(n=2000, drift=-0.002, volatility=0.01, seed=3)["close"]
+    up = synthetic(n=2000, drift=0.002, volatility=0.01, seed=3)["close"]
+    down = synthetic(n=2000, drift=-0.002, volatility=0.01, seed=3)["close"]
     assert up.iloc[-1] > 10 * up.iloc[0] and down.iloc[-1] < up.iloc[0] / 10
 
 
 def test_synthetic_rejects_unknown_kind():
     with pytest.raises(DataError, match="'square'"):
-        prices.synthetic("square")
+        synthetic("square")
 
 
 # --- tickers from upload file names ------------------------------------------------------------
@@ -460,17 +474,17 @@ def five_days_csv():
     ("%%%.csv", "UPLOAD"),           # nothing of the stem fits a ticker
 ])
 def test_ticker_from_file_name(file_name, expected):
-    assert prices._ticker_from_name(file_name, "Yahoo") == expected
-    assert prices.check_ticker(expected) == expected
+    assert ticker_from_name(file_name, "Yahoo") == expected
+    assert check_ticker(expected) == expected
 
 
 def test_bitstamp_name_without_a_ticker_is_btc_usd():
-    from stockPredictor.csv_formats import BITSTAMP
+    from stockPredictor.data.csv import BITSTAMP
 
     name = "bitstampUSD_1-min_data_2012-01-01_to_2021-03-31.csv"
-    assert prices._ticker_from_name(name, BITSTAMP) == "BTC-USD"
-    assert prices._ticker_from_name("eth-usd.csv", BITSTAMP) == "ETH-USD"
-    assert prices._ticker_from_name(name, "Yahoo") == "BITSTAMPUSD1-MI"  # the stem, cut to 15
+    assert ticker_from_name(name, BITSTAMP) == "BTC-USD"
+    assert ticker_from_name("eth-usd.csv", BITSTAMP) == "ETH-USD"
+    assert ticker_from_name(name, "Yahoo") == "BITSTAMPUSD1-MI"  # the stem, cut to 15
 
 
 @pytest.mark.parametrize("file_name, expected", [
@@ -480,7 +494,7 @@ def test_bitstamp_name_without_a_ticker_is_btc_usd():
     ("prices.csv", "PRICES"),
 ])
 def test_read_csv_titles_the_frame_after_the_file(tmp_path, file_name, expected):
-    frame = prices.read_csv(write(tmp_path, file_name, five_days_csv()))
+    frame = read_csv(write(tmp_path, file_name, five_days_csv()))
     assert frame.attrs["ticker"] == expected and len(frame) == 5
 
 
@@ -489,4 +503,4 @@ def test_flask_upload_with_a_long_name_gets_its_ticker():
 
     upload = FileStorage(stream=io.BytesIO(five_days_csv().encode()),
                          filename="Download Data - STOCK_US_XNAS_AAPL.csv")
-    assert prices.read_csv(upload).attrs["ticker"] == "AAPL"
+    assert read_csv(upload).attrs["ticker"] == "AAPL"

@@ -14,10 +14,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from stockPredictor.config import ModelConfig  # noqa: E402
+from stockPredictor.model.config import ModelConfig  # noqa: E402
 from stockPredictor.errors import ArtifactError, DataError  # noqa: E402
-from stockPredictor.models import build_model  # noqa: E402
-from stockPredictor.runtime import load_model  # noqa: E402
+from stockPredictor.training.networks import build_model  # noqa: E402
+from stockPredictor.model.runtime import load_model  # noqa: E402
 
 pytestmark = pytest.mark.slow  # builds and saves Keras models
 

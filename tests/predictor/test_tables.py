@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stockPredictor import artifacts, prices, tables
-from stockPredictor.bands import VOLATILITY_DECAY, conformal_quantile
+from stockPredictor.model import artifacts
+from stockPredictor.forecast import tables
+from stockPredictor.data.sample import from_sample
+from stockPredictor.data.synthetic import synthetic
+from stockPredictor.forecast.bands import VOLATILITY_DECAY, conformal_quantile
 from stockPredictor.errors import DataError
-from stockPredictor.evaluate import backtest
+from stockPredictor.forecast.evaluate import backtest
 from stockPredictor.lru import ByteBoundedLRU
-from stockPredictor.metrics import rounded
-from stockPredictor.predict import forecast
-from stockPredictor.preload import BUNDLED_MODELS
-from stockPredictor.track_record import track_record
+from stockPredictor.forecast.metrics import rounded
+from stockPredictor.forecast.predict import forecast
+from stockPredictor.settings import BUNDLED_MODELS
+from stockPredictor.forecast.track_record import track_record
 
 # float32 batches of different sizes may round the last bit differently (test_runtime).
 RTOL = 1e-6
@@ -70,7 +73,7 @@ class Direct:
 @pytest.mark.parametrize("ticker, name", [("IBM", "ibm"), ("MSFT", "general"),
                                           ("AAPL", "general")])
 def test_forecasts_and_bands_equal_one_origin_at_a_time(models, ticker, name):
-    frame, model = prices.from_sample(ticker), models[name]
+    frame, model = from_sample(ticker), models[name]
     direct = Direct(frame, model)
     for row, horizon in ((len(frame) - 1, 30), (2000, 7), (900, 1)):
         result = forecast(frame, model, horizon, frame.index[row], cache=ByteBoundedLRU(1 << 26))
@@ -83,12 +86,16 @@ def test_forecasts_and_bands_equal_one_origin_at_a_time(models, ticker, name):
 
 @pytest.mark.parametrize("ticker, name, horizon", [("IBM", "general", 12), ("GOOG", "ibm", 3)])
 def test_track_record_equals_one_origin_at_a_time(models, ticker, name, horizon):
-    frame, model = prices.from_sample(ticker), models[name]
+    frame, model = from_sample(ticker), models[name]
     direct = Direct(frame, model)
     as_of = len(frame) - 300
     record = track_record(frame, model, horizon, frame.index[as_of],
                           cache=ByteBoundedLRU(1 << 26))
-    rows = range(as_of - horizon - 249, as_of - horizon + 1)
+    # One set of origins for every step: the last 250 whose 30-step outcome as_of knows. The
+    # record's first `horizon` steps are checked here, one origin at a time.
+    steps = record["steps"]
+    assert steps == 30
+    rows = range(as_of - steps - 249, as_of - steps + 1)
     fc = np.array([direct.forecast(o)[:horizon] for o in rows])
     actual = np.array([direct.closes[o + 1:o + horizon + 1] for o in rows])
     last = direct.closes[list(rows)][:, None]
@@ -99,17 +106,18 @@ def test_track_record_equals_one_origin_at_a_time(models, ticker, name, horizon)
     inside = (fc * np.exp(-widths) <= actual) & (actual <= fc * np.exp(widths))
     assert record["origins"] == 250 and record["start"] == f"{frame.index[rows[0]]:%Y-%m-%d}"
     # The record rounds to 4 places; a last-bit difference may move the 4th.
-    assert record["mae_vs_naive"] == pytest.approx(mae, abs=1.01e-4)
+    assert record["mae_vs_naive"][:horizon] == pytest.approx(mae, abs=1.01e-4)
     # A step served as no change never moves: no direction to score.
     served = direct.weights[:horizon] > 0
-    assert [d is None for d in record["directional_accuracy"]] == list(~served)
-    assert np.array(record["directional_accuracy"])[served].astype(float) == pytest.approx(
-        direction[served], abs=1.01e-4)
-    assert record["coverage"] == pytest.approx(inside.mean(axis=0), abs=1.01e-4)
+    scored = record["directional_accuracy"][:horizon]
+    assert [d is None for d in scored] == list(~served)
+    assert np.array(scored)[served].astype(float) == pytest.approx(direction[served],
+                                                                   abs=1.01e-4)
+    assert record["coverage"][:horizon] == pytest.approx(inside.mean(axis=0), abs=1.01e-4)
 
 
 def test_blocks_built_on_demand_equal_the_whole_table(models):
-    frame, model = prices.from_sample("MSFT"), models["general"]
+    frame, model = from_sample("MSFT"), models["general"]
     whole = tables.build(frame, model, ByteBoundedLRU(1 << 26))
     lazy = tables.table_for(frame, model, ByteBoundedLRU(1 << 26))
     for rows in ([19, 20, 511], [1500, 1535, 1536, 2000], [len(frame) - 1]):  # blocks 0, 2-3, 6
@@ -121,7 +129,7 @@ def test_blocks_built_on_demand_equal_the_whole_table(models):
 
 
 def test_any_horizon_and_as_of_is_a_slice_once_built(models):
-    frame, model, cache = prices.from_sample("IBM"), models["ibm"], ByteBoundedLRU(1 << 26)
+    frame, model, cache = from_sample("IBM"), models["ibm"], ByteBoundedLRU(1 << 26)
     tables.build(frame, model, cache)
     entries, misses = len(cache), cache.misses
     for horizon, row in ((1, 100), (30, 1000), (12, 2500), (4, len(frame) - 1)):
@@ -133,7 +141,7 @@ def test_any_horizon_and_as_of_is_a_slice_once_built(models):
 
 @pytest.mark.parametrize("rows, rebuilt", [(1300, 1), (1026, 2)])
 def test_new_prices_rebuild_only_the_blocks_they_reach(tiny_artifact, rows, rebuilt):
-    long = prices.synthetic("random_walk", n=rows, seed=4, ticker="LONG")
+    long = synthetic("random_walk", n=rows, seed=4, ticker="LONG")
     cache = ByteBoundedLRU(1 << 26)
     assert tables.build(long.iloc[:-1], tiny_artifact, cache).built == 3
     # 1300 rows: only the block of rows 1024..1299 changed. 1026 rows: the new outcome is also
@@ -142,17 +150,20 @@ def test_new_prices_rebuild_only_the_blocks_they_reach(tiny_artifact, rows, rebu
 
 
 def test_the_track_record_equals_the_backtest_of_the_same_origins(models):
-    frame, model = prices.from_sample("MSFT"), models["general"]
+    frame, model = from_sample("MSFT"), models["general"]
     as_of, horizon = frame.index[2800], 14
     record = track_record(frame, model, horizon, as_of, cache=ByteBoundedLRU(1 << 26))
-    result = backtest(frame, model, horizon, start=record["start"], end=as_of,
+    # The record's origins end `steps` days before as_of; the backtest's range ends with the
+    # last outcome of its last origin at the record's longest step.
+    last = frame.index[frame.index.get_loc(as_of) - record["steps"] + horizon]
+    result = backtest(frame, model, horizon, start=record["start"], end=last,
                       cache=ByteBoundedLRU(1 << 26))
     assert f"{result.origins[-1]:%Y-%m-%d}" == record["end"] and len(result.origins) == 250
     scores = result.metrics()["general"]
     for name in ("mae_vs_naive", "coverage"):
-        assert record[name] == rounded(scores[name]), name
+        assert record[name][:horizon] == rounded(scores[name]), name
     served = np.array(model.metadata["policy"]["weights"][:horizon]) > 0
-    assert np.array(record["directional_accuracy"])[served].tolist() == np.array(
+    assert np.array(record["directional_accuracy"][:horizon])[served].tolist() == np.array(
         rounded(scores["directional_accuracy"]))[served].tolist()
 
 
@@ -171,7 +182,7 @@ def test_no_table_cell_reads_the_future(tiny_artifact, walk):
 
 
 def test_the_cache_is_bounded_by_bytes_and_keeps_the_latest(models):
-    frame, model = prices.from_sample("IBM"), models["general"]
+    frame, model = from_sample("IBM"), models["general"]
     block = tables.BLOCK_ROWS * model.model.output_steps * (4 + 1)  # float32 output, int8 flag
     cache = ByteBoundedLRU(int(2.5 * block))
     table = tables.table_for(frame, model, cache)
@@ -184,7 +195,7 @@ def test_the_cache_is_bounded_by_bytes_and_keeps_the_latest(models):
 
 @pytest.mark.parametrize("ticker, name", [("IBM", "ibm"), ("FB", "general")])
 def test_as_of_on_the_first_day_names_the_rows_needed(models, ticker, name):
-    frame = prices.from_sample(ticker)
+    frame = from_sample(ticker)
     with pytest.raises(DataError, match=rf"as_of={frame.index[0].date()} leaves 1 row\(s\) "
                                         rf"of prices .* needs at least "
                                         rf"{models[name].windowing.rows_needed}"):

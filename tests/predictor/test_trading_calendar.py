@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from stockPredictor.trading_calendar import CRYPTO, EQUITY, is_trading_day, next_trading_days
+from stockPredictor.data.calendar import CRYPTO, EQUITY, is_trading_day, next_trading_days
 
 
 def test_equity_days_skip_weekends_and_holidays():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stockPredictor import train
-from stockPredictor.data_generator import time_split
+from stockPredictor.training import train
+from stockPredictor.model.windowing import time_split
 from stockPredictor.errors import DataError
 from tests.conftest import TINY_MODEL, TINY_TRAINING
 
@@ -67,7 +67,7 @@ def test_a_short_ticker_only_feeds_the_splits_it_can_fill(walk):
 
 
 def test_held_out_summary_agrees_with_a_backtest_of_the_test_period(tiny_artifact, walk):
-    from stockPredictor import evaluate
+    from stockPredictor.forecast import evaluate
 
     split = tiny_artifact.metadata["data"]["WALK"]
     text = train.held_out_summary(tiny_artifact, {"WALK": walk})

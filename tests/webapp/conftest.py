@@ -54,8 +54,8 @@ POLICY_WEIGHTS = [1.0, 0.0, 0.5] + [1.0] * 27
 @pytest.fixture
 def policy_app(make_app, tmp_path):
     """The app over a copy of the committed models whose ibm model carries POLICY_WEIGHTS."""
-    from stockPredictor import artifacts
-    from stockPredictor.preload import BUNDLED_MODELS
+    from stockPredictor.model import artifacts
+    from stockPredictor.settings import BUNDLED_MODELS
 
     models = tmp_path / "models"
     for name in ("general", "ibm"):

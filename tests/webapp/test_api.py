@@ -9,8 +9,8 @@ import pytest
 from marshmallow import Schema
 
 from Flask_webapp import schemas
-from stockPredictor import prices
-from stockPredictor.preload import BUNDLED_MODELS
+from stockPredictor.data.sample import SAMPLE_TICKERS, from_sample
+from stockPredictor.settings import BUNDLED_MODELS
 from tests.fakes import history_frame
 from tests.webapp.conftest import POLICY_WEIGHTS
 
@@ -38,8 +38,10 @@ def test_models_say_what_they_were_trained_on(client):
     body = conforms(client.get("/api/v1/models").get_json(), schemas.ModelList)
     by_name = {m["name"]: m for m in body["models"]}
     assert by_name["ibm"]["scope"] == "ticker" and by_name["ibm"]["tickers"] == ["IBM"]
-    assert set(by_name["general"]["tickers"]) == set(prices.SAMPLE_TICKERS)
-    assert len(by_name["general"]["test_mae_vs_naive"]) == 30
+    assert set(by_name["general"]["tickers"]) == set(SAMPLE_TICKERS)
+    # The raw network's held-out figures from training, named as such (not the served ones).
+    assert len(by_name["general"]["network_test_mae_vs_naive"]) == 30
+    assert "test_mae_vs_naive" not in by_name["general"]
     # Weights saw training and validation data only; the test split after it was held out.
     ibm = by_name["ibm"]
     meta = json.loads((BUNDLED_MODELS / "ibm" / "model.json").read_text())
@@ -49,7 +51,7 @@ def test_models_say_what_they_were_trained_on(client):
 
 def test_stock_info_matches_the_prices(client):
     body = conforms(client.get("/api/v1/stocks/ibm").get_json(), schemas.StockInfo)
-    frame = prices.from_sample("IBM")
+    frame = from_sample("IBM")
     assert body["ticker"] == "IBM" and body["source"] == "sample"
     assert body["last_date"] == "2013-03-01" and body["first_date"] == "2000-03-01"
     assert body["last_close"] == pytest.approx(frame["close"].iloc[-1], abs=1e-4)
@@ -64,7 +66,7 @@ def test_history_honours_its_range(client):
     assert [row["date"] for row in body["prices"]] == [
         "2013-02-01", "2013-02-04", "2013-02-05", "2013-02-06", "2013-02-07"]
     whole = client.get("/api/v1/stocks/IBM/history").get_json()["prices"]
-    assert len(whole) == len(prices.from_sample("IBM"))
+    assert len(whole) == len(from_sample("IBM"))
 
 
 @pytest.mark.parametrize("query, named", [("start=2013-02-08&end=2013-02-01", "end"),
@@ -89,7 +91,7 @@ def test_forecast_as_of_a_past_date_carries_the_actual_prices(client):
                        ).get_json()
     conforms(body, schemas.ForecastResult)
     assert body["model"] == "general" and body["as_of"] == "2012-06-01"
-    closes = prices.from_sample("MSFT")["close"]
+    closes = from_sample("MSFT")["close"]
     dates = [row["date"] for row in body["forecast"]]
     assert [row["date"] for row in body["actual"]] == dates
     assert [row["close"] for row in body["actual"]] == pytest.approx(
@@ -104,7 +106,7 @@ def test_forecast_of_an_uploaded_csv(client, ibm_csv):
     body = conforms(answer.get_json(), schemas.ForecastResult)
     assert body["source"] == "csv" and body["model"] == "general"
     assert len(body["forecast"]) == 3
-    assert body["last_close"] == pytest.approx(prices.from_sample("IBM")["close"].iloc[-1],
+    assert body["last_close"] == pytest.approx(from_sample("IBM")["close"].iloc[-1],
                                                abs=1e-3)
 
 
@@ -161,7 +163,7 @@ def test_yahoo_down_with_nothing_cached_is_503(make_app, fake_yahoo):
 
 
 def test_yahoo_prices_are_served_and_named(make_app, fake_yahoo):
-    days = prices.from_sample("IBM").index[-300:]
+    days = from_sample("IBM").index[-300:]
     calls = fake_yahoo(history_frame(days))
     client = make_app(PRICE_SOURCE="yahoo").test_client()
     card = conforms(client.get("/api/v1/stocks/TSLA").get_json(), schemas.StockInfo)
@@ -199,7 +201,9 @@ def test_forecast_carries_the_models_track_record(client):
     record = body["track_record"]
     assert record["available"] and record["origins"] == 250
     assert record["end"] < body["as_of"]  # only forecasts whose outcome was known by then
-    assert len(record["mae_vs_naive"]) == len(record["coverage"]) == 20
+    # Every step 1-30 on the one set of origins, the horizon's among them.
+    assert record["steps"] == 30 and record["horizon"] == 20
+    assert len(record["mae_vs_naive"]) == len(record["coverage"]) == 30
     assert record["verdict"].startswith("Over the last 250 trading days")
     assert body["level"] == 0.8 and all(r["low"] < r["close"] < r["high"]
                                         for r in body["forecast"])
@@ -218,7 +222,7 @@ def test_the_track_record_carries_p_values_and_policy_weights_per_step(client):
     body = conforms(client.post("/api/v1/forecast", json={"ticker": "MSFT", "horizon": 7})
                     .get_json(), schemas.ForecastResult)
     record = body["track_record"]
-    assert len(record["p_value_vs_naive"]) == len(record["policy_weights"]) == 7
+    assert len(record["p_value_vs_naive"]) == len(record["policy_weights"]) == record["steps"]
     assert all(p is None or 0.0 <= p <= 1.0 for p in record["p_value_vs_naive"])
     assert any(p is not None for p in record["p_value_vs_naive"])
     assert all(0.0 <= w <= 1.0 for w in record["policy_weights"])
@@ -240,9 +244,10 @@ def test_a_95_band_holds_the_50_band_of_the_same_forecast(client):
         assert w["low"] <= n["low"] <= n["close"] <= n["high"] <= w["high"]
     assert [(r["low"], r["high"]) for r in narrow["forecast"]] != [
         (r["low"], r["high"]) for r in wide["forecast"]]
-    # The track record scores the 80% band whatever band was asked for.
-    assert narrow["track_record"]["level"] == wide["track_record"]["level"] == 0.8
-    assert narrow["track_record"]["coverage"] == wide["track_record"]["coverage"]
+    # The band's level belongs to the whole answer: the record scores the band asked for.
+    assert (narrow["track_record"]["level"], wide["track_record"]["level"]) == (0.5, 0.95)
+    pairs = zip(narrow["track_record"]["coverage"], wide["track_record"]["coverage"])
+    assert all(n < w for n, w in pairs if n is not None and w is not None)
 
 
 def test_the_level_may_come_as_form_text(client):
@@ -302,7 +307,7 @@ def test_a_models_policy_reaches_the_forecast_and_its_record(client, policy_app)
                                            json={"ticker": "IBM", "horizon": 3})
     body = conforms(answer.get_json(), schemas.ForecastResult)
     assert body["model"] == plain["model"] == "ibm"
-    assert body["track_record"]["policy_weights"] == POLICY_WEIGHTS[:3]
+    assert body["track_record"]["policy_weights"] == POLICY_WEIGHTS
     last, served, raw = body["last_close"], body["forecast"], plain["forecast"]
     # A raw model (committed models may carry a policy of their own) is compared at step 1 only
     # where the plain app serves it whole too.

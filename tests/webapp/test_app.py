@@ -10,38 +10,41 @@ from pathlib import Path
 
 import pytest
 
-from Flask_webapp import app as app_module
-from stockPredictor import artifacts
-from stockPredictor.preload import BUNDLED_MODELS
+from Flask_webapp.app import FLASK_DEFAULTS, create_app
+from stockPredictor.errors import SettingError
+from stockPredictor.model import artifacts
+from stockPredictor.settings import BUNDLED_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_defaults_then_environment_then_test_override(monkeypatch, tmp_path):
+def test_defaults_then_environment_then_test_override(monkeypatch, tmp_path, make_app):
     monkeypatch.setenv("PORT", "6123")
     monkeypatch.setenv("PRICE_SOURCE", "Yahoo")
     monkeypatch.setenv("MODELS_DIR", str(tmp_path))
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    config = app_module.load_config({"MODELS_DIR": "/elsewhere"})
-    assert config["PORT"] == 6123                     # from the environment, as an int
-    assert config["PRICE_SOURCE"] == "yahoo"          # normalized
-    assert config["MODELS_DIR"] == "/elsewhere"       # the test override wins
-    assert config["MAX_CONTENT_LENGTH"] == app_module.DEFAULTS["MAX_CONTENT_LENGTH"]
-    assert len(config["SECRET_KEY"]) >= 32            # generated when none is configured
+    app = make_app(MODELS_DIR="/elsewhere", PRICE_SOURCE=None)
+    settings = app.extensions["settings"]
+    assert settings.port == 6123                           # from the environment, as an int
+    assert settings.price_source == "yahoo"                # normalized
+    assert str(settings.models_dir) == "/elsewhere"        # the test override wins
+    assert app.config["MAX_CONTENT_LENGTH"] == FLASK_DEFAULTS["MAX_CONTENT_LENGTH"]
+    assert len(app.config["SECRET_KEY"]) >= 32             # generated when none is configured
     monkeypatch.setenv("SECRET_KEY", "from-env")
-    assert app_module.load_config()["SECRET_KEY"] == "from-env"
+    assert make_app().config["SECRET_KEY"] == "from-env"
 
 
 @pytest.mark.parametrize("key, value, named", [("PORT", "eighty", "PORT='eighty'"),
                                                ("PRICE_SOURCE", "bloomberg", "bloomberg")])
 def test_bad_settings_stop_start_up_with_the_value_named(key, value, named):
-    with pytest.raises(ValueError, match=named):
-        app_module.load_config({key: value})
+    with pytest.raises(SettingError, match=named):
+        create_app({key: value})
 
 
-def test_debug_is_off_unless_asked(app):
-    assert app.debug is False
-    assert app_module.app.debug is False
+def test_debug_is_off_unless_asked(make_app, monkeypatch):
+    assert make_app().debug is False
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    assert make_app().debug is True
 
 
 def test_models_load_once_at_start_up_never_per_request(make_app, monkeypatch):
@@ -92,7 +95,7 @@ def test_serving_a_forecast_never_imports_tensorflow():
     # A fresh interpreter: this test process may have imported Keras for the training tests.
     code = textwrap.dedent("""
         import sys
-        from Flask_webapp.app import app
+        from Flask_webapp.wsgi import app
         answer = app.test_client().post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 4})
         assert answer.status_code == 200, answer.data
         assert len(answer.json["forecast"]) == 4

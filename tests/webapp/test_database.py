@@ -39,11 +39,11 @@ def test_prices_fetched_by_one_app_are_served_by_the_next_while_yahoo_is_down(
         make_app, fake_yahoo, empty_url):
     from yfinance.exceptions import YFRateLimitError
 
-    from stockPredictor import prices
+    from stockPredictor.data.sample import from_sample
     from tests.fakes import history_frame
 
     url = empty_url
-    calls = fake_yahoo(history_frame(prices.from_sample("IBM").index[-300:]))
+    calls = fake_yahoo(history_frame(from_sample("IBM").index[-300:]))
     first = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=url).test_client()
     assert first.get("/api/v1/stocks/TSLA").get_json()["name"] == "TSLA Inc."
     assert len(calls) == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stockPredictor.preload import BUNDLED_MODELS
+from stockPredictor.settings import BUNDLED_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "A" * 10_000

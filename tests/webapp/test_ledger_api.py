@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session
-from stockPredictor import prices
+from stockPredictor.data.sample import from_sample
 
 from tests.servers import free_port
 
@@ -42,7 +42,7 @@ def _yahoo_ibm(fake_yahoo, more: dict[str, float] | None = None) -> None:
     """Fake Yahoo answers the sample's last 300 days of IBM, and ``more`` closes after them."""
     from tests.fakes import history_frame
 
-    sample = prices.from_sample("IBM")
+    sample = from_sample("IBM")
     days, closes = sample.index[-300:], list(sample["close"].to_numpy()[-300:])
     if more:
         days, closes = days.append(pd.DatetimeIndex(list(more))), closes + list(more.values())
@@ -109,7 +109,7 @@ def test_each_forecast_links_to_its_page_and_actual_is_null_until_known(ledger_a
     assert client.get("/api/v1/forecasts").get_json()["total"] == 1
     # A replay on the bundled sample is scored at once from the sample's own closes.
     [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
-    sample = prices.from_sample("IBM")["close"]
+    sample = from_sample("IBM")["close"]
     for row in item["forecast"]:
         actual = sample[pd.Timestamp(row["date"])]
         assert row["actual"] == pytest.approx(actual, rel=1e-6)
@@ -137,7 +137,7 @@ def test_a_live_forecast_is_scored_as_yahoos_closes_arrive(make_app, fake_yahoo,
     first = item["forecast"][0]
     assert first["error"] == pytest.approx(first["close"] - 176.0, abs=1e-3)
     assert first["naive_error"] == pytest.approx(
-        prices.from_sample("IBM")["close"].iloc[-1] - 176.0, abs=1e-3)
+        from_sample("IBM")["close"].iloc[-1] - 176.0, abs=1e-3)
 
 
 def test_live_and_replay_are_kept_apart(make_app, fake_yahoo, tmp_path):
@@ -238,8 +238,6 @@ def test_a_live_record_is_read_once_a_minute_per_worker(make_app, fake_yahoo, tm
                                                         monkeypatch):
     from stockPredictor.store import ledger
 
-    from Flask_webapp import ledger_view
-
     app = _live_app(make_app, fake_yahoo, tmp_path)
     _serve(app, {"ticker": "IBM", "horizon": 2})
     client = app.test_client()
@@ -252,6 +250,6 @@ def test_a_live_record_is_read_once_a_minute_per_worker(make_app, fake_yahoo, tm
     for _ in range(3):
         assert 'id="live-record"' in client.get(page).get_data(as_text=True)
     assert len(reads) == 1  # then reused
-    monkeypatch.setattr(ledger_view, "RECORD_TTL", 0.0)
+    app.extensions["live_records"].ttl = 0.0
     assert 'id="live-record"' in client.get(page).get_data(as_text=True)
     assert len(reads) == 2

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import re
 from html import unescape
 from html.parser import HTMLParser
-from urllib.parse import unquote
 
 import pytest
 
-from stockPredictor import prices
-from stockPredictor.preload import BUNDLED_MODELS
+from stockPredictor.data.sample import from_sample
+from stockPredictor.settings import BUNDLED_MODELS
 
 
 class Page(HTMLParser):
@@ -80,7 +80,7 @@ def test_index_has_a_labelled_search(client):
 def test_searching_a_ticker_shows_its_card(client):
     html = client.get("/?ticker=ibm").get_data(as_text=True)
     check_page(client.get("/?ticker=ibm"))
-    close = prices.from_sample("IBM")["close"].iloc[-1]
+    close = from_sample("IBM")["close"].iloc[-1]
     assert 'id="stock-info"' in html and "International Business Machines" in html
     assert f"{close:.2f}" in html
     assert "bundled sample" in html  # the stale-data notice
@@ -134,7 +134,7 @@ def test_the_form_sends_a_band_level_on_to_its_page(client):
     assert answer.headers["Location"] == "/prediction/IBM?horizon=5&level=0.95"
     html = client.get(answer.headers["Location"]).get_data(as_text=True)
     assert "with the 95% band" in html
-    assert "Inside the 80% band" in html  # the track record scores the 80% band
+    assert "Inside the 95% band" in html  # the track record scores the band asked for
 
 
 def test_a_band_level_not_offered_is_refused_on_the_form_and_the_page(client):
@@ -220,12 +220,12 @@ def test_the_chart_data_island_matches_the_table(client):
     assert data["ticker"] == "GOOG" and len(data["forecast"]) == 6
     assert data["history"][-1]["date"] == "2013-03-01"
     assert data["history"][-1]["close"] == pytest.approx(
-        prices.from_sample("GOOG")["close"].iloc[-1], abs=1e-4)
+        from_sample("GOOG")["close"].iloc[-1], abs=1e-4)
 
 
 def test_a_past_as_of_shows_the_actual_prices(client):
     page = check_page(client.get("/prediction/AAPL?horizon=3&as_of=2012-09-14&model=general"))
-    closes = prices.from_sample("AAPL")["close"]
+    closes = from_sample("AAPL")["close"]
     header = next(row for row in page.rows if row[0] == "Date")
     assert "Actual" in header
     first = next(row for row in page.rows if row[0] == "2012-09-17")
@@ -236,8 +236,9 @@ def test_downloads_hold_the_same_forecast(client):
     page = check_page(client.get("/prediction/IBM?horizon=4"))
     json_href = next(href for name, href in page.links.items() if name.endswith(".json"))
     csv_href = next(href for name, href in page.links.items() if name.endswith(".csv"))
-    from_json = json.loads(unquote(json_href.split(",", 1)[1]))
-    rows = list(csv.DictReader(io.StringIO(unquote(csv_href.split(",", 1)[1]))))
+    assert json_href.startswith("data:application/json;charset=utf-8;base64,")
+    from_json = json.loads(base64.b64decode(json_href.split(",", 1)[1]))
+    rows = list(csv.DictReader(io.StringIO(base64.b64decode(csv_href.split(",", 1)[1]).decode())))
     assert [r["date"] for r in rows] == [f["date"] for f in from_json["forecast"]]
     assert [float(r["forecast"]) for r in rows] == [f["close"] for f in from_json["forecast"]]
 
@@ -290,7 +291,7 @@ def test_static_assets_are_served_locally(client):
 
 def _scaled_upload(tmp_path, last_close: float, name: str):
     """400 days of IBM's prices scaled so the last close is ``last_close``, as a Yahoo export."""
-    frame = prices.from_sample("IBM").iloc[-400:]
+    frame = from_sample("IBM").iloc[-400:]
     scale = last_close / frame["close"].iloc[-1]
     lines = ["Date,Open,High,Low,Close,Adj Close,Volume"]
     lines += [f"{d:%Y-%m-%d},{r.open * scale:.10g},{r.high * scale:.10g},{r.low * scale:.10g},"
@@ -388,7 +389,7 @@ def test_a_model_without_a_test_figure_at_the_horizon_still_has_a_page(
     # train writes None where naive's test MAE was 0; an older model may hold fewer steps.
     import shutil
 
-    from stockPredictor import artifacts
+    from stockPredictor.model import artifacts
 
     models = tmp_path / "models"
     for name in ("general", "ibm"):

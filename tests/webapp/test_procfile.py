@@ -37,7 +37,7 @@ def resident_mb(pid: int) -> float:
 
 def test_the_procfile_serves_forecasts_within_a_small_dyno(serve, free_port):
     command = procfile_web_command()
-    assert command.startswith("gunicorn Flask_webapp.app:app") and "$PORT" in command
+    assert command.startswith("gunicorn Flask_webapp.wsgi:app") and "$PORT" in command
     port = free_port()
     bin_dir = str(Path(sys.executable).parent)  # the venv's gunicorn, as Heroku's PATH has it
     env = {"PORT": str(port), "HOST": "127.0.0.1", "PRICE_SOURCE": "sample",

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from Flask_webapp import security
-from stockPredictor.prices import from_sample
+from stockPredictor.data.sample import from_sample
 
 FIXED = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
          "Referrer-Policy": "same-origin"}

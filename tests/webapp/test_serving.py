@@ -7,9 +7,14 @@ import io
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from Flask_webapp.app import load_config
-from stockPredictor import prices
-from stockPredictor.tables import BLOCK_ROWS
+from stockPredictor.data import csv as price_csv
+from stockPredictor.data.frame import finish
+from stockPredictor.data.sample import SAMPLE_TICKERS, from_sample
+from stockPredictor.data.synthetic import synthetic
+from stockPredictor.data import sample
+from stockPredictor.errors import SettingError
+from stockPredictor.forecast.tables import BLOCK_ROWS
+from stockPredictor.settings import Settings
 
 
 def forecast(client, **body) -> dict:
@@ -21,7 +26,7 @@ def forecast(client, **body) -> dict:
 def test_start_up_builds_the_sample_tables_and_requests_only_slice_them(make_app):
     app = make_app(PRELOAD_TABLES=True)
     cache = app.extensions["tables"]
-    blocks = sum(-(-len(prices.from_sample(t)) // BLOCK_ROWS) for t in prices.SAMPLE_TICKERS)
+    blocks = sum(-(-len(from_sample(t)) // BLOCK_ROWS) for t in SAMPLE_TICKERS)
     assert len(cache) == blocks
     misses, client = cache.misses, app.test_client()
     for ticker, horizon, as_of in (("IBM", 1, None), ("IBM", 30, "2001-06-01"),
@@ -51,26 +56,25 @@ def test_distinct_requests_read_the_blocks_the_first_one_built(client, app):
 
 def test_the_sample_answers_the_same_from_one_request_to_the_next(client, monkeypatch):
     first = forecast(client, ticker="IBM")
-    real = prices._finish
+    real = finish
 
     def stamped_later(*args, **kwargs):  # were the sample read again, it would say so
         frame = real(*args, **kwargs)
         frame.attrs["fetched_at"] = "2099-01-01T00:00:00+00:00"
         return frame
 
-    monkeypatch.setattr(prices, "_finish", stamped_later)
+    monkeypatch.setattr(sample, "finish", stamped_later)
     assert forecast(client, ticker="IBM") == first
 
 
 def test_preload_follows_the_price_source_unless_set():
-    assert load_config({"PRICE_SOURCE": "sample"}, environ={})["PRELOAD_TABLES"] is True
-    assert load_config({"PRICE_SOURCE": "auto"}, environ={})["PRELOAD_TABLES"] is False
-    assert load_config({"PRICE_SOURCE": "sample", "PRELOAD_TABLES": "0"},
-                       environ={})["PRELOAD_TABLES"] is False
-    with pytest.raises(ValueError, match="PRELOAD_TABLES"):
-        load_config({"PRELOAD_TABLES": "sometimes"}, environ={})
-    with pytest.raises(ValueError, match="TABLE_CACHE_MB"):
-        load_config({}, environ={"TABLE_CACHE_MB": "lots"})
+    assert Settings.read({}, {"PRICE_SOURCE": "sample"}).preloads is True
+    assert Settings.read({}, {"PRICE_SOURCE": "auto"}).preloads is False
+    assert Settings.read({}, {"PRICE_SOURCE": "sample", "PRELOAD_TABLES": "0"}).preloads is False
+    with pytest.raises(SettingError, match="PRELOAD_TABLES"):
+        Settings.read({}, {"PRELOAD_TABLES": "sometimes"})
+    with pytest.raises(SettingError, match="TABLE_CACHE_MB"):
+        Settings.read({"TABLE_CACHE_MB": "lots"})
 
 
 def blas_threads() -> set[int]:
@@ -86,8 +90,8 @@ def test_the_app_limits_blas_to_one_thread_unless_told_not_to(make_app):
 
 
 def test_a_long_upload_keeps_its_latest_days_and_says_so(client):
-    walk = prices.synthetic("random_walk", n=prices.MAX_DAILY_ROWS + 200, seed=5, ticker="LONG",
-                            start="1990-01-01")
+    walk = synthetic("random_walk", n=price_csv.MAX_DAILY_ROWS + 200, seed=5, ticker="LONG",
+                     start="1990-01-01")
     lines = ["Date,Open,High,Low,Close,Volume"] + [
         f"{d:%Y-%m-%d},{r.open:.4f},{r.high:.4f},{r.low:.4f},{r.close:.4f},{r.volume:.0f}"
         for d, r in zip(walk.index, walk.itertuples())]
@@ -96,7 +100,7 @@ def test_a_long_upload_keeps_its_latest_days_and_says_so(client):
                          content_type="multipart/form-data")
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
-    kept = f"{prices.MAX_DAILY_ROWS:,}"
+    kept = f"{price_csv.MAX_DAILY_ROWS:,}"
     assert f"the most recent {kept} were kept" in body["data"]["notice"]
     # Judged on the days kept: the first origin is the first with a full window within them.
     window = 60 + 1  # the general model's (window 60), in rows of prices

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import unquote
+import base64
 
 import pytest
 from sqlalchemy import select
@@ -24,9 +24,9 @@ def _upload(client, path, name="MYCO.csv", **fields):
 def _page_result(answer) -> dict:
     """The forecast a page shows, from its JSON download."""
     html = answer.get_data(as_text=True)
-    found = re.search(r'href="data:application/json;charset=utf-8,([^"]+)"', html)
+    found = re.search(r'href="data:application/json;charset=utf-8;base64,([^"]+)"', html)
     assert found, "the page has no JSON download"
-    return json.loads(unquote(found.group(1)))
+    return json.loads(base64.b64decode(found.group(1)))
 
 
 def test_the_answer_for_an_upload_links_to_the_same_forecast(client, ibm_csv):

@@ -5,8 +5,11 @@
 (function () {
   'use strict';
 
-  var PRICE_DIGITS = 4;    // significant digits a price keeps on a page
-  var PRICE_DECIMALS = 2;  // and never fewer decimals than this
+  // Significant digits a price keeps on a page, and never fewer decimals than this: the
+  // server's rule (rounding.PAGE_DIGITS, PAGE_DECIMALS), given on <body data-price-*>.
+  var body = document.body;
+  var PRICE_DIGITS = Number(body && body.getAttribute('data-price-digits')) || 4;
+  var PRICE_DECIMALS = Number(body && body.getAttribute('data-price-decimals')) || 2;
 
   function cssColor(name, fallback) {
     var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
@@ -42,7 +45,7 @@
     return kept;
   }
 
-  /* Decimal places that keep 4 significant digits of value, at least 2 (as rounding.price_text). */
+  /* Decimal places that keep PRICE_DIGITS significant digits of value, at least PRICE_DECIMALS. */
   function priceDecimals(value) {
     if (!isFiniteNumber(value) || value === 0) {
       return PRICE_DECIMALS;

@@ -7,8 +7,9 @@
  *      "actual": [{date, close|null}] | null, "level": 0.8 | null,
  *      "bands": {"0.5": [{date, low, high}], ...}, "baselines": {"naive": [...], "long_run_drift": [...]}}
  *   #prediction-chart     chart container; gets data-as-of-marker, data-visible-from, data-visible-to
- *   #prediction-controls  optional, [hidden] until drawn: buttons [data-band-level], [data-baseline]
- *                         and [data-view="near|all"], each with aria-pressed
+ *   #prediction-controls  optional, [hidden] until drawn: buttons [data-baseline] and
+ *                         [data-view="near|all"], each with aria-pressed. The band's level is
+ *                         chosen by links that reload the page (the table and downloads follow it)
  *   #chart-status         role="status" line for error messages
  *   #prediction-legend    optional <ul> for the legend; created after the chart when absent
  * Needs the vendored lightweight-charts 5 (global LightweightCharts) and charts.js (window.StockCharts),
@@ -435,20 +436,6 @@
     if (!controls) {
       return;
     }
-    var levelButtons = buttons(controls, 'button[data-band-level]');
-    levelButtons.forEach(function (button) {
-      var key = button.getAttribute('data-band-level');
-      button.disabled = !state.levels[key];
-      button.setAttribute('aria-pressed', key === state.level ? 'true' : 'false');
-      if (button.disabled) {
-        button.title = 'Not enough history for a ' + levelLabel(key);
-      }
-      button.addEventListener('click', function () {
-        SC.pressOnly(levelButtons, button);
-        showLevel(state, key);
-      });
-    });
-
     buttons(controls, 'button[data-baseline]').forEach(function (button) {
       var name = button.getAttribute('data-baseline');
       button.disabled = !state.series[name];

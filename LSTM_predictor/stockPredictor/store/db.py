@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import time
 import weakref
@@ -10,9 +12,12 @@ from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..errors import StockPredictorError, excerpt
+from .. import settings
+from ..errors import DatabaseUnavailableError, StockPredictorError, excerpt
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_FILE = "stock-predictor.db"
@@ -26,12 +31,13 @@ WRITES = "stock_predictor_writes"
 
 
 def database_url(url: str | None = None, folder: str | os.PathLike | None = None) -> str:
-    """The SQLAlchemy URL for ``url`` (default: $DATABASE_URL), else a SQLite file in ``folder``.
+    """The SQLAlchemy URL for ``url`` (default: the DATABASE_URL setting), else a SQLite file
+    in ``folder``.
 
     Heroku writes ``postgres://``, which SQLAlchemy 2 no longer reads; it and ``postgresql://``
     become ``postgresql+psycopg://`` (psycopg 3).
     """
-    url = (url if url is not None else os.environ.get("DATABASE_URL", "")).strip()
+    url = (url if url is not None else settings.current().database_url).strip()
     if not url:
         if folder is None:
             raise StockPredictorError("no database: set DATABASE_URL, or give the folder for "
@@ -137,9 +143,15 @@ class Database:
         except Exception as exc:  # an unusable URL or a missing driver: never any database
             self.error = reason(exc)
             return
-        _DATABASES.add(self)
+        _track(self)
         if migrate:
             self._upgrade()
+
+    def require(self, what: str) -> Engine:
+        """The engine, or DatabaseUnavailableError saying ``what`` cannot be used without it."""
+        if self.engine is None:
+            raise DatabaseUnavailableError(unavailable(what))
+        return self.engine
 
     def _upgrade(self) -> None:
         self._tried = self.clock()
@@ -167,8 +179,16 @@ class Database:
 
 
 # gunicorn --preload forks its workers from the process that made the engines: a child must
-# never use a connection its parent opened, so each starts with empty pools of its own.
+# never use a connection its parent opened, so each starts with empty pools of its own. The hook
+# is registered with the first database, not at import.
 _DATABASES: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _track(database: Database) -> None:
+    if not _DATABASES and not getattr(_track, "registered", False):
+        os.register_at_fork(after_in_child=_forked)
+        _track.registered = True
+    _DATABASES.add(database)
 
 
 def _forked() -> None:
@@ -176,7 +196,28 @@ def _forked() -> None:
         database.engine.dispose(close=False)
 
 
-os.register_at_fork(after_in_child=_forked)
+def unavailable(what: str) -> str:
+    """The sentence for ``what`` the database keeps while it does not answer."""
+    return f"{what} is unavailable because the database is down; forecasts are still served"
+
+
+def guarded(what: str):
+    """A decorator: a database error in the function becomes DatabaseUnavailableError.
+
+    The one way a database that is down reaches callers: they catch that error (and serve
+    without the database), or let the web answer it with a 503. The reason goes to the log,
+    never into the message, which may reach a stranger.
+    """
+    def decorate(function):
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except SQLAlchemyError as exc:
+                log.warning("%s: %s", function.__qualname__, reason(exc))
+                raise DatabaseUnavailableError(unavailable(what)) from exc
+        return call
+    return decorate
 
 
 def reason(exc: Exception) -> str:

@@ -1,8 +1,10 @@
 """The forecast ledger: every distinct forecast served, recorded once and scored as closes arrive.
 
 The rest of the package talks to it through ``record`` (or ``writer.LedgerWriter`` off the
-hot path), ``score`` (which the price store calls as closes arrive), ``listing`` and
-``live_record``; nobody else writes SQL against its tables.
+hot path), which takes a forecast report (forecast/report.py) as every other surface does,
+``score`` (which the price store calls as closes arrive), ``listing`` and ``live_record``;
+nobody else writes SQL against its tables. A database that does not answer reaches callers as
+DatabaseUnavailableError.
 """
 
 from __future__ import annotations
@@ -17,39 +19,26 @@ from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from .. import metrics, track_record
-from ..artifacts import MODEL_FILE, Artifact
+from .. import rounding
 from ..errors import DataError, excerpt
-from ..predict import Forecast
-from .db import writing
+from ..forecast import metrics, track_record
+from ..forecast.report import KINDS, Report
+from ..model.artifacts import MODEL_FILE, Artifact
+from .db import guarded, writing
 from .models import ForecastRow, LedgerForecast, Price
 
-KINDS = ("live", "replay")
+# The most forecasts one page of the ledger lists, and the most it may skip: far past any
+# ledger, and inside every database's integers.
 MAX_LIMIT = 200
+DEFAULT_LIMIT = 50
+MAX_OFFSET = 1_000_000_000
+LEDGER = "the forecast ledger"
 _FORECASTS, _ROWS = LedgerForecast.__table__, ForecastRow.__table__
 
 
 def model_sha256(artifact: Artifact) -> str:
     """The SHA-256 of the artifact's model.h5, as its verified model.json records it."""
     return str(artifact.metadata["files"][MODEL_FILE])
-
-
-def prices_fingerprint(frame: pd.DataFrame, as_of, closes: np.ndarray | None = None) -> str:
-    """A digest of the closes up to ``as_of``: all that a forecast at ``as_of`` depends on.
-
-    ``closes``: ``frame``'s closes as float64, when the caller has them already.
-    """
-    # The same digest of float64 closes as the forecast table's cache key (tables.py), over the
-    # rows up to as_of only, so a forecast made again after new days arrive is still the same one.
-    end = frame.index.searchsorted(pd.Timestamp(as_of), side="right")
-    closes = frame["close"].to_numpy(np.float64) if closes is None else closes
-    return hashlib.blake2b(np.ascontiguousarray(closes[:end]).tobytes(),
-                           digest_size=32).hexdigest()
-
-
-def kind_of(frame: pd.DataFrame, forecast: Forecast) -> str:
-    """"live" when the forecast starts from the series' latest price, else "replay"."""
-    return "live" if pd.Timestamp(forecast.as_of) >= frame.index[-1] else "replay"
 
 
 @dataclass(frozen=True)
@@ -60,50 +49,46 @@ class Entry:
     rows: list[dict]
 
 
-def entry(forecast: Forecast, artifact: Artifact, frame: pd.DataFrame, kind: str | None = None,
-          upload_id: int | None = None) -> Entry:
-    """The ledger entry for ``forecast`` made by ``artifact`` from ``frame``.
+def entry(report: Report, kind: str | None = None) -> Entry:
+    """The ledger entry of ``report``: its forecast at its level, and the closes it already
+    knows (a replay's) scored at once; the rest are scored by ``score`` as closes arrive.
 
-    Days that ``frame`` already has a close for (a replay's) are scored from it at once; the
-    rest are scored by ``score`` as the source's closes arrive.
+    ``kind`` overrides the report's own ("live" or "replay").
     """
-    kind = kind or kind_of(frame, forecast)
+    kind = kind or report.kind
     if kind not in KINDS:
         raise DataError(f"ledger kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
-    # One read of the column: each frame["close"] copies the frame's attrs.
-    known_closes = frame["close"].to_numpy(np.float64)
-    sha = model_sha256(artifact)
-    prices = prices_fingerprint(frame, forecast.as_of, known_closes)
+    forecast = report.forecast
+    sha = model_sha256(report.artifact)
     as_of, horizon = pd.Timestamp(forecast.as_of).date(), len(forecast.dates)
     level = None if forecast.level is None else float(forecast.level)
+    prices = report.prices_fingerprint
     key = "|".join([forecast.ticker, sha, as_of.isoformat(), str(horizon), repr(level), prices])
-    source = str(frame.attrs.get("source") or "unknown")[:16]
+    source = str(report.data.get("source") or "unknown")[:16]
     values = dict(fingerprint=hashlib.sha256(key.encode()).hexdigest(), ticker=forecast.ticker,
                   model=forecast.model, model_sha256=sha, kind=kind, source=source, as_of=as_of,
-                  horizon=horizon, level=level, prices_fingerprint=prices, upload_id=upload_id,
-                  created_at=dt.datetime.now(dt.timezone.utc), served=1)
-    banded = forecast.lows is not None and forecast.highs is not None
-    days = pd.DatetimeIndex(forecast.dates)
-    # The closes ``frame`` already has for those days (a replay's), by position: no reindex.
-    found = np.minimum(frame.index.searchsorted(days), len(frame.index) - 1)
-    known = np.where(frame.index[found] == days, known_closes[found], np.nan)
+                  horizon=horizon, level=level, prices_fingerprint=prices,
+                  upload_id=report.upload_id, created_at=dt.datetime.now(dt.timezone.utc),
+                  served=1)
+    days = pd.DatetimeIndex(forecast.dates).date
     last = float(forecast.last_close)
     closes = np.asarray(forecast.closes, np.float64).tolist()
+    banded = forecast.level is not None
     lows = np.asarray(forecast.lows, np.float64).tolist() if banded else [None] * len(days)
     highs = np.asarray(forecast.highs, np.float64).tolist() if banded else [None] * len(days)
+    known = report.actual
     rows = [dict(step=step + 1, day=day, close=closes[step], low=lows[step], high=highs[step],
                  last_close=last, actual=None if np.isnan(known[step]) else float(known[step]))
-            for step, day in enumerate(days.date)]
+            for step, day in enumerate(days)]
     return Entry(values, rows)
 
 
-def record(target: Session | Engine, forecast: Forecast, artifact: Artifact,
-           frame: pd.DataFrame, kind: str | None = None, upload_id: int | None = None) -> int:
-    """Record ``forecast`` once (a repeat adds one to ``served``); its ledger id.
+def record(target: Session | Engine, report: Report, kind: str | None = None) -> int:
+    """Record ``report``'s forecast once (a repeat adds one to ``served``); its ledger id.
 
     With an Engine the write is committed; with a Session the caller commits.
     """
-    return write(target, [entry(forecast, artifact, frame, kind, upload_id)])[0]
+    return write(target, [entry(report, kind)])[0]
 
 
 def write(target: Session | Engine, entries: list[Entry],
@@ -215,12 +200,19 @@ def _stored_closes(target: Session | Connection, ticker: str, source: str,
                      index=pd.DatetimeIndex([day for day, _ in rows]), dtype=np.float64)
 
 
-def listing(session: Session, ticker: str | None = None, model: str | None = None,
-            as_of=None, kind: str | None = None, limit: int = 50, offset: int = 0) -> dict:
-    """The ledger, newest first: {"total", "forecasts": [...]} filtered and paged."""
+@guarded(LEDGER)
+def listing(target: Session | Engine, ticker: str | None = None, model: str | None = None,
+            as_of=None, kind: str | None = None, limit: int = DEFAULT_LIMIT,
+            offset: int = 0) -> dict:
+    """The ledger, newest first: {"total", "forecasts": [...]} filtered and paged; prices
+    rounded as a forecast answer rounds them."""
+    if isinstance(target, Engine):
+        with Session(target) as session:
+            return listing(session, ticker, model, as_of, kind, limit, offset)
+    session = target
     if kind is not None and kind not in KINDS:
         raise DataError(f"kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
-    limit, offset = max(1, min(int(limit), MAX_LIMIT)), max(0, int(offset))
+    limit, offset = max(1, min(int(limit), MAX_LIMIT)), max(0, min(int(offset), MAX_OFFSET))
     filters = [column == value for column, value in (
         (LedgerForecast.ticker, ticker), (LedgerForecast.model, model),
         (LedgerForecast.as_of, None if as_of is None else pd.Timestamp(as_of).date()),
@@ -248,15 +240,18 @@ def _scored_row(row: ForecastRow) -> dict:
     """A ledger row as the API gives it: the score is null until the actual close is known."""
     known = row.actual is not None
     banded = known and row.low is not None and row.high is not None
-    return {"date": row.day.isoformat(), "close": row.close, "low": row.low, "high": row.high,
-            "actual": row.actual,
-            # Forecast minus actual, as everywhere in the app; the naive forecast is the last
-            # close before the forecast was made.
-            "error": row.close - row.actual if known else None,
-            "naive_error": row.last_close - row.actual if known else None,
+    # Forecast minus actual, as everywhere in the app; the naive forecast is the last close
+    # before the forecast was made.
+    prices = {"close": row.close, "low": row.low, "high": row.high, "actual": row.actual,
+              "error": row.close - row.actual if known else None,
+              "naive_error": row.last_close - row.actual if known else None}
+    return {"date": row.day.isoformat(),
+            **{key: None if value is None else rounding.price(value)
+               for key, value in prices.items()},
             "inside": bool(row.low <= row.actual <= row.high) if banded else None}
 
 
+@guarded(LEDGER)
 def recorded_models(session: Session, kind: str = "live") -> list[tuple[str, str]]:
     """The (ticker, model) pairs with forecasts of ``kind`` in the ledger, sorted."""
     if kind not in KINDS:
@@ -267,6 +262,7 @@ def recorded_models(session: Session, kind: str = "live") -> list[tuple[str, str
     return [(ticker, model) for ticker, model in session.execute(query)]
 
 
+@guarded(LEDGER)
 def live_record(session: Session, ticker: str, model: str) -> dict:
     """MAE vs naive, band coverage and the DM p-value over the scored rows of live forecasts."""
     query = (select(ForecastRow.actual, ForecastRow.close, ForecastRow.last_close,

@@ -11,7 +11,7 @@ series is fetched again rather than stitched). A rate limit or network failure i
 row with ``retry_after``, so every worker backs off together and serves the stored prices,
 marked stale with a notice saying how old they are.
 
-The bundled sample is *not* loaded into the store; callers read it with ``prices.from_sample``.
+The bundled sample is *not* loaded into the store; callers read it with ``data.sample``.
 It is immutable and shipped with the code, so the package already is its permanent store; it is
 read at memory speed; and copying it into the database would make the offline default (``make
 run`` with no network) depend on a database write succeeding.
@@ -28,10 +28,12 @@ import pandas as pd
 from sqlalchemy import Engine, Row, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import prices
+from ..data.frame import finish
+from ..data.tickers import check_ticker
+from ..data.yahoo import from_yahoo
 from ..errors import SourceUnavailableError, UnknownTickerError
 from . import ledger
-from .db import writing
+from .db import guarded, writing
 from .models import FetchState, Price
 
 Fetch = Callable[..., pd.DataFrame]
@@ -61,7 +63,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 class PriceStore:
     """Daily prices kept in the database, refreshed at most once per ``recheck`` by any worker."""
 
-    def __init__(self, engine: Engine, fetch: Fetch = prices.from_yahoo, *, source: str = "yahoo",
+    def __init__(self, engine: Engine, fetch: Fetch = from_yahoo, *, source: str = "yahoo",
                  recheck: dt.timedelta = dt.timedelta(minutes=15),
                  backoff: dt.timedelta = dt.timedelta(minutes=5),
                  wait: float = 10.0, clock: Callable[[], dt.datetime] = utcnow,
@@ -76,9 +78,13 @@ class PriceStore:
 
     # --- reading -------------------------------------------------------------------------------
 
+    @guarded("the price store")
     def load(self, ticker: str) -> pd.DataFrame:
-        """The stored daily prices of ``ticker``, refreshed when due; stale while Yahoo is down."""
-        ticker = prices.check_ticker(ticker)
+        """The stored daily prices of ``ticker``, refreshed when due; stale while Yahoo is down.
+
+        DatabaseUnavailableError when the database does not answer.
+        """
+        ticker = check_ticker(ticker)
         now = self.clock()
         state = self._state(ticker)
         if state is not None and _aware(state.retry_after) and now < _aware(state.retry_after):
@@ -122,7 +128,7 @@ class PriceStore:
         frame = self._rows(ticker)
         if frame.empty:
             return frame
-        frame = prices._finish(frame, ticker, self.source)
+        frame = finish(frame, ticker, self.source)
         checked = _aware(state.checked_at) if state is not None else None
         if checked is not None:  # when Yahoo last answered, not when this worker read the table
             frame.attrs["fetched_at"] = checked.isoformat(timespec="seconds")

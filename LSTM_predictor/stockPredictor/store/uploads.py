@@ -14,12 +14,12 @@ from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..data.csv import MAX_UPLOAD_BYTES
 from ..errors import DataError, UnknownUploadError
-from .db import writing
+from .db import guarded, writing
 from .models import Upload
 
-# The web app refuses bodies over 5 MB before this is reached; the store holds its own bound.
-MAX_UPLOAD_BYTES = 5_000_000
+UPLOADS = "stored uploads"
 MAX_NAME_CHARS = 80
 DEFAULT_RETENTION_DAYS = 90
 
@@ -28,6 +28,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+@guarded(UPLOADS)
 def save(engine: Engine, content: bytes, file_name: str | None = None,
          options: dict | None = None, now: dt.datetime | None = None) -> int:
     """The id of the upload of ``content`` under ``file_name`` with ``options``: the one stored
@@ -56,6 +57,7 @@ def save(engine: Engine, content: bytes, file_name: str | None = None,
         return int(connection.execute(statement).scalar_one())
 
 
+@guarded(UPLOADS)
 def load(engine: Engine, upload_id: int, now: dt.datetime | None = None) -> Upload:
     """The upload ``upload_id``, marked as viewed now; UnknownUploadError when it is gone."""
     with Session(writing(engine), expire_on_commit=False) as session, session.begin():
@@ -67,6 +69,7 @@ def load(engine: Engine, upload_id: int, now: dt.datetime | None = None) -> Uplo
         return upload
 
 
+@guarded(UPLOADS)
 def purge(engine: Engine, days: int = DEFAULT_RETENTION_DAYS,
           now: dt.datetime | None = None) -> int:
     """Delete the uploads nobody viewed in ``days`` days; how many went."""

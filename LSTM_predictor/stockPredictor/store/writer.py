@@ -1,6 +1,7 @@
 """The ledger's writer: forecasts queued by requests, written in batches by a thread of each worker.
 
-A request never waits on the database: it builds its ledger entry and queues it. Each worker's
+A request never waits on the database: it builds its forecast report's ledger entry (a few
+hundred bytes, where the report with its track record is tens of kB) and queues it. Each worker's
 thread writes the queue every ``interval`` seconds (sooner once ``batch`` are waiting) and at exit,
 as one upsert of the batch (``ledger.write``).
 """
@@ -12,12 +13,10 @@ import queue
 import threading
 import time
 
-import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from ..artifacts import Artifact
-from ..predict import Forecast
+from ..forecast.report import Report
 from . import ledger
 
 log = logging.getLogger(__name__)
@@ -42,19 +41,18 @@ class LedgerWriter:
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
 
-    def submit(self, forecast: Forecast, artifact: Artifact, frame: pd.DataFrame,
-               kind: str | None = None, upload_id: int | None = None) -> bool:
-        """Queue ``forecast`` for the ledger; False when it was dropped."""
+    def submit(self, report: Report, kind: str | None = None) -> bool:
+        """Queue ``report``'s forecast for the ledger; False when it was dropped."""
         try:
-            item = ledger.entry(forecast, artifact, frame, kind, upload_id)
+            item = ledger.entry(report, kind)
             self._queue.put_nowait(item)
         except queue.Full:
             self.dropped += 1
             log.warning("ledger queue full (%d entries): forecast of %s not recorded",
-                        self._queue.maxsize, forecast.ticker)
+                        self._queue.maxsize, report.ticker)
             return False
         except Exception as error:  # a malformed forecast must not fail the request serving it
-            log.warning("ledger entry for %s not built: %s", forecast.ticker, error)
+            log.warning("ledger entry for %s not built: %s", report.ticker, error)
             return False
         self._start()
         if self._queue.qsize() >= self.batch:

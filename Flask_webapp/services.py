@@ -1,0 +1,149 @@
+"""What the pages and the API share: this process's settings, models, prices and database, and
+the forecast report, built by the package and recorded in the ledger.
+
+The web layer validates, calls and renders: every number an answer holds comes from the
+package's report (stockPredictor.forecast.report), which a CLI user gets too.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+
+import pandas as pd
+from flask import current_app
+from stockPredictor.data.csv import MAX_UPLOAD_BYTES, read_csv
+from stockPredictor.data.sources import PriceCache
+from stockPredictor.errors import (DatabaseUnavailableError, DataError, StockPredictorError,
+                                   UnknownUploadError)
+from stockPredictor.forecast import report, tables
+from stockPredictor.forecast.bands import DEFAULT_LEVEL
+from stockPredictor.forecast.report import Report
+from stockPredictor.lru import ByteBoundedLRU
+from stockPredictor.model.artifacts import Artifact
+from stockPredictor.model.registry import Registry
+from stockPredictor.settings import Settings
+from stockPredictor.store import Database, uploads
+from stockPredictor.store.live import LiveRecords
+
+log = logging.getLogger(__name__)
+
+# Upload ids are 32-bit integers in every database the store runs on; a larger one is unknown.
+MAX_UPLOAD_ID = 2**31 - 1
+UPLOADS = "stored uploads"
+
+
+def settings() -> Settings:
+    """The settings this app was built with."""
+    return current_app.extensions["settings"]
+
+
+def registry() -> Registry:
+    """The models this process loaded at start-up."""
+    return current_app.extensions["registry"]
+
+
+def database() -> Database:
+    """The app's database (its engine is None when the URL cannot be used)."""
+    return current_app.extensions["database"]
+
+
+def table_cache() -> ByteBoundedLRU:
+    """This process's cache of forecast-table blocks."""
+    return current_app.extensions["tables"]
+
+
+def live_records() -> LiveRecords:
+    """This worker's live records, each read from the ledger at most once a minute."""
+    return current_app.extensions["live_records"]
+
+
+def load_prices(ticker: str) -> pd.DataFrame:
+    """Daily prices of ``ticker`` through the process's price cache."""
+    cache: PriceCache = current_app.extensions["price_cache"]
+    return cache.load(ticker)
+
+
+def read_upload(upload, ticker: str | None = None) -> pd.DataFrame:
+    """Prices from an uploaded CSV file, parsed by the package's reader, and kept in the store.
+
+    ``attrs["upload_id"]`` is the stored file's id (None when the database is down), which gives
+    the forecast its permanent link. The file is kept only once it has been read.
+    """
+    if upload is None or not getattr(upload, "filename", ""):
+        raise DataError("no file was uploaded; expected a CSV of daily prices in the field 'file'")
+    # Read once: the app refuses a longer body before it is read, and one byte past the limit is
+    # enough for the reader to refuse a longer file.
+    content = bytes(upload.read(MAX_UPLOAD_BYTES + 1))
+    frame = _parse_upload(content, upload.filename, ticker)
+    frame.attrs["upload_id"] = _keep_upload(content, frame.attrs.get("file_name"), ticker)
+    return frame
+
+
+def load_upload(upload_id: int) -> tuple[pd.DataFrame, dict]:
+    """The prices of the stored upload ``upload_id`` and the options it was sent with."""
+    engine = database().require(UPLOADS)
+    if not 0 < upload_id <= MAX_UPLOAD_ID:
+        raise UnknownUploadError(f"upload {upload_id} does not exist")
+    stored = uploads.load(engine, upload_id)
+    options = dict(stored.options or {})
+    frame = _parse_upload(bytes(stored.content), stored.file_name, options.get("ticker"))
+    frame.attrs["upload_id"] = upload_id
+    return frame, options
+
+
+def _parse_upload(content: bytes, file_name: str | None, ticker: str | None) -> pd.DataFrame:
+    # A file object, never a path: nothing on disk is named after what a request sent.
+    source = io.BytesIO(content)
+    source.name = file_name  # the page's title and data card name the file, as for an upload
+    return read_csv(source, ticker=ticker)
+
+
+def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> int | None:
+    # Kept for the permanent link; a database that is down or refuses costs the link, never
+    # the forecast.
+    try:
+        return uploads.save(database().require(UPLOADS), content, file_name,
+                            {"ticker": ticker or None})
+    except (DataError, DatabaseUnavailableError) as error:
+        log.warning("upload %s not kept: %s", file_name, error)
+        return None
+
+
+def model_for(frame: pd.DataFrame, name: str | None = None) -> Artifact:
+    """The model called ``name``, else the best for the frame's ticker."""
+    models = registry()
+    return models.get(name) if name else models.model_for(str(frame.attrs.get("ticker", "")))
+
+
+def forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None,
+             level: float = DEFAULT_LEVEL) -> Report:
+    """The report of a forecast of ``frame``, queued for the ledger off the hot path."""
+    answer = report.build(frame, model_for(frame, model), horizon, as_of, level,
+                          cache=table_cache())
+    writer = current_app.extensions.get("ledger")
+    if writer is not None:  # a request never waits on the database
+        writer.submit(answer)
+    return answer
+
+
+def preload_tables(tickers) -> dict[str, float]:
+    """Build the tables of ``tickers`` with their default models now; seconds each, by ticker.
+
+    Run in gunicorn's master (``--preload``), the blocks are shared by every worker it forks.
+    One report each also loads what a first request would (the exchange's holidays).
+    """
+    seconds = {}
+    for ticker in tickers:
+        started = time.perf_counter()
+        try:
+            frame = load_prices(ticker)
+            model = model_for(frame)
+            tables.table_for(frame, model, table_cache()).build()
+            report.build(frame, model, cache=table_cache())
+        except StockPredictorError as exc:  # no model or no prices for it: built on first use
+            current_app.logger.warning("no forecast table preloaded for %s: %s", ticker, exc)
+            continue
+        seconds[ticker] = time.perf_counter() - started
+    return seconds

@@ -1,0 +1,183 @@
+"""Forecast the next trading days from a loaded artifact (NumPy runtime, no TensorFlow).
+
+A forecast at ``as_of`` reads one origin row of the model's forecast table (tables.py): the
+served closes there, and its band at each level from the errors of the forecasts made on the
+trading days before it whose outcomes were known by then (bands.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import rounding
+from ..data.calendar import EQUITY, next_trading_days
+from ..errors import DataError, excerpt
+from ..lru import ByteBoundedLRU
+from ..model.artifacts import Artifact
+from ..model.config import MAX_HORIZON
+from . import tables
+from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, LEVELS, band, check_level, log_errors,
+                    widths_at)
+
+DEFAULT_HORIZON = 4
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Closes forecast for the trading days after ``as_of``, and where they came from."""
+
+    ticker: str
+    model: str
+    as_of: pd.Timestamp
+    source: str
+    last_close: float
+    dates: pd.DatetimeIndex
+    closes: np.ndarray
+    # The band: at ``level`` (0.8 = 80%) the close should lie between lows and highs. None when
+    # no band was asked for or the history was too short to calibrate one.
+    level: float | None = None
+    lows: np.ndarray | None = None
+    highs: np.ndarray | None = None
+    # Sentences a person should read beside the forecast (an as_of moved to the last price).
+    notices: tuple[str, ...] = ()
+    # The band at every level computed, (lows, highs) by level; levels too short of history to
+    # calibrate are left out.
+    bands: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: ticker, model, as_of, source, last_close, forecast rows (and band)."""
+        rows = [{"date": d.strftime("%Y-%m-%d"), "close": c}
+                for d, c in zip(self.dates, rounding.prices(self.closes))]
+        data = {"ticker": self.ticker, "model": self.model,
+                "as_of": self.as_of.strftime("%Y-%m-%d"), "source": self.source,
+                "last_close": rounding.price(self.last_close), "forecast": rows,
+                "notices": list(self.notices)}
+        if self.level is not None:
+            data["level"] = self.level
+            for row, low, high in zip(rows, rounding.prices(self.lows),
+                                      rounding.prices(self.highs)):
+                row["low"], row["high"] = low, high
+        return data
+
+    def to_frame(self) -> pd.DataFrame:
+        """The forecast as a frame indexed by date: close, and low and high when banded."""
+        columns = {"close": self.closes}
+        if self.level is not None:
+            columns.update(low=self.lows, high=self.highs)
+        return pd.DataFrame(columns, index=self.dates)
+
+
+def check_horizon(horizon: int, limit: int = MAX_HORIZON) -> int:
+    """``horizon`` if it is an integer from 1 to ``limit``, else a DataError."""
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) \
+            or not 1 <= horizon <= limit:
+        raise DataError(f"horizon={horizon!r} must be a whole number of trading days "
+                        f"from 1 to {limit}")
+    return int(horizon)
+
+
+def rows_until(frame: pd.DataFrame, as_of=None) -> int:
+    """How many rows of ``frame`` are dated on or before ``as_of`` (default: all of them)."""
+    if as_of is None:
+        return len(frame)
+    try:
+        as_of = pd.Timestamp(as_of)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise DataError(f"as_of={excerpt(as_of)} is not a date; expected YYYY-MM-DD") from exc
+    if as_of is pd.NaT:
+        raise DataError("as_of is empty; expected a date as YYYY-MM-DD")
+    if as_of.tzinfo is not None:
+        as_of = as_of.tz_localize(None)
+    first = frame.index[0]
+    if as_of < first:
+        raise DataError(f"as_of={as_of.date()} is before the first price on {first.date()}")
+    return int(frame.index.searchsorted(as_of.normalize(), side="right"))
+
+
+def origin_row(frame: pd.DataFrame, model: Artifact, as_of=None) -> int:
+    """The row of the last price on or before ``as_of``, if a full input window ends there."""
+    rows = rows_until(frame, as_of)
+    windowing = model.windowing
+    if rows < windowing.rows_needed:
+        reads = (f"{windowing.window} daily returns" if windowing.target == "log_return"
+                 else f"{windowing.window} closes")
+        held = (f"the prices hold {rows} row(s)" if as_of is None else
+                f"as_of={frame.index[rows - 1].date()} leaves {rows} row(s) of prices up to it")
+        raise DataError(f"{held}; model {model.name!r} needs at least {windowing.rows_needed} "
+                        f"(it reads {reads})")
+    return rows - 1
+
+
+def moved(frame: pd.DataFrame, as_of) -> tuple[str, ...]:
+    """The notice for an as_of after the last price, which is served from the last price."""
+    if as_of is None:
+        return ()
+    asked = pd.Timestamp(as_of)
+    asked = asked.tz_localize(None) if asked.tzinfo is not None else asked
+    last = frame.index[-1]
+    if asked.normalize() <= last:
+        return ()
+    return (f"The prices end on {last.date()}, before the as-of date {asked.date()}, so the "
+            f"forecast is made from {last.date()}.",)
+
+
+def band_positions(table: tables.ForecastTable, row: int, horizon: int) -> np.ndarray:
+    """The rows whose errors calibrate the band at ``row``: every trading day before it whose
+    outcome ``horizon`` days on was known by then, the last CALIBRATION_ORIGINS of each step."""
+    return np.arange(max(table.first, row - horizon - CALIBRATION_ORIGINS + 1), row)
+
+
+def bands_at(table: tables.ForecastTable, row: int, closes: np.ndarray, levels,
+             served: np.ndarray) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """The band around ``closes`` (the forecast at ``row``) at each of ``levels``, from one set
+    of past errors; ``served`` holds the forecasts at ``band_positions`` (n, len(closes)).
+    Levels too short of history to calibrate are left out."""
+    horizon = len(closes)
+    positions = band_positions(table, row, horizon)
+    if len(positions) <= horizon:
+        return {}
+    known = table.closes[:row + 1]  # outcomes up to the origin only
+    errors = log_errors(known, positions, served)
+    found = widths_at(known, positions, errors, np.array([row]), levels)
+    return {level: band(closes, width[0]) for level, width in found.items()
+            if not np.isnan(width[0]).any()}
+
+
+def forecast(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON,
+             as_of=None, level: float | None = DEFAULT_LEVEL,
+             cache: ByteBoundedLRU | None = None) -> Forecast:
+    """Forecast ``horizon`` trading days after ``as_of`` using prices up to ``as_of`` only.
+
+    The forecast and its bands (at ``level`` and every offered level) are slices of the
+    model's forecast table over ``frame``, whose blocks come from ``cache`` (default: the
+    process's) when they were computed before. ``level=None`` asks for no band.
+    """
+    horizon = check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
+    level = None if level is None else check_level(level)
+    row = origin_row(frame, model, as_of)
+    table = tables.table_for(frame, model, cache)
+    closes = table.forecasts([row], horizon)[0]
+    found = {}
+    if level is not None:
+        levels = tuple(sorted({*LEVELS, level}))
+        found = bands_at(table, row, closes, levels,
+                         table.forecasts(band_positions(table, row, horizon), horizon))
+    return make(frame, model, row, float(table.closes[row]), closes, level, found,
+                moved(frame, as_of))
+
+
+def make(frame: pd.DataFrame, model: Artifact, row: int, last_close: float,
+         closes: np.ndarray, level: float | None, found: dict,
+         notices: tuple[str, ...] = ()) -> Forecast:
+    """The Forecast at origin ``row`` of ``frame`` from its closes and bands by level."""
+    origin = frame.index[row]
+    lows, highs = found.get(level, (None, None))
+    return Forecast(ticker=str(frame.attrs.get("ticker", "")), model=model.name, as_of=origin,
+                    source=str(frame.attrs.get("source", "unknown")), last_close=last_close,
+                    dates=next_trading_days(origin, len(closes),
+                                            frame.attrs.get("calendar", EQUITY)),
+                    closes=closes, level=None if lows is None else level, lows=lows,
+                    highs=highs, notices=notices, bands=found)
