@@ -1,0 +1,14 @@
+"""The API's schemas: what a request may hold (requests.py) and what an answer holds
+(answers.py). They validate the input and write the OpenAPI document."""
+
+from .answers import (BandPoint, ClosePoint, DatabaseHealth, Error, ForecastResult, Freshness,
+                      Health, History, LedgerEntry, LedgerList, LedgerRow, ModelList, ModelSummary,
+                      Outcome, PastForecast, PolicySummary, PriceRow, StockInfo, TrackRecord)
+from .requests import (BandLevel, Day, ForecastOptions, ForecastRequest, ForecastUpload,
+                       HistoryQuery, LedgerQuery, TickerPath, WholeNumber, form_fields)
+
+__all__ = ["BandLevel", "BandPoint", "ClosePoint", "DatabaseHealth", "Day", "Error",
+           "ForecastOptions", "ForecastRequest", "ForecastResult", "ForecastUpload", "Freshness",
+           "Health", "History", "HistoryQuery", "LedgerEntry", "LedgerList", "LedgerQuery",
+           "LedgerRow", "ModelList", "ModelSummary", "Outcome", "PastForecast", "PolicySummary",
+           "PriceRow", "StockInfo", "TickerPath", "TrackRecord", "WholeNumber", "form_fields"]
