@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,18 @@ def test_defaults_then_environment_then_test_override(monkeypatch, tmp_path, mak
 def test_bad_settings_stop_start_up_with_the_value_named(key, value, named):
     with pytest.raises(SettingError, match=named):
         create_app({key: value})
+
+
+def test_the_app_uses_price_ttl_and_store_read_ttl_and_writes_no_variable(make_app,
+                                                                          monkeypatch):
+    monkeypatch.setenv("PRICE_TTL", "120")
+    monkeypatch.setenv("STORE_READ_TTL", "7")
+    before = dict(os.environ)
+    app = make_app(PRICE_SOURCE="auto")
+    assert dict(os.environ) == before  # CACHE_DIR and the rest stay as they were
+    cache = app.extensions["price_cache"]
+    # A worker rereads the shared store every STORE_READ_TTL; Yahoo is asked every PRICE_TTL.
+    assert cache.ttl == 7.0 and cache.store.recheck.total_seconds() == 120.0
 
 
 def test_debug_is_off_unless_asked(make_app, monkeypatch):

@@ -400,3 +400,18 @@ def test_a_model_without_a_test_figure_at_the_horizon_still_has_a_page(
     answer = make_app(MODELS_DIR=str(models)).test_client().get("/prediction/IBM?horizon=10")
     check_page(answer)
     assert "Test error vs naive" not in answer.get_data(as_text=True)
+
+
+def test_the_forms_and_scripts_follow_the_packages_own_rules(client):
+    from stockPredictor import rounding
+    from stockPredictor.data.tickers import TICKER_MAX_CHARS, TICKER_PATTERN, html_pattern
+
+    for url in ("/", "/predict", "/forecasts"):
+        html = client.get(url).get_data(as_text=True)
+        assert {unescape(p) for p in re.findall(r' pattern="([^"]+)"', html)} == {html_pattern()}
+        assert f'maxlength="{TICKER_MAX_CHARS}"' in html
+        assert (f'data-price-digits="{rounding.PAGE_DIGITS}" '
+                f'data-price-decimals="{rounding.PAGE_DECIMALS}"') in html
+    # A browser anchors the attribute: it accepts exactly what the server does.
+    for text in ("IBM", "BRK-B", "^GSPC", "BTC-USD", "", "A" * 16, "IBM RM", "ibm/x"):
+        assert bool(re.fullmatch(html_pattern(), text)) == bool(TICKER_PATTERN.match(text))

@@ -7,9 +7,8 @@
 
   // Significant digits a price keeps on a page, and never fewer decimals than this: the
   // server's rule (rounding.PAGE_DIGITS, PAGE_DECIMALS), given on <body data-price-*>.
-  var body = document.body;
-  var PRICE_DIGITS = Number(body && body.getAttribute('data-price-digits')) || 4;
-  var PRICE_DECIMALS = Number(body && body.getAttribute('data-price-decimals')) || 2;
+  var PRICE_DIGITS = Number(document.body.getAttribute('data-price-digits'));
+  var PRICE_DECIMALS = Number(document.body.getAttribute('data-price-decimals'));
 
   function cssColor(name, fallback) {
     var value = window.getComputedStyle(document.documentElement).getPropertyValue(name);
