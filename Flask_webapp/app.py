@@ -36,7 +36,8 @@ from stockPredictor.data.csv import MAX_UPLOAD_BYTES
 from stockPredictor.data.sample import SAMPLE_TICKERS
 from stockPredictor.data.sources import PriceCache
 from stockPredictor.data.yahoo import from_yahoo
-from stockPredictor.lru import ByteBoundedLRU
+from stockPredictor.forecast.report import ORIGINS_KEPT
+from stockPredictor.lru import BoundedCache, ByteBoundedLRU
 from stockPredictor.model.registry import Registry
 from stockPredictor.settings import ENVIRONMENT, Settings
 from stockPredictor.store.live import LiveRecords
@@ -82,6 +83,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
                            settings.models_dir)
     app.extensions["registry"] = registry
     app.extensions["tables"] = ByteBoundedLRU(settings.table_cache_bytes)
+    # What forecasts at one origin share (band widths, track records' figures), by model and
+    # prices up to as_of: every horizon and level asked there reads them.
+    app.extensions["shared"] = BoundedCache(ORIGINS_KEPT)
     database = app.extensions["database"] = _database(app, settings)
     # Every distinct forecast served goes to the ledger, written in batches off the hot path.
     app.extensions["ledger"] = None if database.engine is None else LedgerWriter(database.engine)

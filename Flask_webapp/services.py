@@ -121,7 +121,7 @@ def forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = 
              level: float = DEFAULT_LEVEL) -> Report:
     """The report of a forecast of ``frame``, queued for the ledger off the hot path."""
     answer = report.build(frame, model_for(frame, model), horizon, as_of, level,
-                          cache=table_cache())
+                          cache=table_cache(), shared=current_app.extensions["shared"])
     writer = current_app.extensions.get("ledger")
     if writer is not None:  # a request never waits on the database
         writer.submit(answer)

@@ -1,9 +1,11 @@
 """CPU of one request in process: an API forecast and a forecast page, each a slice of built tables.
 
-Usage: python bench/bench_request.py [--reps N] [--tree DIR ...]
-Builds the app on the bundled sample with its tables preloaded, then sends N distinct requests
-(IBM and MSFT at shuffled horizons, as-of dates and band levels, the same list for every tree)
-through the Flask test client: POST /api/v1/forecast and GET /prediction/<ticker>. It times each
+Usage: python bench/bench_request.py [--reps N] [--tree DIR ...] [--rounds N]
+Builds the app on the bundled sample with its tables preloaded, then sends N requests through
+the Flask test client, POST /api/v1/forecast and GET /prediction/<ticker>, in two sets (the
+same lists for every tree): "any as-of", IBM and MSFT at shuffled horizons, as-of dates and band
+levels, each request a forecast from a day no other asked for; and "latest", the same tickers,
+horizons and levels from the latest prices, as most requests are. It times each
 request's CPU on the thread that serves it (time.thread_time: the ledger's writer thread and
 other processes are left out) and prints the median and p90 per request. ``--tree`` names
 checkouts of this repository to time beside each other in one run, each in a fresh process
@@ -30,11 +32,14 @@ TICKERS = ("IBM", "MSFT")
 LEVELS = (0.5, 0.8, 0.95)
 
 
-def requests(count: int, days: list[str]) -> list[dict]:
-    """Distinct forecast requests: a ticker, horizon, as-of date and level each, seeded."""
+def requests(count: int, days: list[str] | None) -> list[dict]:
+    """Forecast requests: a ticker, horizon, level and as-of date (None: the latest) each."""
     rng = random.Random(0)
+    # Distinct as-of dates when given: a request never repeats another's.
+    chosen = rng.sample(days, count) if days else [None] * count
     return [{"ticker": rng.choice(TICKERS), "horizon": rng.randint(1, 30),
-             "as_of": rng.choice(days), "level": rng.choice(LEVELS)} for _ in range(count)]
+             "level": rng.choice(LEVELS), **({"as_of": day} if day else {})}
+            for day in chosen]
 
 
 def measure(tree: Path, reps: int) -> dict:
@@ -48,9 +53,8 @@ def measure(tree: Path, reps: int) -> dict:
                       "DATABASE_URL": f"sqlite:///{folder}/bench.db"})
     client = app.test_client()
     # Days that leave a year of track record before them, inside the sample.
-    days = [f"{year}-{month:02d}-{day:02d}" for year in (2010, 2011, 2012)
-            for month in range(1, 13) for day in (3, 10, 17, 24)]
-    bodies = requests(reps + 5, days)
+    days = [f"{year}-{month:02d}-{day:02d}" for year in range(2004, 2013)
+            for month in range(1, 13) for day in range(1, 29)]
 
     def api(body):
         return client.post("/api/v1/forecast", json=body)
@@ -60,16 +64,19 @@ def measure(tree: Path, reps: int) -> dict:
         return client.get(f"/prediction/{body['ticker']}", query_string=query)
 
     out = {}
-    for name, send in (("api", api), ("page", page)):
-        for body in bodies[:5]:  # warm-up: imports, templates, the first calendar years
-            assert send(body).status_code == 200
-        times = []
-        for body in bodies[5:]:
-            start = time.thread_time()
-            answer = send(body)
-            times.append(1000 * (time.thread_time() - start))
-            assert answer.status_code == 200, answer.get_data(as_text=True)[:200]
-        out[name] = (statistics.median(times), statistics.quantiles(times, n=10)[8])
+    for kind, bodies in (("any as-of", requests(reps + 5, days)),
+                         ("latest", requests(reps + 5, None))):
+        for name, send in (("api", api), ("page", page)):
+            for body in bodies[:5]:  # warm-up: imports, templates, the first calendar years
+                assert send(body).status_code == 200
+            times = []
+            for body in bodies[5:]:
+                start = time.thread_time()
+                answer = send(body)
+                times.append(1000 * (time.thread_time() - start))
+                assert answer.status_code == 200, answer.get_data(as_text=True)[:200]
+            out[f"{name}, {kind}"] = (statistics.median(times),
+                                      statistics.quantiles(times, n=10)[8])
     import stockPredictor
     # The tree whose package was timed, to be sure it is not the installed one.
     assert Path(stockPredictor.__file__).is_relative_to(tree), stockPredictor.__file__
@@ -100,15 +107,15 @@ def main() -> None:
     results = {tree: {surface: [statistics.median(r[surface][i] for r in runs) for i in (0, 1)]
                       for surface in runs[0]} for tree, runs in rounds.items()}
     first = results[trees[0]]
-    print(f"CPU per request on the serving thread, {args.reps} distinct requests each "
-          f"(IBM, MSFT; horizons 1-30; as-of 2010-2012; levels 50/80/95%); the median of "
-          f"{args.rounds} rounds")
-    print(f"{'tree':<28} {'surface':<8} {'median ms':>9} {'p90 ms':>8} {'vs first':>9}")
+    print(f"CPU per request on the serving thread, {args.reps} requests a set (IBM, MSFT; "
+          f"horizons 1-30; levels 50/80/95%; as-of: a different day each, 2004-2012, or the "
+          f"latest); the median of {args.rounds} rounds")
+    print(f"| tree | request | median ms | p90 ms | median vs {trees[0].name} |")
+    print("|---|---|---|---|---|")
     for tree, figures in results.items():
         for surface, (median, p90) in figures.items():
             ratio = median / first[surface][0]
-            print(f"{str(tree)[-28:]:<28} {surface:<8} {median:>9.2f} {p90:>8.2f} "
-                  f"{ratio:>8.2f}x")
+            print(f"| {tree.name} | {surface} | {median:.2f} | {p90:.2f} | {ratio:.2f}x |")
 
 
 if __name__ == "__main__":

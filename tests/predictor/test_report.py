@@ -12,7 +12,7 @@ import pytest
 from stockPredictor.data.sample import from_sample
 from stockPredictor.forecast import predict, report, tables
 from stockPredictor.forecast.bands import LEVELS
-from stockPredictor.lru import ByteBoundedLRU
+from stockPredictor.lru import BoundedCache, ByteBoundedLRU
 from stockPredictor.model.registry import Registry
 
 AS_OF = "2012-06-01"  # a past day: the actual closes after it are known
@@ -138,3 +138,24 @@ def test_kind_and_notices_come_with_the_answer(msft, general):
         "These are the bundled sample prices, which end on 2013-03-01: not current prices.",
         "The prices end on 2013-03-01, before the as-of date 2013-06-03, so the forecast is made "
         "from 2013-03-01."]
+
+
+def test_what_an_origin_shares_is_kept_for_any_horizon_and_level(msft, general):
+    shared = BoundedCache(8)
+    report.build(msft, general, 5, AS_OF, shared=shared)
+    assert (shared.hits, shared.misses, len(shared)) == (0, 2, 2)  # the bands and the record
+    again = report.build(msft, general, 20, AS_OF, shared=shared)
+    assert (shared.hits, shared.misses, len(shared)) == (2, 2, 2)
+    fresh = report.build(msft, general, 20, AS_OF).to_dict()
+    for key in ("forecast", "bands", "track_record"):
+        assert again.to_dict()[key] == fresh[key], key
+    # Other prices up to as_of (a file that differs from the sample by one close) are another
+    # series: its bands and record are worked out afresh, never read from the sample's.
+    moved = msft.copy()
+    moved.iloc[2000, moved.columns.get_loc("close")] *= 1.05
+    moved.attrs = dict(msft.attrs)
+    report.build(moved, general, 20, AS_OF, shared=shared)
+    assert (shared.hits, shared.misses, len(shared)) == (2, 4, 4)
+    # Another level shares the bands, and scores its own coverage.
+    other = report.build(msft, general, 20, AS_OF, level=0.5, shared=shared)
+    assert other.record["level"] == 0.5 and (shared.hits, shared.misses) == (3, 5)

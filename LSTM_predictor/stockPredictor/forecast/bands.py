@@ -230,10 +230,16 @@ def widths_at(closes: np.ndarray, positions: np.ndarray, errors: np.ndarray,
     """``widths`` at each of ``levels``, from one set of scaled past errors."""
     if decay is None:
         return halfwidths_at(positions, errors, origins, levels, calibration, min_calibration)
-    scores = errors / volatility(closes, positions, decay)[:, None]
+    positions, origins = np.asarray(positions), np.asarray(origins)
+    if not len(origins):
+        return {level: np.empty((0, errors.shape[1])) for level in levels}
+    # One pass over the rows both read: the origins lie among or just after the positions.
+    low = min(positions.min(initial=origins.min()), origins.min())
+    high = max(positions.max(initial=origins.max()), origins.max())
+    sigma = volatility(closes, np.arange(low, high + 1), decay)
+    scores = errors / sigma[positions - low, None]
     scaled = halfwidths_at(positions, scores, origins, levels, calibration, min_calibration)
-    sigma = volatility(closes, origins, decay)[:, None]
-    return {level: width * sigma for level, width in scaled.items()}
+    return {level: width * sigma[origins - low, None] for level, width in scaled.items()}
 
 
 def band(forecasts: np.ndarray, halfwidth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

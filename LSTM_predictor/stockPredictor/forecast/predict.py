@@ -130,20 +130,35 @@ def band_positions(table: tables.ForecastTable, row: int, horizon: int) -> np.nd
     return np.arange(max(table.first, row - horizon - CALIBRATION_ORIGINS + 1), row)
 
 
-def bands_at(table: tables.ForecastTable, row: int, closes: np.ndarray, levels,
-             served: np.ndarray) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    """The band around ``closes`` (the forecast at ``row``) at each of ``levels``, from one set
-    of past errors; ``served`` holds the forecasts at ``band_positions`` (n, len(closes)).
-    Levels too short of history to calibrate are left out."""
-    horizon = len(closes)
-    positions = band_positions(table, row, horizon)
-    if len(positions) <= horizon:
+def band_widths(table: tables.ForecastTable, row: int, steps: int, levels,
+                served: np.ndarray) -> dict[float, np.ndarray]:
+    """The band's half-width (log units) at each of ``steps`` steps from ``row``, at each of
+    ``levels``, from one set of past errors; ``served`` holds the forecasts at
+    ``band_positions(table, row, steps)``, (n, steps). A step's width reads only the errors of
+    that step, so the widths of the first h steps are those of an h-day forecast."""
+    positions = band_positions(table, row, steps)
+    if not len(positions):
         return {}
     known = table.closes[:row + 1]  # outcomes up to the origin only
     errors = log_errors(known, positions, served)
     found = widths_at(known, positions, errors, np.array([row]), levels)
-    return {level: band(closes, width[0]) for level, width in found.items()
-            if not np.isnan(width[0]).any()}
+    return {level: width[0] for level, width in found.items()}
+
+
+def bands_of(closes: np.ndarray, widths: dict[float, np.ndarray]
+             ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """The band around ``closes`` at each level of ``band_widths``' answer; a level with a
+    step too short of history to calibrate is left out whole."""
+    horizon = len(closes)
+    return {level: band(closes, width[:horizon]) for level, width in widths.items()
+            if not np.isnan(width[:horizon]).any()}
+
+
+def bands_at(table: tables.ForecastTable, row: int, closes: np.ndarray, levels,
+             served: np.ndarray) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """The band around ``closes`` (the forecast at ``row``) at each of ``levels``;
+    ``served`` holds the forecasts at ``band_positions`` (n, len(closes))."""
+    return bands_of(closes, band_widths(table, row, len(closes), levels, served))
 
 
 def forecast(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON,

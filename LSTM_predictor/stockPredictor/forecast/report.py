@@ -24,7 +24,7 @@ import pandas as pd
 from .. import rounding
 from ..data.calendar import iso_days
 from ..data.info import freshness
-from ..lru import ByteBoundedLRU
+from ..lru import BoundedCache, ByteBoundedLRU
 from ..model import policy
 from ..model.artifacts import Artifact
 from ..model.config import MAX_HORIZON
@@ -34,6 +34,10 @@ from .baselines import long_run_drift_forecasts
 from .predict import DEFAULT_HORIZON, Forecast
 
 KINDS = ("live", "replay")
+# What forecasts at one origin share, whatever their horizon and level (the band widths of
+# every step, the track record's figures), kept per process by model and prices: the latest
+# as_of of a few hundred tickers, each a few kB.
+ORIGINS_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -164,34 +168,43 @@ def describe(model: Artifact) -> dict:
 
 def build(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON, as_of=None,
           level: float = DEFAULT_LEVEL, cache: ByteBoundedLRU | None = None,
-          origins: int | None | str = "auto") -> Report:
+          origins: int | None | str = "auto", shared: BoundedCache | None = None) -> Report:
     """The report of ``model``'s ``horizon``-day forecast of ``frame`` from ``as_of``.
 
     ``level`` is the band the answer is told at (one of LEVELS): the forecast's band, the track
     record's coverage and the outcome all use it; the bands at every level come along.
     ``origins``: the track record's origins ("auto": a year for a ticker, all for an upload).
-    Nothing after ``as_of`` is read but the actual closes on the forecast's days.
+    ``cache`` keeps the table's blocks (default: the process's); ``shared`` keeps what forecasts
+    at one origin share, by model and prices up to as_of (default: nothing kept). Nothing after
+    ``as_of`` is read but the actual closes on the forecast's days.
     """
     horizon = predict.check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
     level = offered(level)
     row = predict.origin_row(frame, model, as_of)
     table = tables.table_for(frame, model, cache)
     origins = scored_origins(frame) if origins == "auto" else origins
-    rows, steps = track_record.scored_rows(table, row, horizon, origins)
-    positions = predict.band_positions(table, row, horizon)
+    rows, _ = track_record.scored_rows(table, row, horizon, origins)
+    positions = predict.band_positions(table, row, table.steps)
     low = min([row, *(int(part[0]) for part in (rows, positions) if len(part))])
-    served = table.forecasts(np.arange(low, row + 1), max(steps, horizon))  # the one read
+    served = table.forecasts(np.arange(low, row + 1), table.steps)  # the one read
 
     def slice_of(wanted: np.ndarray, count: int) -> np.ndarray:
         return served[np.asarray(wanted) - low, :count]
 
+    prices = fingerprint(table.closes, row)
+    key = None if shared is None else (table.model_key, prices)
+    widths = shared.get(("bands", key)) if shared is not None else None
+    if widths is None:
+        widths = predict.band_widths(table, row, table.steps, LEVELS,
+                                     slice_of(positions, table.steps))
+        if shared is not None:
+            shared.put(("bands", key), widths)
     closes = served[-1, :horizon]
-    found = predict.bands_at(table, row, closes, LEVELS, slice_of(positions, horizon))
-    result = predict.make(frame, model, row, float(table.closes[row]), closes, level, found,
-                          predict.moved(frame, as_of))
-    ticker = result.ticker
-    record = track_record.score(table, frame.index, row, horizon, origins, level, ticker,
-                                served=slice_of)
+    result = predict.make(frame, model, row, float(table.closes[row]), closes, level,
+                          predict.bands_of(closes, widths), predict.moved(frame, as_of))
+    record = track_record.score(table, frame.index, row, horizon, origins, level,
+                                result.ticker, served=slice_of,
+                                kept=None if shared is None else (shared, ("record", key)))
     data = freshness(frame)
     return Report(forecast=result, horizon=horizon, level=level,
                   actual=_actual(frame, table.closes, result.dates), record=record,
@@ -200,7 +213,7 @@ def build(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON, 
                                  table.closes, np.array([row]), horizon)[0]},
                   model_info=describe(model), data=data,
                   notices=(*data["notices"], *result.notices), kind=kind_of(frame, row),
-                  prices_fingerprint=fingerprint(table.closes, row), artifact=model,
+                  prices_fingerprint=prices, artifact=model,
                   upload_id=frame.attrs.get("upload_id"))
 
 

@@ -101,8 +101,8 @@ class ForecastTable:
         self.policy = Policy.of(model) if policy is None else policy
         self.built = 0  # blocks this table computed (the rest came from the cache)
         # model.json is not covered by the file checksums: its policy is part of the key.
-        self._model_key = (model.name, *sorted(model.metadata.get("files", {}).values()),
-                           self.policy.weights, VOLATILITY_DECAY, LEVELS)
+        self.model_key = (model.name, *sorted(model.metadata.get("files", {}).values()),
+                          self.policy.weights, VOLATILITY_DECAY, LEVELS)
         self._blocks: dict[int, Block] = {}
 
     def __len__(self) -> int:
@@ -171,7 +171,7 @@ class ForecastTable:
         start = max(0, k * BLOCK_ROWS - LOOKBACK - max(self.first, VOLATILITY_RETURNS))
         stop = min(len(self), (k + 1) * BLOCK_ROWS + self.steps)
         digest = hashlib.blake2b(self.closes[start:stop].tobytes(), digest_size=16).digest()
-        return (*self._model_key, k, start, stop, digest)
+        return (*self.model_key, k, start, stop, digest)
 
     def _compute(self, first_block: int, last_block: int) -> dict[int, Block]:
         # One batch of windows for the blocks' origins and the LOOKBACK origins before them.

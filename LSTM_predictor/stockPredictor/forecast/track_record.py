@@ -11,14 +11,14 @@ only where a short series would otherwise leave fewer than MIN_FORECASTS origins
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 import pandas as pd
 
 from .. import rounding
 from ..data.calendar import iso_days
-from ..lru import ByteBoundedLRU
+from ..lru import BoundedCache, ByteBoundedLRU
 from ..model.artifacts import Artifact
 from . import metrics, tables
 from .bands import DEFAULT_LEVEL, check_level, offered
@@ -49,11 +49,14 @@ def scored_rows(table: tables.ForecastTable, end: int, horizon: int,
 
 def score(table: tables.ForecastTable, index: pd.DatetimeIndex, end: int, horizon: int,
           origins: int | None = YEAR_OF_ORIGINS, level: float = DEFAULT_LEVEL,
-          ticker: str = "", served: Served | None = None) -> dict:
+          ticker: str = "", served: Served | None = None,
+          kept: tuple[BoundedCache, Hashable] | None = None) -> dict:
     """The record of ``table``'s model before row ``end`` of a series dated by ``index``.
 
     ``served(rows, steps)`` gives the served forecasts at those rows (default: read from the
-    table); a report passes the slice it read once. Nothing after ``end`` is read.
+    table); a report passes the slice it read once. ``kept`` is a cache and the key of this
+    series up to ``end`` in it: the figures of every step do not depend on the horizon, so a
+    second request at the same as_of reads them from there. Nothing after ``end`` is read.
     """
     level = offered(level)
     rows, steps = scored_rows(table, end, horizon, origins)
@@ -62,9 +65,32 @@ def score(table: tables.ForecastTable, index: pd.DatetimeIndex, end: int, horizo
             f"no origin for a {horizon}-day track record before {index[end].date()}: an "
             f"origin needs {table.first + 1} rows of prices up to it and {horizon} trading days "
             f"after it, and the prices from {index[0].date()} hold {end + 1} rows")}
-    forecasts = (served or table.forecasts)(rows, steps)
-    targets = rows[:, None] + np.arange(1, steps + 1)
-    actual = table.closes[targets]
+    cache, key = kept or (None, None)
+    key = (key, origins, level, steps, ticker)
+    figures = None if cache is None else cache.get(key)
+    forecasts = (served or table.forecasts)(rows, steps if figures is None else horizon)
+    last = table.closes[rows]
+    if figures is None:
+        figures = _figures(table, index, rows, steps, level, ticker, forecasts)
+        if cache is not None:
+            cache.put(key, figures)
+    record = {"available": True, "origins": len(rows), "steps": steps, "horizon": horizon,
+              **figures}
+    record["verdict"] = verdict(record, whole=origins is None)
+    # The forecasts `horizon` days ahead at the same origins, on the day each was for.
+    dates = iso_days(index.values[rows + horizon])
+    n = len(rows)
+    values = rounding.prices(np.concatenate([forecasts[:, horizon - 1],
+                                             table.closes[rows + horizon], last]))
+    record["past"] = [{"date": d, "forecast": f, "actual": a, "last_close": c} for d, f, a, c in
+                      zip(dates, values[:n], values[n:2 * n], values[2 * n:])]
+    return record
+
+
+def _figures(table: tables.ForecastTable, index: pd.DatetimeIndex, rows: np.ndarray,
+             steps: int, level: float, ticker: str, forecasts: np.ndarray) -> dict:
+    # Every step's figures on the set of origins ``rows``: what a record at any horizon shows.
+    actual = table.closes[rows[:, None] + np.arange(1, steps + 1)]
     last = table.closes[rows]
     naive = np.repeat(last[:, None], steps, axis=1)
     weights = np.asarray(table.policy.weights[:steps])
@@ -75,21 +101,11 @@ def score(table: tables.ForecastTable, index: pd.DatetimeIndex, end: int, horizo
                     weights > 0, metrics.directional_accuracy(actual, forecasts, last), np.nan),
                 "coverage": metrics.coverage_of(table.flags(rows, steps, level))}
     model: Artifact = table.model
-    record = {"available": True, "origins": len(rows), "steps": steps, "horizon": horizon,
-              "start": iso_days(index.values[rows[:1]])[0],
-              "end": iso_days(index.values[rows[-1:]])[0], "level": level,
-              "origins_in_training": int(model.in_training(index[rows], ticker).sum()),
-              "policy_weights": [float(w) for w in weights],
-              **{name: metrics.rounded(values) for name, values in per_step.items()}}
-    record["verdict"] = verdict(record, whole=origins is None)
-    # The forecasts `horizon` days ahead at the same origins, on the day each was for.
-    dates = iso_days(index.values[rows + horizon])
-    n = len(rows)
-    values = rounding.prices(np.concatenate([forecasts[:, horizon - 1], actual[:, horizon - 1],
-                                             last]))
-    record["past"] = [{"date": d, "forecast": f, "actual": a, "last_close": c} for d, f, a, c in
-                      zip(dates, values[:n], values[n:2 * n], values[2 * n:])]
-    return record
+    return {"start": iso_days(index.values[rows[:1]])[0],
+            "end": iso_days(index.values[rows[-1:]])[0], "level": level,
+            "origins_in_training": int(model.in_training(index[rows], ticker).sum()),
+            "policy_weights": [float(w) for w in weights],
+            **{name: metrics.rounded(values) for name, values in per_step.items()}}
 
 
 def track_record(frame: pd.DataFrame, model: Artifact, horizon: int, as_of=None,
