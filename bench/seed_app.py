@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 from flask import Flask, jsonify, request
 from stockPredictor.data.sample import from_sample
+from stockPredictor.errors import DataError, UnknownTickerError
+from stockPredictor.forecast.predict import rows_until
 from stockPredictor.model.artifacts import load
 from stockPredictor.model.windowing import Windowing
-from stockPredictor.errors import DataError, UnknownTickerError
-from stockPredictor.forecast.predict import history_until
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -52,7 +52,8 @@ def seed_forecast(ticker: str, horizon: int, as_of=None) -> list[float]:
     model = keras.models.load_model(FOLDER / "model.h5", compile=False)
     windowing = Windowing.from_config(CONFIG, joblib.load(FOLDER / "scaler.pkl"))
     need = windowing.rows_needed
-    closes = list(history_until(from_sample(ticker), as_of)["close"].to_numpy(float))
+    frame = from_sample(ticker)
+    closes = list(frame["close"].to_numpy(float)[:rows_until(frame, as_of)])
     if len(closes) < need:
         raise DataError(f"only {len(closes)} closes up to {as_of}; {need} are needed")
     forecast = []
