@@ -9,8 +9,8 @@ bundled sample (2013-03-01): the test split, which no choice read (bench/select_
 validation). A model is scored on each ticker it was trained on that has such origins (FB,
 listed 2012, has none). Several tickers: each ratio is the mean of the per-ticker ratios, and
 each p-value is a Diebold-Mariano test on the daily cross-ticker mean of naive-scaled errors
-(policy.pooled_test). Prints the markdown tables README shows. These numbers only report: none
-of them decided anything.
+(training/policy_fit.py, pooled_test). Prints the markdown tables README shows. These numbers
+only report: none of them decided anything.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT / "LSTM_predictor"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stockPredictor.forecast import evaluate  # noqa: E402
-from stockPredictor.model import policy  # noqa: E402
+from stockPredictor.cli.evaluate import p_cell  # noqa: E402
 from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.errors import DataError  # noqa: E402
+from stockPredictor.forecast import evaluate  # noqa: E402
 from stockPredictor.model.registry import Registry  # noqa: E402
+from stockPredictor.training import policy_fit  # noqa: E402
 
 HORIZON = 30
 STEPS = (1, 2, 5, 10, 20, 30)
@@ -62,7 +63,7 @@ def pooled(results, method: str) -> tuple[np.ndarray, np.ndarray]:
             ours.append(pd.Series(np.abs(actual - r.forecasts[method][:, k]) / scale, r.origins))
             naive.append(pd.Series(np.abs(actual - r.forecasts["naive"][:, k]) / scale,
                                    r.origins))
-        p_values.append(policy.pooled_test(ours, naive, k + 1)[1])
+        p_values.append(policy_fit.pooled_test(ours, naive, k + 1)[1])
     return ratios, np.array(p_values)
 
 
@@ -94,7 +95,7 @@ def main() -> None:
                           + " | ".join(f"{ratios[h - 1]:.3f}" for h in STEPS)
                           + f" | {ratios[worst]:.3f} (h={worst + 1}) | {np.nanmean(ratios):.3f} |")
             tests.append(f"| {name} | {label} | "
-                         + " | ".join(evaluate.p_cell(p_values[h - 1]) for h in STEPS) + " |")
+                         + " | ".join(p_cell(p_values[h - 1]) for h in STEPS) + " |")
         unscaled = backtests(artifact, decay=None)
         for r, u in zip(results, unscaled):
             ours, theirs = r.metrics()[name], u.metrics()[name]

@@ -5,7 +5,7 @@ Usage: python bench/select_model.py [--tickers IBM ...] [--variants] [--keep DIR
 Each candidate is trained by running `stock-predictor train ...` as a subprocess (the command is
 printed, so a shipped model's command is exactly one shown here) into a temporary folder, or
 reused from --keep DIR when an earlier run left it there. `train` fits the point policy on the
-validation split (policy.py). Every choice is then made on the validation splits alone:
+validation split (training/policy_fit.py). Every choice is then made on the validation splits alone:
 
 - candidates are backtested with evaluate.backtest, horizon 30, an origin every trading day, from
   each ticker's last training day to its validation end (`train_end`, `val_end` in model.json):
@@ -53,13 +53,11 @@ import numpy as np  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from stockPredictor.model import artifacts  # noqa: E402
-from stockPredictor.forecast import bands  # noqa: E402
-from stockPredictor.forecast import evaluate  # noqa: E402
-from stockPredictor.forecast import metrics  # noqa: E402
-from stockPredictor.model import policy  # noqa: E402
 from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.errors import DataError  # noqa: E402
+from stockPredictor.forecast import bands, evaluate, metrics  # noqa: E402
+from stockPredictor.model import artifacts  # noqa: E402
+from stockPredictor.training import policy_fit  # noqa: E402
 
 ALL_TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
 SCORED = ("AAPL", "GOOG", "IBM", "MSFT")  # FB has no origin after its training data
@@ -122,7 +120,7 @@ def train(candidate: Candidate, folder: Path) -> tuple[artifacts.Artifact, float
         model = artifacts.load(out)
         if "policy" not in model.metadata:
             frames = {t: load_prices(t, "sample") for t in model.tickers}
-            artifacts.update_metadata(out, policy=policy.fit(model, frames))
+            artifacts.update_metadata(out, policy=policy_fit.fit(model, frames))
             model = artifacts.load(out)
         print("  reused the model trained before", flush=True)
         return model, 0.0

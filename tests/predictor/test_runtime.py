@@ -1,4 +1,4 @@
-"""The NumPy runtime must equal Keras on every architecture models.py builds."""
+"""The NumPy runtime must equal Keras on every architecture training/networks.py builds."""
 
 from __future__ import annotations
 
