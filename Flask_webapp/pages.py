@@ -196,11 +196,15 @@ def _show(report: Report, frame):
     downloads = {"csv": (_data_url("text/csv", report.to_csv()), f"{name}.csv"),
                  "json": (_data_url("application/json", json.dumps(document)), f"{name}.json")}
     again = {"ticker": report.ticker, "horizon": report.horizon, "level": report.level, **asked}
-    # The band level is part of the page's address, so a reload or a shared link keeps it.
-    here = (links.upload if report.upload_id is not None else links.prediction)
-    key = report.upload_id if report.upload_id is not None else report.ticker
-    levels = {f"{level:g}": here(key, horizon=report.horizon, level=level, **asked)
-              for level in LEVELS}
+    # The band level is part of the page's address, so a reload or a shared link keeps it. An
+    # upload the database could not keep has no address: its level is chosen on the form.
+    levels = {}
+    if report.upload_id is not None:
+        levels = {f"{level:g}": links.upload(report.upload_id, horizon=report.horizon,
+                                             level=level, **asked) for level in LEVELS}
+    elif report.data["source"] != "csv":
+        levels = {f"{level:g}": links.prediction(report.ticker, horizon=report.horizon,
+                                                 level=level, **asked) for level in LEVELS}
     # What reading a file fixed goes in the Data card; the rest (sample or stale prices, a
     # moved as_of) at the top, where it cannot be missed. Each sentence shows once.
     file_notices = list(frame.attrs.get("notices", ()))

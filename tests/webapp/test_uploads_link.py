@@ -127,3 +127,16 @@ def test_with_the_database_down_an_upload_is_still_forecast(make_app, ibm_csv):
     assert len(body["forecast"]) == 4 and body["url"] is None
     # No link to show, and an old link says why it cannot be served now: no 500.
     assert client.get("/prediction/upload/1").status_code == 503
+
+
+def test_with_the_database_down_the_uploads_page_offers_no_band_link(make_app, ibm_csv):
+    url = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/none?connect_timeout=2"
+    client = make_app(DATABASE_URL=url).test_client()
+    with ibm_csv.open("rb") as handle:
+        html = client.post("/predict", data={"file": (handle, "MYCO.csv"), "horizon": "4"},
+                           content_type="multipart/form-data").get_data(as_text=True)
+    nav = html.split('class="button-group band-levels"')[1].split("</nav>")[0]
+    # A link would lead to another series (a ticker of the same name): none is offered, the
+    # chosen level is shown, the others say to choose on the form.
+    assert "href=" not in nav and 'aria-current="true">80%' in nav
+    assert nav.count("choose the band on the form") == 2
