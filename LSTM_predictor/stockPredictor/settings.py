@@ -13,7 +13,7 @@ import functools
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SettingError
@@ -148,11 +148,6 @@ class Settings:
                 raise SettingError(f"{name}={value[:80]!r} is not valid: expected "
                                    f"{parse.rule}") from None
         return cls(**values)
-
-    def environ_names(self) -> dict[str, object]:
-        """Each variable's name and the value it gives here (for logs and README's table)."""
-        by_field = {field: name for name, (field, _) in ENVIRONMENT.items()}
-        return {by_field[f.name]: getattr(self, f.name) for f in fields(self)}
 
 
 # Variable -> (field, parser); the parser's ``rule`` words what is expected.

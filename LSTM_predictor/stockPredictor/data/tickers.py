@@ -6,10 +6,11 @@ import re
 
 from ..errors import DataError, excerpt
 
-# Anchored with ^...$ rather than \A...\Z so the same text works as an HTML and OpenAPI pattern.
-TICKER_PATTERN = re.compile(r"^[A-Za-z0-9.\-^=]{1,15}$")
 TICKER_MAX_CHARS = 15
-TICKER_RULE = "1 to 15 letters, digits or . - ^ = (for example IBM, BRK-B, ^GSPC, BTC-USD)"
+# Anchored with ^...$ rather than \A...\Z so the same text works as an HTML and OpenAPI pattern.
+TICKER_PATTERN = re.compile(rf"^[A-Za-z0-9.\-^=]{{1,{TICKER_MAX_CHARS}}}$")
+TICKER_RULE = (f"1 to {TICKER_MAX_CHARS} letters, digits or . - ^ = (for example IBM, BRK-B, "
+               f"^GSPC, BTC-USD)")
 
 _CRYPTO_QUOTES = ("USD", "USDT", "USDC", "BUSD", "DAI", "EUR", "GBP", "JPY", "CAD", "AUD",
                   "BTC", "ETH")
@@ -30,8 +31,8 @@ def check_ticker(ticker: str) -> str:
     """The ticker stripped and upper-cased, or a DataError if it does not fit TICKER_PATTERN."""
     cleaned = ticker.strip() if isinstance(ticker, str) else ""
     if not TICKER_PATTERN.match(cleaned):
-        raise DataError(f"ticker {excerpt(ticker)} is not valid: expected 1 to 15 letters, digits, "
-                        f"'.', '-', '^' or '=' (pattern {TICKER_PATTERN.pattern})")
+        raise DataError(f"ticker {excerpt(ticker)} is not valid: expected 1 to {TICKER_MAX_CHARS} "
+                        f"letters, digits, '.', '-', '^' or '=' (pattern {TICKER_PATTERN.pattern})")
     return cleaned.upper()
 
 
