@@ -203,6 +203,24 @@ class Outcome(ma.Schema):
         "description": "closes inside the band; null without a band"})
 
 
+class Summary(ma.Schema):
+    """The forecast in plain words: the sentences the page shows beside the chart."""
+
+    headline = fields.String(required=True, metadata={
+        "description": "what is forecast for the horizon's day, and the band then in prices"})
+    trust = fields.String(required=True, metadata={
+        "description": "how the model did against no change at this horizon"})
+    coverage = fields.String(required=True, allow_none=True, metadata={
+        "description": "how often the close stayed inside the band on the same past days"})
+    days = fields.String(required=True, allow_none=True, metadata={
+        "description": "which days are the last close and which carry the model's move, and "
+                       "why; null when all days are alike"})
+    outcome = fields.String(required=True, allow_none=True, metadata={
+        "description": "what happened, for a forecast from a past date"})
+    warning = fields.String(required=True, allow_none=True, metadata={
+        "description": "a model trained on other tickers alone"})
+
+
 class ForecastResult(ma.Schema):
     """The whole answer: the forecast and its bands, how far to trust it, and what happened."""
 
@@ -234,6 +252,8 @@ class ForecastResult(ma.Schema):
     kind = fields.String(required=True, validate=validate.OneOf(["live", "replay"]), metadata={
         "description": "live: made from the latest fresh Yahoo close, its outcome unknown then; "
                        "replay: a past as_of, the bundled sample, a stale copy or an upload"})
+    summary = fields.Nested(Summary, required=True, metadata={
+        "description": "the forecast and how far to trust it, in plain words"})
     url = fields.String(required=True, allow_none=True, metadata={
         "description": "an uploaded file's permanent forecast page, such as "
                        "/prediction/upload/7?horizon=4 (null for a ticker, or when the database "

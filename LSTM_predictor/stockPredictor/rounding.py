@@ -28,12 +28,18 @@ def price(value: float) -> float:
     return prices([value])[0]
 
 
-def price_text(value: float, digits: int = PAGE_DIGITS, sign: bool = False) -> str:
-    """``value`` for a page: thousands separators, at least ``digits`` significant digits."""
+def price_text(value: float, digits: int = PAGE_DIGITS, sign: bool = False,
+               like: float | None = None) -> str:
+    """``value`` for a page: thousands separators, at least ``digits`` significant digits.
+
+    ``like``: a price whose decimals ``value`` takes, for an error or a change beside it, so
+    that 0.0863 next to 161.23 reads 0.09, not 0.08630.
+    """
     value = float(value)
     if not math.isfinite(value):
         return "n/a"
-    return f"{value:{'+' if sign else ''},.{decimals(value, digits, PAGE_DECIMALS)}f}"
+    places = decimals(value if like is None else float(like), digits, PAGE_DECIMALS)
+    return f"{value:{'+' if sign else ''},.{places}f}"
 
 
 def price_texts(values, digits: int = PAGE_DIGITS) -> list[str]:

@@ -60,7 +60,11 @@ def cmd_predict(args) -> int:
         print(f"  {date.date()}  {price_text(close):>10}  {change:+7.2%}{band}")
     if not banded:
         print("  (no band: too little history before the forecast date to calibrate one)")
-    print(answer.record.get("verdict") or f"No track record: {answer.record['reason']}")
+    # The same plain sentences as the page's; then, as the page's details do, the record's
+    # verdict with its statistics.
+    print("\n".join(filter(None, answer.to_dict()["summary"].values())))
+    print("In detail: " + (answer.record.get("verdict")
+                           or f"no track record: {answer.record['reason']}"))
     return 0
 
 

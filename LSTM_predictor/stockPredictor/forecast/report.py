@@ -28,7 +28,7 @@ from ..lru import BoundedCache, ByteBoundedLRU
 from ..model import policy
 from ..model.artifacts import Artifact
 from ..model.config import MAX_HORIZON
-from . import predict, tables, track_record
+from . import predict, tables, track_record, words
 from .bands import DEFAULT_LEVEL, LEVELS, offered
 from .baselines import long_run_drift_forecasts
 from .predict import DEFAULT_HORIZON, Forecast
@@ -100,14 +100,17 @@ class Report:
         forecast = [{"date": d, "close": c} if chosen is None else
                     {"date": d, "close": c, "low": b["low"], "high": b["high"]}
                     for d, c, b in zip(dates, closes, chosen or dates)]
-        return {"ticker": result.ticker, "model": result.model, "as_of": self.as_of,
-                "source": result.source, "last_close": rounded[-1], "horizon": h,
-                "level": result.level, "forecast": forecast, "bands": bands,
-                "actual": [{"date": d, "close": None if np.isnan(c) else c}
-                           for d, c in zip(dates, actual)] if known.any() else None,
-                "outcome": self.outcome(), "baselines": baselines,
-                "track_record": self.record, "model_info": self.model_info, "data": self.data,
-                "notices": list(self.notices), "kind": self.kind}
+        document = {"ticker": result.ticker, "model": result.model, "as_of": self.as_of,
+                    "source": result.source, "last_close": rounded[-1], "horizon": h,
+                    "level": result.level, "forecast": forecast, "bands": bands,
+                    "actual": [{"date": d, "close": None if np.isnan(c) else c}
+                               for d, c in zip(dates, actual)] if known.any() else None,
+                    "outcome": self.outcome(), "baselines": baselines,
+                    "track_record": self.record, "model_info": self.model_info, "data": self.data,
+                    "notices": list(self.notices), "kind": self.kind}
+        # The sentences a person reads first, written from the document they summarise.
+        return {**document, "summary": words.summary(
+            document, list(policy.Policy.of(self.artifact).weights))}
 
     def outcome(self) -> dict | None:
         """How the forecast did on the days whose close is known (a past as_of), or None."""
