@@ -42,7 +42,7 @@ pytest: $(VENV)/.dev /usr/bin/chromium postgresql
 
 test: lint pytest
 
-bench: $(VENV)/.dev postgresql
+bench: $(VENV)/.dev postgresql /usr/bin/chromium
 	$(BIN)/python bench/bench_request.py
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_forecast.py
@@ -50,6 +50,7 @@ bench: $(VENV)/.dev postgresql
 	$(BIN)/python bench/bench_load.py --blas --databases sqlite postgresql none
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_upload.py
+	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/accuracy.py
 

@@ -45,7 +45,7 @@ from stockPredictor.store.prices import PriceStore
 from stockPredictor.store.writer import LedgerWriter
 from threadpoolctl import threadpool_limits
 
-from . import api, errors, pages, security, services
+from . import api, assets, errors, pages, security, services
 
 # Flask's own settings (not the deployment's, which stockPredictor.settings reads).
 FLASK_DEFAULTS = {
@@ -55,7 +55,8 @@ FLASK_DEFAULTS = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
-    # The docs page, /api/v1/docs: Swagger UI from static/vendor (never a CDN; see api.py).
+    # The docs page, /api/v1/docs: Swagger UI from static/vendor (never a CDN; see api.py),
+    # under a content-hashed folder name that assets.register puts here.
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
 }
@@ -77,6 +78,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     # track record): readable, and a quarter cheaper to write than sorted keys.
     app.json.sort_keys = False
     app.extensions["settings"] = settings
+    # Static files hashed, compressed and cached far ahead; before the Api, which reads the
+    # Swagger UI folder's hashed address from the config.
+    assets.register(app, settings.cache_dir)
     registry = Registry(settings.models_dir).load()
     if not registry.names():
         app.logger.warning("no models loaded from %s: forecasts will fail until one is trained",
