@@ -7,7 +7,7 @@ every operation carries an example request and answer from api_examples.
 from __future__ import annotations
 
 import flask_smorest
-from flask import jsonify, render_template, request, url_for
+from flask import current_app, json, jsonify, render_template, request, url_for
 from stockPredictor.data import info
 from stockPredictor.data.tickers import check_ticker
 from stockPredictor.errors import DataError, excerpt
@@ -46,6 +46,18 @@ class Api(flask_smorest.Api):
         return render_template("api_docs.html", title=self.spec.title,
                                spec_url=url_for(f"{self._make_doc_blueprint_name()}.openapi_json"),
                                swagger_ui_url=self._swagger_ui_url)
+
+    def _openapi_json(self):
+        """The OpenAPI document, naming the server it was fetched from in servers and examples."""
+        # request.url_root is the address the client used: its Host header, and the scheme
+        # X-Forwarded-Proto gave through security's ProxyFix (https behind Heroku's router).
+        # werkzeug leaves the host empty when the header holds characters a host cannot.
+        document = self.spec.to_dict()
+        if request.host:
+            document = api_examples.for_server(document, request.url_root.rstrip("/"))
+        # As flask-smorest serves it: in the order written (Swagger UI lists operations so).
+        return current_app.response_class(json.dumps(document, indent=2, sort_keys=False),
+                                          mimetype="application/json")
 
 
 def _document_errors(*statuses: int):
@@ -146,6 +158,24 @@ def forecast():
         frame = services.load_prices(args["ticker"])
     else:
         raise DataError("ticker: give a ticker, or upload a CSV of prices as the field 'file'")
+    return _answer(frame, args)
+
+
+@blp.route("/forecast/<ticker>")
+@blp.doc(description=api_examples.FORECAST_GET_DESCRIPTION)
+# The ticker's decorator below the options': the document lists parameters in the order the
+# decorators are applied, and the ticker comes first in the address.
+@blp.arguments(schemas.ForecastOptions, location="query")
+@blp.arguments(schemas.TickerPath, location="path", as_kwargs=True)
+@blp.response(200, schemas.ForecastResult, examples=api_examples.FORECAST_GET_ANSWERS)
+@_document_errors(404, 422, 503)
+def forecast_of(query: dict, ticker: str):
+    """Forecast a ticker's next trading days: the POST's answer, with options in the query."""
+    # The same validation and the same report as POST /forecast with {"ticker": ..., **query}.
+    return _answer(services.load_prices(check_ticker(ticker)), query)
+
+
+def _answer(frame, args: dict):
     answer = services.forecast(frame, args["horizon"], args["as_of"], args["model"],
                                args["level"])
     return jsonify(links.answer(answer, args["as_of"], args["model"]))

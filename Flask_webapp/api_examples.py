@@ -70,6 +70,18 @@ def rows(days, **columns) -> list[dict]:
 # its record against no change is 1 and p = 1 at each, and a direction is never scored.
 NO_CHANGE = {"policy_weights": [0.0] * 30, "mae_vs_naive": [1.0] * 30,
              "p_value_vs_naive": [1.0] * 30, "directional_accuracy": [None] * 30}
+NO_CHANGE_TRUST = ("At 2 days ahead the model's own forecast did not beat “no change” "
+                   "convincingly on years it was not trained on, so the forecast is the last "
+                   "close.")
+
+
+def summary(headline: str, trust: str = NO_CHANGE_TRUST, coverage: str | None = None,
+            outcome: str | None = None) -> dict:
+    """An answer's plain-words summary (stockPredictor.forecast.words)."""
+    return {"headline": headline, "trust": trust, "coverage": coverage, "days": None,
+            "outcome": outcome, "warning": None}
+
+
 FORECAST = {
     "ticker": "IBM", "model": "ibm", "as_of": "2013-03-01", "source": "sample",
     "last_close": 175.2712, "horizon": 2, "level": 0.8,
@@ -91,6 +103,11 @@ FORECAST = {
         "past": rows(("2012-01-23", "2012-01-24"), forecast=[152.6895, 159.4561],
                      actual=[160.691, 162.3404], last_close=[152.6895, 159.4561])},
     "model_info": IBM_MODEL, "data": SAMPLE_DATA, "notices": [SAMPLE_NOTICE], "kind": "replay",
+    "summary": summary(
+        "IBM: no change expected over the next 2 trading days; the forecast is the close of "
+        "175.27 on 2013-03-01. The 80% band on 2013-03-05 runs from 172.36 to 178.23.",
+        coverage="Over the last 250 trading days, the close 2 days ahead fell inside the 80% band "
+        "81.6% of the time, against the 80% it aims for."),
     "url": None}
 PAST_REQUEST = {"ticker": "IBM", "horizon": 2, "as_of": "2013-02-26", "level": 0.8}
 PAST_DAYS = ("2013-02-27", "2013-02-28")
@@ -112,7 +129,15 @@ PAST_FORECAST = {
                      0.792, 0.792, 0.764, 0.764, 0.764, 0.752, 0.744, 0.752, 0.756, 0.768, 0.78,
                      0.784, 0.788, 0.784, 0.788, 0.764, 0.78, 0.792, 0.788],
         "past": rows(("2012-01-18", "2012-01-19"), forecast=[151.5391, 152.2496],
-                     actual=[153.1547, 152.6895], last_close=[151.5391, 152.2496])}}
+                     actual=[153.1547, 152.6895], last_close=[151.5391, 152.2496])},
+    "summary": summary(
+        "IBM: no change expected over the next 2 trading days; the forecast is the close of "
+        "172.01 on 2013-02-26. The 80% band on 2013-02-28 runs from 169.19 to 174.89.",
+        coverage="Over the last 250 trading days, the close 2 days ahead fell inside the 80% band "
+        "81.2% of the time, against the 80% it aims for.",
+        outcome="What happened: on the 2 days whose close is known, the forecast was off by "
+        "2.11 on average (1.2% of the price), and 2.11 below the close on balance; 1 of 2 "
+        "closes fell inside the 80% band.")}
 
 # The last 21 days of the sample's IBM prices as Yahoo exports them: the fewest rows the ibm model
 # (a window of 20 daily returns) forecasts from, too few for a track record.
@@ -157,6 +182,8 @@ UPLOAD_FORECAST = {
         "an origin needs 21 rows of prices up to it and 2 trading days after it, and the prices "
         "from 2013-01-31 hold 21 rows"},
     "notices": [], "kind": "replay",
+    "summary": summary("IBM: no change expected over the next 2 trading days; the forecast is "
+                       "the close of 175.27 on 2013-03-01."),
     # The stored file's forecast page: a permanent address, which outlives a restart.
     "url": "/prediction/upload/1?horizon=2"}
 
@@ -165,8 +192,10 @@ ERRORS = {
     400: {"error": "bad_request", "message": "the body is not valid JSON (expecting property name "
           "enclosed in double quotes at line 1, column 2); send a JSON object such as "
           '{"ticker": "IBM", "horizon": 4}'},
-    404: {"error": "unknown_ticker", "message": "ticker 'XYZ' is not in the bundled sample, "
-          "which has AAPL, FB, GOOG, IBM, MSFT"},
+    404: {"error": "unknown_ticker", "message": "Ticker 'XYZ' is not in the bundled sample, "
+          "which has AAPL, FB, GOOG, IBM, MSFT. Live prices are off: this server serves only "
+          "the bundled sample. To turn them on, set PRICE_SOURCE=auto or yahoo and restart the "
+          "server."},
     413: {"error": "payload_too_large",
           "message": "file: the upload is larger than the limit of 5 MB"},
     415: {"error": "unsupported_media_type", "message": "Content-Type: 'text/plain' is not "
@@ -187,12 +216,41 @@ FORECAST_ANSWERS = {
     "past": {"summary": "IBM as of a past day, with what happened", "value": PAST_FORECAST},
     "upload": {"summary": "an uploaded CSV of 21 days (too few for a track record)",
                "value": UPLOAD_FORECAST}}
+# The same two forecasts asked for by GET /forecast/{ticker}, with the options in the query.
+FORECAST_GET_PATH = "/api/v1/forecast/IBM?horizon=2"
+PAST_GET_PATH = "/api/v1/forecast/IBM?horizon=2&as_of=2013-02-26&level=0.8"
+FORECAST_GET_ANSWERS = {name: FORECAST_ANSWERS[name] for name in ("latest", "past")}
+
+# The address the examples name in the document as built (`flask openapi print`, the tests'
+# spec object): the development server. Served, the document names the server it was fetched
+# from instead (for_server, called per request by api.Api).
+SERVER = "http://127.0.0.1:5000"
 
 
 def curl(path: str, *options: str) -> str:
-    """Markdown for an example request: its curl command against the development server."""
-    command = " ".join(["curl", *options, f"'http://127.0.0.1:5000{path}'"])
+    """Markdown for an example request: its curl command against SERVER."""
+    command = " ".join(["curl", *options, f"'{SERVER}{path}'"])
     return f"Example request:\n\n```sh\n{command}\n```"
+
+
+def for_server(document: dict, server: str) -> dict:
+    """The OpenAPI ``document`` naming ``server`` (such as https://example.com): in its
+    ``servers`` and in every example request of its operations' descriptions.
+
+    ``document`` is left as it was: apispec's dict shares its paths with the spec object.
+    """
+    paths = {}
+    for path, item in document.get("paths", {}).items():
+        paths[path] = {method: _naming(operation, server) for method, operation in item.items()}
+    return {**document, "servers": [{"url": server}], "paths": paths}
+
+
+def _naming(operation, server: str):
+    # Only the curl lines name SERVER, each as the start of a quoted URL.
+    if not isinstance(operation, dict) or "description" not in operation:
+        return operation
+    description = operation["description"].replace(f"'{SERVER}/", f"'{server}/")
+    return {**operation, "description": description}
 
 
 _CSV_LINES = UPLOAD_CSV.splitlines()
@@ -203,7 +261,14 @@ FORECAST_DESCRIPTION = "\n\n".join([
     "last 21 days, as Yahoo exports them; its answer is the example \"an uploaded CSV\"):",
     "```\n" + "\n".join([*_CSV_LINES[:3], "...", _CSV_LINES[-1]]) + "\n```",
     "```sh\ncurl -F ticker=IBM -F horizon=2 -F file=@IBM.csv "
-    "'http://127.0.0.1:5000/api/v1/forecast'\n```"])
+    f"'{SERVER}/api/v1/forecast'\n```"])
+FORECAST_GET_DESCRIPTION = "\n\n".join([
+    curl(FORECAST_GET_PATH),
+    "The same answer as `POST /api/v1/forecast` with the JSON body "
+    "`{\"ticker\": \"IBM\", \"horizon\": 2}`: the same options (horizon, as_of, level, model), "
+    "here in the query, the same report and the same errors. As of a past day, with what "
+    "happened after it:",
+    curl(PAST_GET_PATH).split("\n\n", 1)[1]])
 
 # The ledger after the "latest" forecast above was served once (on the bundled sample, so a
 # replay: its outcome was known when it was made).

@@ -118,15 +118,18 @@ class ForecastOptions(ma.Schema):
     horizon = WholeNumber(load_default=DEFAULT_HORIZON, allow_none=True,
                           validate=validate.Range(1, MAX_HORIZON, error=HORIZON_RULE),
                           error_messages={"invalid": HORIZON_RULE, "too_large": HORIZON_RULE},
-                          metadata={"description": "trading days to forecast"})
+                          metadata={"description": "trading days to forecast", "example": 2})
+    # The examples are those of api_examples' past forecast, so the GET's parameters show one.
     as_of = Day(latest=dt.date.today, load_default=None, allow_none=True, metadata={
-        "description": "forecast as if on this past date (default: the latest price)"})
+        "description": "forecast as if on this past date (default: the latest price)",
+        "example": "2013-02-26"})
     level = BandLevel(load_default=DEFAULT_LEVEL, allow_none=True, metadata={
-        "enum": [*LEVELS, None], "description": "coverage of the forecast band (0.8: the close "
-        "should fall inside it 8 times in 10)"})
+        "enum": [*LEVELS, None], "example": DEFAULT_LEVEL, "description": "coverage of the "
+        "forecast band (0.8: the close should fall inside it 8 times in 10)"})
     model = fields.String(load_default=None, allow_none=True,
                           validate=validate.Regexp(MODEL_PATTERN, error=MODEL_RULE),
                           error_messages={"invalid": MODEL_RULE}, metadata={
+                              "example": "ibm",
                               "description": "model name (default: the best one for the ticker)"})
 
     @ma.pre_load

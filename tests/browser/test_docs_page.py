@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 PATHS = ["/api/v1/healthz", "/api/v1/models", "/api/v1/stocks/{ticker}",
-         "/api/v1/stocks/{ticker}/history", "/api/v1/forecast"]
+         "/api/v1/stocks/{ticker}/history", "/api/v1/forecast", "/api/v1/forecast/{ticker}"]
 # Each Content-Security-Policy violation, kept on the page and written to the console (which the
 # page fixture fails the test on).
 REPORT_CSP = """
@@ -41,6 +41,9 @@ def test_the_api_docs_open_from_the_header_with_examples_and_nothing_from_elsewh
     forecast.locator(".opblock-summary-control").click()
     # The example request (a curl command and the JSON body) and the example answer.
     expect(forecast.locator(".opblock-description")).to_contain_text("curl")
+    # The example names the server the page came from (a free port here, never 5000).
+    expect(forecast.locator(".opblock-description")).to_contain_text(
+        f"'{base_url}/api/v1/forecast'")
     body = forecast.locator(".opblock-section-request-body .highlight-code")
     expect(body).to_contain_text('"ticker": "IBM"')
     answer = forecast.locator(".responses-table .response").first

@@ -19,7 +19,8 @@ from Flask_webapp import schemas, security
 VENDOR = Path(__file__).resolve().parents[2] / "Flask_webapp" / "static" / "vendor"
 OPERATIONS = {("/api/v1/healthz", "get"), ("/api/v1/models", "get"),
               ("/api/v1/stocks/{ticker}", "get"), ("/api/v1/stocks/{ticker}/history", "get"),
-              ("/api/v1/forecast", "post"), ("/api/v1/forecasts", "get")}
+              ("/api/v1/forecast", "post"), ("/api/v1/forecast/{ticker}", "get"),
+              ("/api/v1/forecasts", "get")}
 # What changes from one run to the next in an otherwise identical answer.
 VOLATILE = {"fetched_at", "age_days", "created_at"}
 
@@ -76,10 +77,12 @@ def test_the_docs_page_loads_only_this_apps_files(client):
     assert answer.headers["Content-Security-Policy"] == security.CSP
     page = Links(answer.get_data(as_text=True))
     assert page.inline_scripts == 0
-    assert page.scripts == ["/static/vendor/swagger-ui/swagger-ui-bundle.js",
-                            "/static/js/api_docs.js"]
-    assert {"/static/vendor/swagger-ui/swagger-ui.css", "/static/css/api_docs.css"} <= set(
-        page.styles)
+    # Under content-hashed names (Flask_webapp/assets.py): Swagger UI's folder, our own files.
+    hashed = re.compile(r"\.[0-9a-f]{12}(?=[./])")
+    assert [hashed.sub("", url) for url in page.scripts] == [
+        "/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/js/api_docs.js"]
+    assert {"/static/vendor/swagger-ui/swagger-ui.css", "/static/css/api_docs.css"} <= {
+        hashed.sub("", url) for url in page.styles}
     assert all(url.startswith("/static/") for url in page.scripts + page.styles)
     # No link or resource on another host: every URL is a path on this one (or a fragment).
     assert [url for url in page.urls if urlsplit(url).scheme or urlsplit(url).netloc] == []
@@ -191,6 +194,8 @@ def _upload(client, request: dict):
     (lambda c: c.post("/api/v1/forecast", json=ex.FORECAST_REQUEST), 200, ex.FORECAST),
     (lambda c: c.post("/api/v1/forecast", json=ex.PAST_REQUEST), 200, ex.PAST_FORECAST),
     (lambda c: _upload(c, ex.UPLOAD_REQUEST), 200, ex.UPLOAD_FORECAST),
+    (lambda c: c.get(ex.FORECAST_GET_PATH), 200, ex.FORECAST_GET_ANSWERS["latest"]["value"]),
+    (lambda c: c.get(ex.PAST_GET_PATH), 200, ex.FORECAST_GET_ANSWERS["past"]["value"]),
     (lambda c: c.post("/api/v1/forecast", data="{", content_type="application/json"), 400,
      ex.ERRORS[400]),
     (lambda c: c.get("/api/v1/stocks/XYZ"), 404, ex.ERRORS[404]),
@@ -201,7 +206,8 @@ def _upload(client, request: dict):
     (lambda c: c.get("/api/v1/stocks/IBM!"), 422, ex.ERRORS[422]),
     (lambda c: c.get(ex.LEDGER_PATH), 200, ex.LEDGER_EMPTY),
     (lambda c: _after_forecast(c, ex.LEDGER_PATH), 200, ex.LEDGER),
-], ids=["healthz", "models", "stock", "history", "forecast", "past", "upload", "400", "404",
+], ids=["healthz", "models", "stock", "history", "forecast", "past", "upload", "get",
+        "get-past", "400", "404",
         "413", "415", "422", "ledger-empty", "ledger"])
 def test_each_example_is_what_the_app_answers(client, call, status, example):
     """If this fails after a change to an answer, bring Flask_webapp/api_examples.py up to date."""
