@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from playwright.sync_api import expect
@@ -47,6 +49,9 @@ def test_the_ledger_page_fits_the_screen(page, recorded, kind, screenshot):
     expect(record).to_have_count(1)
     expect(record.first).to_contain_text("IBM")
     expect(record.first.locator('[data-label="Days scored"]')).to_have_text("60")
+    # The p-value in words, its number one click away.
+    expect(record.first).to_contain_text(re.compile(r"(could easily|unlikely to) be chance"))
+    expect(record.first.locator("details")).to_contain_text(re.compile(r"p [=<] \d"))
     rows = page.locator("#ledger-list tbody tr")
     expect(rows).to_have_count(12 if kind == "live" else 3)
     assert page.evaluate("document.documentElement.scrollWidth") <= page.width

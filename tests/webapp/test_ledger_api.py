@@ -151,7 +151,9 @@ def test_live_and_replay_are_kept_apart(make_app, fake_yahoo, tmp_path):
     assert live["forecasts"][0]["as_of"] == "2013-03-01"
     assert replay["forecasts"][0]["as_of"] == "2013-01-15"
     html = client.get("/forecasts").get_data(as_text=True)
-    assert "2013-03-01" in html and "2013-01-15" not in html  # live by default
+    assert "from 2013-03-01" in html and "from 2013-01-15" in html  # both, unless asked
+    html = client.get("/forecasts?kind=live").get_data(as_text=True)
+    assert "from 2013-03-01" in html and "2013-01-15" not in html
     html = client.get("/forecasts?kind=replay").get_data(as_text=True)
     assert "2013-01-15" in html and "from 2013-03-01" not in html
 
@@ -160,8 +162,10 @@ def test_the_page_lists_a_recorded_forecast_and_links_to_it(ledger_app):
     _serve(ledger_app, {"ticker": "IBM", "horizon": 3, "as_of": "2012-06-01"})
     client = ledger_app.test_client()
     [item] = client.get("/api/v1/forecasts").get_json()["forecasts"]
-    # The bundled sample's forecasts are replays: the page shows live ones unless asked.
+    # The bundled sample's forecasts are replays: the page lists them unless live ones are asked.
     html = client.get("/forecasts").get_data(as_text=True)
+    assert "IBM, 3 days from 2012-06-01</a>" in html
+    html = client.get("/forecasts?kind=live").get_data(as_text=True)
     assert "No live forecast has been recorded yet" in html
     answer = client.get("/forecasts?kind=replay")
     assert answer.status_code == 200
@@ -206,7 +210,7 @@ def test_the_live_record_shows_on_the_ledger_and_forecast_pages(make_app, fake_y
     assert "not enough yet" in record  # 2 days scored: no p-value
     html = client.get(f"/prediction/IBM?horizon=2&model={item['model']}").get_data(as_text=True)
     line = html.split('id="live-record"')[1].split("</p>")[0]
-    assert "2 days scored" in line and "error vs" in line and "inside the band" in line
+    assert "2 days scored" in line and "error against" in line and "inside the band" in line
 
 
 def test_a_database_that_is_down_answers_503_and_the_page_says_so(make_app):

@@ -44,8 +44,9 @@ def from_sample(ticker: str) -> pd.DataFrame:
     """
     ticker = check_ticker(ticker)
     if ticker not in SAMPLE_TICKERS:
-        raise UnknownTickerError(f"ticker {excerpt(ticker)} is not in the bundled sample, which "
-                                 f"has {', '.join(SAMPLE_TICKERS)}")
+        # A whole sentence (a capital, a full stop): callers add what to do about it.
+        raise UnknownTickerError(f"Ticker {excerpt(ticker)} is not in the bundled sample, which "
+                                 f"has {', '.join(SAMPLE_TICKERS)}.")
     return _finished_sample(ticker)
 
 

@@ -25,6 +25,12 @@ from .tickers import check_ticker
 from .yahoo import from_yahoo
 
 logger = logging.getLogger(__name__)
+# What a ticker outside the sample is told while the sample is the only source: that live prices
+# are off, and how to turn them on, for a server (PriceCache) and for a command (load).
+SERVER_LIVE_OFF = ("Live prices are off: this server serves only the bundled sample. To turn "
+                   "them on, set PRICE_SOURCE=auto or yahoo and restart the server.")
+COMMAND_LIVE_OFF = ("Live prices are off: the price source is the bundled sample. To turn them "
+                    "on, set PRICE_SOURCE=auto or yahoo, or pass --source auto.")
 
 
 def check_source(source: str | None) -> str:
@@ -41,13 +47,21 @@ def load(ticker: str, source: str | None = None, *, start: DateLike = None,
     """Daily prices of ``ticker`` from ``source`` (auto, yahoo, sample; default PRICE_SOURCE)."""
     ticker, source = check_ticker(ticker), check_source(source)
     if source == "sample":
-        return between(from_sample(ticker), start, end)
+        return between(sample_only(ticker, COMMAND_LIVE_OFF), start, end)
     if source == "yahoo":
         return from_yahoo(ticker, start, end)
     try:
         return from_yahoo(ticker, start, end)
     except (SourceUnavailableError, UnknownTickerError) as exc:
         return between(sample_instead(ticker, exc), start, end)
+
+
+def sample_only(ticker: str, live_off: str = SERVER_LIVE_OFF) -> pd.DataFrame:
+    """The bundled sample as the only source; a ticker outside it is also told ``live_off``."""
+    try:
+        return from_sample(ticker)
+    except UnknownTickerError as exc:
+        raise UnknownTickerError(f"{exc} {live_off}") from None
 
 
 def sample_instead(ticker: str, exc: Exception) -> pd.DataFrame:
@@ -80,7 +94,7 @@ class PriceCache:
         """Daily prices of ``ticker``: cache if fresh, else the source, else a stale copy."""
         ticker = check_ticker(ticker)
         if self.source == "sample":
-            return from_sample(ticker)
+            return sample_only(ticker)
         entry = self._frames.get(ticker)
         if entry is not None and self.clock() - entry[0] < self.ttl:
             return entry[1]

@@ -276,10 +276,12 @@ def live_record(session: Session, ticker: str, model: str) -> dict:
     actual, close, naive, low, high = (rows[:, [i]] for i in range(5))
     n = len(rows)
     result = {"ticker": ticker, "model": model, "scored": n, "mae": None, "naive_mae": None,
-              "relative_mae": None, "coverage": None, "dm_p": None, "p_text": None}
+              "relative_mae": None, "coverage": None, "dm_p": None, "p_text": None,
+              "price": None}
     if n == 0:
         return result
-    result.update(mae=_number(metrics.mae(actual, close)),
+    # price: the mean last close, whose decimals a page shows the errors in.
+    result.update(price=_number(np.mean(naive, axis=0)), mae=_number(metrics.mae(actual, close)),
                   naive_mae=_number(metrics.mae(actual, naive)),
                   relative_mae=_number(metrics.relative_mae(actual, close, naive)),
                   coverage=_number(metrics.coverage(actual, low, high)))
