@@ -41,8 +41,9 @@ def error_response(status: int, code: str, message: str,
     if request.path.startswith("/api/"):
         return jsonify(error=code, message=message), status, headers or {}
     title = TITLES.get(status, "Something went wrong" if status >= 500 else "Bad request")
-    return (render_template("error.html", status=status, title=title, message=message), status,
-            headers or {})
+    # The code lets the page offer what fits (an unknown ticker: the sample's tickers as links).
+    return (render_template("error.html", status=status, title=title, message=message,
+                            code=code), status, headers or {})
 
 
 def without_server_paths(message: str) -> str:
@@ -91,7 +92,11 @@ def package_status(exc: StockPredictorError) -> tuple[int, str, str]:
 
 
 def _package_error(exc: StockPredictorError):
-    return error_response(*package_status(exc))
+    status, code, message = package_status(exc)
+    field = getattr(exc, "field", None)
+    # As the schemas' messages do ("horizon: ..."): the caller reads which field is at fault.
+    # A form shows the bare sentence beside that field instead (forms.refused).
+    return error_response(status, code, f"{field}: {message}" if field else message)
 
 
 def _http_error(exc: HTTPException):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Callable
 
 import pandas as pd
 from flask import current_app
@@ -65,11 +66,13 @@ def load_prices(ticker: str) -> pd.DataFrame:
     return cache.load(ticker)
 
 
-def read_upload(upload, ticker: str | None = None) -> pd.DataFrame:
+def read_upload(upload, ticker: str | None = None,
+                check: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
     """Prices from an uploaded CSV file, parsed by the package's reader, and kept in the store.
 
     ``attrs["upload_id"]`` is the stored file's id (None when the database is down), which gives
-    the forecast its permanent link. The file is kept only once it has been read.
+    the forecast its permanent link. The file is kept only once it has been read, and ``check``
+    (which raises to refuse the forecast asked of it) has passed: a refused file is not stored.
     """
     if upload is None or not getattr(upload, "filename", ""):
         raise DataError("no file was uploaded; expected a CSV of daily prices in the field 'file'")
@@ -77,6 +80,8 @@ def read_upload(upload, ticker: str | None = None) -> pd.DataFrame:
     # enough for the reader to refuse a longer file.
     content = bytes(upload.read(MAX_UPLOAD_BYTES + 1))
     frame = _parse_upload(content, upload.filename, ticker)
+    if check is not None:
+        check(frame)
     frame.attrs["upload_id"] = _keep_upload(content, frame.attrs.get("file_name"), ticker)
     return frame
 

@@ -13,7 +13,15 @@ class StockPredictorError(Exception):
 
 
 class DataError(StockPredictorError, ValueError):
-    """Prices that cannot be used: wrong columns, bad values, too few rows."""
+    """Prices that cannot be used: wrong columns, bad values, too few rows.
+
+    ``field`` names the request's field at fault when it is not the prices ("as_of"), so a
+    form can show the message beside it; None otherwise.
+    """
+
+    def __init__(self, *args, field: str | None = None):
+        super().__init__(*args)
+        self.field = field
 
 
 class UnknownTickerError(StockPredictorError, LookupError):

@@ -1,6 +1,7 @@
 """The stock-predictor command end to end: fetch, train, predict, evaluate, list-models."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,7 @@ def test_predict_json_for_a_ticker(cli_models, capsys):
     # The forecast report's document: the API's answer without the page address.
     assert set(out) == {"ticker", "model", "as_of", "source", "last_close", "horizon", "level",
                         "forecast", "bands", "actual", "outcome", "baselines", "track_record",
-                        "model_info", "data", "notices", "kind"}
+                        "model_info", "data", "notices", "kind", "summary"}
     assert out["notices"] == ["These are the bundled sample prices, which end on 2013-03-01: "
                               "not current prices."]
     assert out["ticker"] == "IBM" and out["model"] == "general" and out["source"] == "sample"
@@ -80,6 +81,8 @@ def test_predict_csv_and_table_for_a_csv_file(cli_models, ibm_csv, capsys):
     assert main(["predict", "--csv", str(ibm_csv), "--models", str(cli_models)]) == 0
     table = capsys.readouterr().out
     assert "model general" in table and "80% band" in table
+    # The page's plain sentences, then the record's verdict.
+    assert re.search(r"^IBM: .* expected .*The 80% band on \d{4}-\d\d-\d\d runs from", table, re.M)
 
 
 def test_a_coin_priced_below_a_cent_keeps_its_digits(cli_models, ibm_csv, tmp_path, capsys):
@@ -113,7 +116,7 @@ def test_list_models(cli_models, capsys):
     (["predict", "--ticker", "NOPE", "--source", "sample"], "NOPE"),
     (["predict", "--ticker", "IBM", "--source", "sample", "--horizon", "31"], "horizon=31"),
     (["predict", "--ticker", "IBM", "--source", "sample", "--as-of", "1900-01-01"],
-     "before the first price"),
+     "1900-01-01 is too early"),
 ])
 def test_bad_input_gets_a_clear_error(cli_models, capsys, argv, message):
     capsys.readouterr()

@@ -72,9 +72,9 @@ def test_bad_horizon_is_refused(tiny_artifact, walk, horizon):
         forecast(walk, tiny_artifact, horizon=horizon)
 
 
-@pytest.mark.parametrize("as_of,message", [("1999-01-01", "before the first price"),
+@pytest.mark.parametrize("as_of,message", [("1999-01-01", "1999-01-01 is too early"),
                                            ("not a date", "not a date"),
-                                           ("2010-01-07", "at least 6")])
+                                           ("2010-01-07", "needs 6 trading days")])
 def test_bad_as_of_is_refused(tiny_artifact, walk, as_of, message):
     with pytest.raises(DataError, match=message):
         forecast(walk, tiny_artifact, as_of=as_of)

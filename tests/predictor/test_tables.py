@@ -14,7 +14,7 @@ from stockPredictor.errors import DataError
 from stockPredictor.forecast.evaluate import backtest
 from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.forecast.metrics import rounded
-from stockPredictor.forecast.predict import forecast
+from stockPredictor.forecast.predict import forecast, usable_dates
 from stockPredictor.settings import BUNDLED_MODELS
 from stockPredictor.forecast.track_record import track_record
 
@@ -196,9 +196,22 @@ def test_the_cache_is_bounded_by_bytes_and_keeps_the_latest(models):
 @pytest.mark.parametrize("ticker, name", [("IBM", "ibm"), ("FB", "general")])
 def test_as_of_on_the_first_day_names_the_rows_needed(models, ticker, name):
     frame = from_sample(ticker)
-    with pytest.raises(DataError, match=rf"as_of={frame.index[0].date()} leaves 1 row\(s\) "
-                                        rf"of prices .* needs at least "
-                                        rf"{models[name].windowing.rows_needed}"):
+    # Both models read a window of daily returns: window + 1 closes, the first window ending
+    # on the (window + 1)-th trading day.
+    needed = models[name].config.window + 1
+    earliest = frame.index[needed - 1].date()
+    with pytest.raises(DataError, match=rf"{frame.index[0].date()} is too early: {ticker}'s "
+                                        rf"prices start on {frame.index[0].date()}, .* "
+                                        rf"{earliest} \(model '{name}' needs {needed} trading "
+                                        rf"days of prices\)\. Choose a date from {earliest} "
+                                        rf"to {frame.index[-1].date()}\.") as refused:
         forecast(frame, models[name], 4, frame.index[0])
+    assert refused.value.field == "as_of"  # a form shows it beside the as-of field
+    assert usable_dates(frame, models[name]) == (frame.index[needed - 1], frame.index[-1])
+    forecast(frame, models[name], 4, earliest)  # the earliest date is usable
+    with pytest.raises(DataError, match=rf"hold only {needed - 1} trading day") as short:
+        forecast(frame.iloc[:needed - 1], models[name], 4)
+    assert short.value.field is None and usable_dates(frame.iloc[:needed - 1],
+                                                      models[name]) is None
     record = track_record(frame, models[name], 4, frame.index[0])
     assert record["available"] is False and "no origin" in record["reason"]

@@ -73,7 +73,7 @@ API = [
       "data": {"ticker": "A" * 1_000_000, "file": (io.BytesIO(b"x"), "")}}, 413,
      "payload_too_large", "form"),
     ("CSV with one row", "/api/v1/forecast", _csv(YAHOO + "2013-01-02,1,1,1,1,1,100\n"), 422,
-     "invalid_input", "row"),
+     "invalid_input", "1 trading day"),
     ("CSV dated year 1", "/api/v1/forecast",
      _csv(YAHOO + "0001-01-01,1,1,1,1,1,100\n2013-01-02,1,1,1,1,1,100\n"), 422, "invalid_input",
      "row"),
@@ -86,7 +86,7 @@ API = [
      "invalid_input", "start:"),
     ("history start not UTF-8", "/api/v1/stocks/IBM/history?start=%ff%fe", {}, 422,
      "invalid_input", "start:"),
-    ("dot-dot ticker", "/api/v1/stocks/..", {}, 404, "unknown_ticker", "ticker"),
+    ("dot-dot ticker", "/api/v1/stocks/..", {}, 404, "unknown_ticker", "Ticker '..'"),
     ("NUL in a ticker", "/api/v1/stocks/IBM%00", {}, 422, "invalid_input", "ticker:"),
     ("ticker not UTF-8", "/api/v1/stocks/%ff%fe", {}, 422, "invalid_input", "ticker:"),
     ("10 kB ticker in the path", f"/api/v1/stocks/{LONG}", {}, 422, "invalid_input", "ticker:"),
@@ -96,9 +96,10 @@ API = [
 
 # (id, url, request options, status, text the page must show)
 PAGES = [
-    ("fractional horizon", "/prediction/IBM?horizon=4.5", {}, 422, "horizon:"),
-    ("as_of in year 1", "/prediction/IBM?as_of=0001-01-01", {}, 422, "as_of:"),
-    ("as_of on the first day", "/prediction/IBM?as_of=2000-03-01", {}, 422, "as_of"),
+    # The forecast page refuses with the form, the message beside the field at fault.
+    ("fractional horizon", "/prediction/IBM?horizon=4.5", {}, 422, 'id="horizon-error"'),
+    ("as_of in year 1", "/prediction/IBM?as_of=0001-01-01", {}, 422, 'id="as_of-error"'),
+    ("as_of on the first day", "/prediction/IBM?as_of=2000-03-01", {}, 422, 'id="as_of-error"'),
     ("NUL ticker on the form", "/predict?ticker=%00", {}, 422, 'id="ticker-error"'),
     ("10 kB ticker on the form", f"/predict?ticker={LONG}", {}, 422, 'id="ticker-error"'),
     ("10 kB ticker searched", f"/?ticker={LONG}", {}, 422, "ticker:"),

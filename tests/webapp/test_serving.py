@@ -107,6 +107,6 @@ def test_a_long_upload_keeps_its_latest_days_and_says_so(client):
     assert body["model"] == "general"
     assert body["track_record"]["start"] == f"{walk.index[200 + window - 1]:%Y-%m-%d}"
     page = client.post("/predict", data={"file": (io.BytesIO(data), "LONG.csv")},
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", follow_redirects=True)
     assert page.status_code == 200 and f"the most recent {kept} were kept" in page.get_data(
         as_text=True)

@@ -75,7 +75,7 @@ def check_horizon(horizon: int, limit: int = MAX_HORIZON) -> int:
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) \
             or not 1 <= horizon <= limit:
         raise DataError(f"horizon={horizon!r} must be a whole number of trading days "
-                        f"from 1 to {limit}")
+                        f"from 1 to {limit}", field="horizon")
     return int(horizon)
 
 
@@ -97,18 +97,57 @@ def rows_until(frame: pd.DataFrame, as_of=None) -> int:
     return int(frame.index.searchsorted(as_of.normalize(), side="right"))
 
 
+def usable_dates(frame: pd.DataFrame, model: Artifact
+                 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The earliest and latest as_of ``model`` can forecast ``frame`` from, or None if none.
+
+    The earliest is the day the first full input window ends (the model's ``rows_needed``-th
+    price); the latest is the last price (a later as_of is moved there).
+    """
+    needed = model.windowing.rows_needed
+    if len(frame) < needed:
+        return None
+    return frame.index[needed - 1], frame.index[-1]
+
+
 def origin_row(frame: pd.DataFrame, model: Artifact, as_of=None) -> int:
     """The row of the last price on or before ``as_of``, if a full input window ends there."""
-    rows = rows_until(frame, as_of)
-    windowing = model.windowing
-    if rows < windowing.rows_needed:
-        reads = (f"{windowing.window} daily returns" if windowing.target == "log_return"
-                 else f"{windowing.window} closes")
-        held = (f"the prices hold {rows} row(s)" if as_of is None else
-                f"as_of={frame.index[rows - 1].date()} leaves {rows} row(s) of prices up to it")
-        raise DataError(f"{held}; model {model.name!r} needs at least {windowing.rows_needed} "
-                        f"(it reads {reads})")
+    rows = rows_until(frame, _day(frame, model, as_of))
+    if rows < model.windowing.rows_needed:
+        raise _too_early(frame, model, as_of)
     return rows - 1
+
+
+def _day(frame: pd.DataFrame, model: Artifact, as_of):
+    # An as_of before the first price is refused with the dates that can be used instead.
+    if as_of is None or isinstance(as_of, str) and not as_of.strip():
+        return as_of
+    try:
+        day = pd.Timestamp(as_of)
+    except (TypeError, ValueError, OverflowError):
+        return as_of  # rows_until says it is not a date
+    if day is not pd.NaT and day.tz_localize(None) < frame.index[0]:
+        raise _too_early(frame, model, as_of)
+    return as_of
+
+
+def _too_early(frame: pd.DataFrame, model: Artifact, as_of) -> DataError:
+    # In plain words, with the dates: the same sentence on a page, in the API and the CLI.
+    needed = model.windowing.rows_needed
+    ticker = frame.attrs.get("ticker")
+    whose = f"{ticker}'s prices" if ticker else "the prices"
+    first, last = frame.index[0].date(), frame.index[-1].date()
+    span = usable_dates(frame, model)
+    if span is None:
+        opening = whose if ticker else "The prices"
+        return DataError(f"{opening} hold only {len(frame)} trading day(s), from {first} to "
+                         f"{last}; model {model.name!r} needs at least {needed} trading days of "
+                         "prices to make a forecast.")
+    earliest = span[0].date()
+    return DataError(f"The as-of date {pd.Timestamp(as_of).date()} is too early: {whose} start "
+                     f"on {first}, and the earliest date a forecast can be made from is "
+                     f"{earliest} (model {model.name!r} needs {needed} trading days of prices). "
+                     f"Choose a date from {earliest} to {last}.", field="as_of")
 
 
 def moved(frame: pd.DataFrame, as_of) -> tuple[str, ...]:
