@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
 from stockPredictor import rounding
@@ -14,23 +11,19 @@ from stockPredictor.data.csv import MAX_UPLOAD_BYTES
 from stockPredictor.data.sample import SAMPLE_TICKERS
 from stockPredictor.data.tickers import TICKER_MAX_CHARS, TICKER_RULE, check_ticker, html_pattern
 from stockPredictor.errors import DatabaseUnavailableError, StockPredictorError
+from stockPredictor.forecast import words
 from stockPredictor.forecast.bands import DEFAULT_LEVEL, LEVELS
 from stockPredictor.forecast.predict import DEFAULT_HORIZON
 from stockPredictor.forecast.report import Report
 from stockPredictor.forecast.track_record import p_text
 from stockPredictor.model.config import MAX_HORIZON
-from stockPredictor.store import ledger
+from stockPredictor.store import ledger, outcomes
 
-from . import errors, links, schemas, services
+from . import errors, forecast_page, forms, links, schemas, services
 
 bp = Blueprint("pages", __name__)
-# The most of what was typed that goes back into a search box or form field (a model name is
-# up to 64 characters): a page never echoes a whole hostile input.
-MAX_ECHO = 80
 # The form's fields that a link may fill in.
 FORM_FIELDS = ("ticker", "horizon", "level", "as_of", "model")
-# Rows of history drawn before the forecast on the prediction page.
-CHART_HISTORY = 250
 # The rules every page's forms and scripts follow, from the Python constants that define them.
 RULES = {"ticker_pattern": html_pattern(), "ticker_max": TICKER_MAX_CHARS,
          "ticker_rule": TICKER_RULE, "levels": [(f"{level:g}", f"{level:.0%}") for level in LEVELS],
@@ -51,10 +44,17 @@ def p_value(p: float) -> str:
     return p_text(p)
 
 
+@bp.app_template_filter("p_words")
+def p_words(p: float) -> str:
+    """A p-value in words: 'unlikely to be chance' below 0.05, else 'could easily be chance'."""
+    return words.p_words(p)
+
+
 @bp.app_template_filter("price")
-def price(value, sign: bool = False) -> str:
-    """A price with thousands separators and at least 4 significant digits: 0.08390, 14,566.65."""
-    return "n/a" if value is None else rounding.price_text(value, sign=sign)
+def price(value, sign: bool = False, like: float | None = None) -> str:
+    """A price with thousands separators and at least 4 significant digits: 0.08390, 14,566.65;
+    with ``like``, an error or change in that price's decimals (+1.80 beside 202.45)."""
+    return "n/a" if value is None else rounding.price_text(value, sign=sign, like=like)
 
 
 @bp.app_template_filter("date")
@@ -73,71 +73,152 @@ def index():
     try:
         card = info.summary(services.load_prices(_ticker(ticker)))
     except ValidationError as exc:
-        return render_template("index.html", ticker=ticker[:MAX_ECHO],
-                               error=errors.describe(exc.messages)), 422
+        # Beside the field, which keeps what was typed and takes the focus to be corrected.
+        message = _field_errors(exc).get("ticker") or errors.describe(exc.messages)
+        return render_template("index.html", ticker=ticker[:forms.MAX_ECHO],
+                               search_error=message), 422
     except StockPredictorError as exc:
         status, code, message = errors.package_status(exc)
-        return render_template("index.html", ticker=ticker, error=message), status
+        return render_template("index.html", ticker=ticker[:forms.MAX_ECHO], error=message,
+                               code=code), status
     return render_template("index.html", ticker=card["ticker"], card=card)
 
 
 @bp.route("/predict", methods=["GET", "POST"])
 def predict():
-    """The forecast form; a ticker goes on to its forecast page, an upload is forecast here."""
+    """The forecast form; a ticker or a stored upload goes on to its forecast page (303)."""
     if request.method == "GET":
         # "Another forecast" comes back with the values just used; the form shows them again.
-        values = {"horizon": DEFAULT_HORIZON, "level": DEFAULT_LEVEL,
-                  **{key: request.args[key].strip() for key in FORM_FIELDS if key in request.args}}
-        values["ticker"] = values.get("ticker", "")
+        values = _asked(request.args)
         try:
             if values["ticker"]:
                 _ticker(values["ticker"])
         except ValidationError as exc:
-            return _form(values, _field_errors(exc)), 422
-        return _form(values)
+            return forms.render(values, _field_errors(exc), status=422)
+        return forms.render(values)
     form = request.form.to_dict()
     upload = request.files.get("file")
+    name = upload.filename[:forms.MAX_ECHO] if upload is not None and upload.filename else None
+    # A refused stored upload's form comes back with its id: forecast that file again, unless
+    # another was chosen.
+    stored = _upload_id(form.pop("upload_id", "")) if name is None else None
+    frame = None
     try:
         args = schemas.ForecastRequest().load(schemas.form_fields(form))
-        if upload is not None and upload.filename:
-            frame = services.read_upload(upload, args["ticker"])
-            return _show(services.forecast(frame, args["horizon"], args["as_of"],
-                                           args["model"], args["level"]), frame)
-        if not args["ticker"]:
+        if stored is not None:
+            frame, _ = services.load_upload(stored)
+            forms.check(frame, args)
+            return redirect(links.upload(stored, **{key: args[key] for key in (
+                "horizon", "as_of", "model", "level")}), 303)
+        if name is None and not args["ticker"]:
             raise ValidationError("enter a ticker, or choose a CSV file of prices", "ticker")
+        # Refused here, before a file is stored: the form keeps its file's name and values,
+        # and its date field the file's usable dates.
+        if name is not None:
+            def check(prices):
+                nonlocal frame
+                frame = prices
+                forms.check(prices, args)
+            frame = services.read_upload(upload, args["ticker"], check=check)
+        else:
+            frame = services.load_prices(check_ticker(args["ticker"]))
+            forms.check(frame, args)
     except ValidationError as exc:
-        return _form(form, _field_errors(exc)), 422
+        return forms.render(form, _field_errors(exc), upload=name, frame=frame, status=422,
+                            stored=stored if frame is not None else None)
     except StockPredictorError as exc:
-        status, _, message = errors.package_status(exc)
-        return _form(form, {"file" if upload and upload.filename else "ticker": message}), status
-    return redirect(links.prediction(args["ticker"].upper(), horizon=args["horizon"],
-                                     as_of=args["as_of"], model=args["model"],
-                                     level=args["level"]), 303)
+        return forms.refused(form, exc, upload=name, frame=frame,
+                             stored=stored if frame is not None else None)
+    asked = {key: args[key] for key in ("horizon", "as_of", "model", "level")}
+    if name is None:
+        return redirect(links.prediction(check_ticker(args["ticker"]), **asked), 303)
+    if frame.attrs.get("upload_id") is not None:  # POST/redirect/GET: a reload asks nothing
+        return redirect(links.upload(frame.attrs["upload_id"], **asked), 303)
+    # The database could not keep the file, so there is no page to send the person to.
+    frame.attrs["notices"] = [*frame.attrs.get("notices", ()), forecast_page.UNKEPT]
+    return _show(services.forecast(frame, args["horizon"], args["as_of"], args["model"],
+                                   args["level"]), frame)
+
+
+@bp.route("/predict/dates")
+def predict_dates():
+    """The as-of dates the form's ticker and model can forecast from, as JSON (the form's
+    script sets the date field's bounds from it); nulls when they cannot be known."""
+    ticker, model = (request.args.get(key, "")[:forms.MAX_ECHO] for key in ("ticker", "model"))
+    found = forms.usable(ticker, model) or {}
+    summaries = [services.registry().get(n).summary() for n in services.registry().names()]
+    return jsonify({key: found.get(key) for key in ("earliest", "latest", "text")} | {
+        "warning": forms.model_warning(ticker, model, summaries)})
 
 
 @bp.route("/prediction/<ticker>")
 def prediction(ticker: str):
     """The forecast of a ticker: chart, table, track record, model, data and downloads."""
-    args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
-    frame = services.load_prices(_ticker(ticker))
-    return _show(services.forecast(frame, args["horizon"], args["as_of"], args["model"],
-                                   args["level"]), frame)
+    # Options that cannot be forecast (from the form's redirect or a link) bring the form back.
+    values = _asked(request.args, ticker=ticker)
+    try:
+        args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
+        frame = services.load_prices(_ticker(ticker))
+        report = services.forecast(frame, args["horizon"], args["as_of"], args["model"],
+                                   args["level"])
+    except ValidationError as exc:
+        return forms.render(values, _field_errors(exc), status=422)
+    except StockPredictorError as exc:
+        return forms.refused(values, exc)
+    return _show(report, frame)
 
 
 @bp.route("/prediction/upload/<int:upload_id>")
 def upload_prediction(upload_id: int):
     """The forecast of a stored upload: its permanent address, as the API's "url" gives it."""
+    values, frame = _asked(request.args), None
+    try:
+        frame, options = services.load_upload(upload_id)
+        values["ticker"] = values["ticker"] or options.get("ticker") or ""
+        args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
+        report = services.forecast(frame, args["horizon"], args["as_of"], args["model"],
+                                   args["level"])
+    except ValidationError as exc:
+        return forms.render(values, _field_errors(exc), upload="", frame=frame, status=422,
+                            stored=upload_id if frame is not None else None)
+    except StockPredictorError as exc:
+        return forms.refused(values, exc, upload="", frame=frame,
+                             stored=upload_id if frame is not None else None)
+    return _show(report, frame)
+
+
+@bp.route("/prediction/<ticker>/forecast.<any(csv, json):kind>")
+def download(ticker: str, kind: str):
+    """A ticker's forecast as a CSV or JSON file: the page's downloads."""
+    args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
+    frame = services.load_prices(_ticker(ticker))
+    return forecast_page.download(services.forecast(
+        frame, args["horizon"], args["as_of"], args["model"], args["level"]), kind)
+
+
+@bp.route("/prediction/upload/<int:upload_id>/forecast.<any(csv, json):kind>")
+def upload_download(upload_id: int, kind: str):
+    """A stored upload's forecast as a CSV or JSON file."""
     args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
     frame, _ = services.load_upload(upload_id)
-    return _show(services.forecast(frame, args["horizon"], args["as_of"], args["model"],
-                                   args["level"]), frame)
+    return forecast_page.download(services.forecast(
+        frame, args["horizon"], args["as_of"], args["model"], args["level"]), kind)
+
+
+@bp.route("/glossary")
+def glossary():
+    """The words the forecast pages use, in plain terms."""
+    return render_template("glossary.html")
 
 
 @bp.route("/forecasts")
 def forecasts():
     """The forecast ledger: the live record per ticker and model, and the forecasts served."""
     query = schemas.LedgerQuery().load(schemas.form_fields(request.args.to_dict()))
-    query["kind"] = query["kind"] or "live"  # live and replay are never listed together
+    # With no kind asked, every forecast is listed, newest first, each row naming its kind: a
+    # person opening the ledger sees what it holds (offline, replays alone) rather than an empty
+    # "live" list with the rest behind a menu. ?kind=live or replay narrows it; the live record
+    # above the list only ever counts live forecasts.
     if query["ticker"]:
         query["ticker"] = check_ticker(query["ticker"])
     filters = {key: query[key] for key in ("ticker", "model", "as_of", "kind") if query[key]}
@@ -157,6 +238,8 @@ def forecasts():
              "older": None if offset + limit >= listing["total"] else url_for(
                  "pages.forecasts", **filters, **size, offset=offset + limit),
              "first": offset + 1, "last": offset + len(listing["forecasts"])}
+    for item in listing["forecasts"]:  # the page's error columns; the API gives the rows
+        item["outcome"] = outcomes.outcome(item)
     return render_template("forecasts.html", unavailable=None, filters=filters, records=records,
                            listing=listing, pages=pages)
 
@@ -179,68 +262,18 @@ def _field_errors(exc: ValidationError) -> dict:
             for field, messages in exc.normalized_messages().items()}
 
 
-def _form(values: dict, field_errors: dict | None = None):
-    models = services.registry()
-    values = {key: str(value)[:MAX_ECHO] for key, value in values.items()}
-    return render_template("price_predict.html", values=values, errors=field_errors or {},
-                           models=[models.get(n).summary() for n in models.names()])
+def _upload_id(text: str) -> int | None:
+    # A stored upload's id from the form's hidden field; anything else is no upload.
+    if not (text.isdigit() and len(text) <= 10):
+        return None
+    return int(text) if 0 < int(text) <= services.MAX_UPLOAD_ID else None
+
+
+def _asked(query, **given) -> dict:
+    # The form's values from a query string: the defaults, then what was asked, as typed.
+    return {"ticker": "", "horizon": DEFAULT_HORIZON, "level": DEFAULT_LEVEL,
+            **{key: query[key].strip() for key in FORM_FIELDS if key in query}, **given}
 
 
 def _show(report: Report, frame):
-    # What the person asked for (an as_of as typed, "automatic" for the model), not what served
-    # it: the page's links and "Another forecast" keep it.
-    asked = {**request.args.to_dict(), **request.form.to_dict()}
-    asked = {key: asked[key] for key in ("as_of", "model") if asked.get(key)}
-    document = links.answer(report, asked.get("as_of"), asked.get("model"))
-    name = f"{report.ticker}-forecast-{report.as_of}"
-    downloads = {"csv": (_data_url("text/csv", report.to_csv()), f"{name}.csv"),
-                 "json": (_data_url("application/json", json.dumps(document)), f"{name}.json")}
-    again = {"ticker": report.ticker, "horizon": report.horizon, "level": report.level, **asked}
-    # The band level is part of the page's address, so a reload or a shared link keeps it. An
-    # upload the database could not keep has no address: its level is chosen on the form.
-    levels = {}
-    if report.upload_id is not None:
-        levels = {f"{level:g}": links.upload(report.upload_id, horizon=report.horizon,
-                                             level=level, **asked) for level in LEVELS}
-    elif report.data["source"] != "csv":
-        levels = {f"{level:g}": links.prediction(report.ticker, horizon=report.horizon,
-                                                 level=level, **asked) for level in LEVELS}
-    # What reading a file fixed goes in the Data card; the rest (sample or stale prices, a
-    # moved as_of) at the top, where it cannot be missed. Each sentence shows once.
-    file_notices = list(frame.attrs.get("notices", ()))
-    banner = [n for n in report.notices if n not in file_notices]
-    return render_template("show_prediction.html", result=document, chart=_chart(report, frame),
-                           downloads=downloads, again=again, banner=banner, levels=levels,
-                           file_notices=file_notices, past_rows=_past_rows(report.record))
-
-
-def _past_rows(record: dict) -> Markup:
-    # The past-forecasts table's rows, a year of them, written in one pass: dates and numbers
-    # only, so nothing in them needs escaping.
-    past = record.get("past") or []
-    texts = rounding.price_texts([row[key] for row in past
-                                  for key in ("forecast", "actual", "last_close")])
-    cells = iter(texts)
-    return Markup("".join(
-        f'<tr><th scope="row"><span class="date">{row["date"]}</span></th><td>{next(cells)}'
-        f'</td><td>{next(cells)}</td><td>{next(cells)}</td></tr>' for row in past))
-
-
-def _data_url(mimetype: str, text: str) -> str:
-    # base64 rather than percent-encoding: a third of the size of an escaped JSON document, and
-    # written in C rather than a character at a time.
-    encoded = base64.b64encode(text.encode()).decode("ascii")
-    return f"data:{mimetype};charset=utf-8;base64,{encoded}"
-
-
-def _chart(report: Report, frame) -> dict:
-    # What the page's scripts draw: the report's numbers, and the closes before the forecast.
-    document, record = report.to_dict(), report.record
-    by_step = None if not record["available"] else {
-        key: record[key] for key in ("steps", "origins", "start", "end", "mae_vs_naive",
-                                     "p_value_vs_naive", "policy_weights")}
-    return {"ticker": report.ticker, "as_of": report.as_of, "horizon": report.horizon,
-            "history": info.closes(frame, report.as_of, CHART_HISTORY),
-            **{key: document[key] for key in ("forecast", "actual", "level", "bands",
-                                              "baselines")},
-            "by_step": by_step, "past": record.get("past", [])}
+    return forecast_page.page(report, frame)

@@ -4,9 +4,9 @@ The headers come from one ``after_request`` function rather than flask-talisman:
 handful of fixed strings (HSTS, the one header that depends on the request, only over HTTPS), so
 an extension would add a dependency and a layer of options to say what these few lines say.
 
-The Content-Security-Policy allows scripts and styles from this app only, with no inline script;
-the one inline ``<style>`` element, which lightweight-charts adds for its attribution logo, is
-allowed by its hash (see static/vendor/README.md, "Content Security Policy"). The forecast page's
+The Content-Security-Policy allows scripts and styles from this app only, with no inline script
+or style element (the charts' attribution logo, whose ``<style>`` element needed a hash, is off:
+see static/vendor/README.md, "Attribution"). The forecast page's
 downloads are ``data:`` URLs in ``<a download>`` links: CSP governs what a page loads, not what a
 link downloads, so they need no exception.
 
@@ -28,8 +28,7 @@ from flask import Flask, current_app
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-CSP = ("default-src 'self'; script-src 'self'; "
-       "style-src 'self' 'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; "
        "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
        "frame-ancestors 'none'")
 HEADERS = {

@@ -99,7 +99,8 @@ def test_naive_and_drift_toggles_draw_and_name_their_lines(page):
     page.goto(PAST)
     canvas_box(page, "#prediction-chart")
     legend = page.locator("#prediction-legend")
-    for name, entry in [("No change", "No change (naive)"), ("Long-run drift", "Long-run drift")]:
+    for name, entry in [("No change", "No change: the last close"),
+                        ("Past trend", "Past trend: the average daily change so far")]:
         button = page.get_by_role("button", name=name, exact=True)
         expect(button).to_have_attribute("aria-pressed", "false")
         expect(legend).not_to_contain_text(entry)
@@ -111,8 +112,8 @@ def test_naive_and_drift_toggles_draw_and_name_their_lines(page):
     naive.focus()
     page.keyboard.press("Space")
     expect(naive).to_have_attribute("aria-pressed", "false")
-    expect(legend).not_to_contain_text("No change (naive)")
-    text = hover_until(page, "#prediction-chart", [0.92, 0.88, 0.84, 0.95], "Drift")
+    expect(legend).not_to_contain_text("No change: the last close")
+    text = hover_until(page, "#prediction-chart", [0.92, 0.88, 0.84, 0.95], "Past trend")
     assert "No change" not in text
     no_page_scroll(page)
 

@@ -3,7 +3,6 @@ downloads render one report, built from one table read at one origin."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
@@ -66,7 +65,7 @@ def test_the_page_shows_one_error_against_no_change_at_the_horizon(client):
         as_text=True)
     api = client.post("/api/v1/forecast", json={"ticker": "MSFT", "horizon": horizon,
                                                 "as_of": "2012-06-01"}).get_json()
-    card = _numbers(_card(html, "record-ratio"))[0]
+    card = _numbers(_card(html, "record-ratio-number"))[0]
     steps = re.findall(r"<tr[^>]*><th scope=\"row\">(\d+)</th><td>([\d.]+|n/a)</td>",
                        html.split('id="record-steps-table"')[1].split("</table>")[0])
     by_step = dict((int(step), float(value)) for step, value in steps)
@@ -103,9 +102,11 @@ def test_the_band_level_is_in_the_address_and_drives_the_table_and_downloads(cli
         "80%": ("/prediction/IBM?horizon=4&as_of=2012-06-01", False),  # the default: left out
         "95%": ("/prediction/IBM?horizon=4&as_of=2012-06-01&level=0.95", True)}
     assert "with the 95% band" in html and "Inside the 95% band" in html
-    hrefs = dict(re.findall(r'href="data:([a-z/]+);charset=utf-8;base64,([^"]+)"', html))
-    document = json.loads(base64.b64decode(hrefs["application/json"]))
-    csv_rows = base64.b64decode(hrefs["text/csv"]).decode().splitlines()
+    hrefs = {kind: unescape(href) for href, kind in
+             re.findall(r'href="(/prediction/IBM/forecast\.(json|csv)\?[^"]+)" download', html)}
+    assert "with its 95% band" in html and all("level=0.95" in h for h in hrefs.values())
+    document = client.get(hrefs["json"]).get_json()
+    csv_rows = client.get(hrefs["csv"]).get_data(as_text=True).splitlines()
     assert document["level"] == 0.95 and document["track_record"]["level"] == 0.95
     first = document["forecast"][0]
     assert first["low"] == document["bands"]["0.95"][0]["low"]
@@ -121,7 +122,8 @@ def test_a_level_without_a_band_is_not_offered(client):
                               for d, c in zip(short.index, short["close"])]
     html = client.post("/predict", data={"file": (io.BytesIO("\n".join(lines).encode()),
                                                   "SHORT.csv"), "horizon": "4"},
-                       content_type="multipart/form-data").get_data(as_text=True)
+                       content_type="multipart/form-data",
+                       follow_redirects=True).get_data(as_text=True)
     assert _links(html) == {}
     assert html.count('aria-disabled="true"') == len(LEVELS)
 

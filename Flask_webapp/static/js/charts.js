@@ -94,18 +94,22 @@
     return '';
   }
 
-  /* Axis labels in ISO form: a year as YYYY, a month as YYYY-MM, a day as YYYY-MM-DD. */
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+  /* Axis labels in one calendar style: a year as 2013, a month as Mar, a day as Mar 15. Short,
+     so a phone's axis keeps several, and none is clipped at the chart's edge. */
   function tickMark(time, tickMarkType) {
     var iso = isoDate(time);
     var LW = window.LightweightCharts;
     var types = (LW && LW.TickMarkType) || { Year: 0, Month: 1 };
+    var month = MONTHS[Number(iso.slice(5, 7)) - 1] || '';
     if (tickMarkType === types.Year) {
       return iso.slice(0, 4);
     }
     if (tickMarkType === types.Month) {
-      return iso.slice(0, 7);
+      return month;
     }
-    return iso;
+    return month + ' ' + Number(iso.slice(8, 10));
   }
 
   /* The series priceFormat for these prices: formatPrice, with a step fine enough for the smallest. */
@@ -123,10 +127,12 @@
   /* The options every chart shares: colours from CSS, ISO dates, prices through formatPrice. */
   function baseOptions(container, colors, extra) {
     var LW = window.LightweightCharts;
-    // layout.attributionLogo stays at its default (true): the licence asks for the TradingView link.
+    // No logo link inside the chart's role="img" box (a nested interactive element and a tab
+    // stop off the site): the page's footer names TradingView and links to it, as its licence asks.
     var options = {
       autoSize: true,
       layout: {
+        attributionLogo: false,
         background: { type: LW.ColorType.Solid, color: colors.background },
         textColor: colors.text,
         fontFamily: window.getComputedStyle(container).fontFamily
@@ -138,7 +144,7 @@
         borderColor: colors.border,
         lockVisibleTimeRangeOnResize: true,
         tickMarkFormatter: tickMark,
-        tickMarkMaxCharacterLength: 10
+        tickMarkMaxCharacterLength: 6
       },
       crosshair: { mode: LW.CrosshairMode.Normal },
       // Let a vertical swipe over the chart scroll the page on phones.
@@ -223,10 +229,11 @@
     return { element: box, show: show, hide: hide };
   }
 
-  /* Follow the crosshair with tooltip: rowsFor(isoDate) gives the rows, or none to hide it. */
+  /* Follow the crosshair with tooltip: rowsFor(isoDate) gives the rows, or none to hide it. A
+     tap shows it too: on a touch screen the crosshair itself waits for a long press. */
   function followCrosshair(chart, container, rowsFor) {
     var tooltip = createTooltip(container);
-    chart.subscribeCrosshairMove(function (param) {
+    function follow(param) {
       if (!param || param.time === undefined || !param.point ||
           param.point.x < 0 || param.point.y < 0) {
         tooltip.hide();
@@ -239,8 +246,19 @@
         return;
       }
       tooltip.show(date, rows, param.point);
-    });
+    }
+    chart.subscribeCrosshairMove(follow);
+    chart.subscribeClick(follow);
     return tooltip;
+  }
+
+  /* Show bars first to last (logical indexes) with room at each side for a date label centred
+     on an edge bar: fitContent puts them on the edges, where their labels are cut. */
+  function showBars(chart, first, last) {
+    var width = Math.max(1, chart.chartElement().clientWidth - 60);
+    var bars = Math.max(1, last - first + 1);
+    var margin = Math.min(bars * 0.2, 24 * bars / width);
+    chart.timeScale().setVisibleLogicalRange({ from: first - margin, to: last + margin });
   }
 
   function pressOnly(buttons, pressed) {
@@ -291,6 +309,7 @@
     createTooltip: createTooltip,
     followCrosshair: followCrosshair,
     pressOnly: pressOnly,
+    showBars: showBars,
     fillLegend: fillLegend,
     onReady: onReady
   };

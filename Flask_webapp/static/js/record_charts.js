@@ -4,7 +4,8 @@
  * Contract with templates/show_prediction.html (each picture is optional):
  *   <script type="application/json" id="prediction-data"> with "horizon",
  *     "by_step": {"steps", "mae_vs_naive": [steps floats|null], "p_value_vs_naive": [...]} | null,
- *     "past": [{date, forecast, actual}]
+ *     "past": {"date": [...], "forecast": [...], "actual": [...], "last_close": [...]} | null
+ *       (columns: an upload's record holds thousands of rows)
  *   #record-steps-chart[hidden]  gets an inline SVG: error relative to naive for every step
  *   #record-past-chart[hidden]   gets a lightweight-charts chart of past forecasts against actuals
  *   #record-past-legend[hidden]  its legend
@@ -117,7 +118,8 @@
       }
       drawnWidth = width;
       var height = width < 480 ? 210 : 240;
-      var margin = { left: 46, right: 14, top: 14, bottom: 40 };
+      // A band above the plot holds the chosen step's label, so no line ever runs through it.
+      var margin = { left: 46, right: 14, top: 30, bottom: 40 };
       var plotW = width - margin.left - margin.right;
       var plotH = height - margin.top - margin.bottom;
       var finite = ratios.filter(SC.isFiniteNumber);
@@ -204,11 +206,9 @@
       });
       if (horizon >= 1 && horizon <= steps && ratios[horizon - 1] !== null) {
         var cx = x(horizon);
-        var cy = y(ratios[horizon - 1]);
         var caption = horizon + (horizon === 1 ? ' day: ' : ' days: ') + ratioText(ratios[horizon - 1]);
         var anchor = cx > margin.left + plotW * 0.7 ? 'end' : (cx < margin.left + plotW * 0.3 ? 'start' : 'middle');
-        var above = cy - 10 > margin.top + 14;
-        text(svg, cx + (anchor === 'start' ? -4 : (anchor === 'end' ? 4 : 0)), above ? cy - 10 : cy + 20, caption, {
+        text(svg, cx + (anchor === 'start' ? -4 : (anchor === 'end' ? 4 : 0)), margin.top - 10, caption, {
           'text-anchor': anchor, fill: colors.text, 'font-weight': 600, class: 'record-steps-label'
         });
       }
@@ -235,7 +235,14 @@
     }
     var rows = [];
     var last = '';
-    (Array.isArray(past) ? past : []).forEach(function (row) {
+    var columns = past && typeof past === 'object' && Array.isArray(past.date) ? past : null;
+    var given = columns ? columns.date.map(function (date, i) {
+      return {
+        date: date, forecast: (columns.forecast || [])[i], actual: (columns.actual || [])[i],
+        last_close: (columns.last_close || [])[i]
+      };
+    }) : [];
+    given.forEach(function (row) {
       if (row && SC.isDate(row.date) && row.date > last &&
           (SC.isFiniteNumber(row.forecast) || SC.isFiniteNumber(row.actual))) {
         rows.push(row);
@@ -248,7 +255,9 @@
     var colors = SC.chartColors();
     colors.forecast = SC.cssColor('--chart-forecast', '#d9480f');
     colors.actual = SC.cssColor('--chart-actual', '#212529');
+    colors.naive = SC.cssColor('--chart-naive', '#495057');
 
+    var naivePoints = [];
     var forecastPoints = [];
     var actualPoints = [];
     var values = [];
@@ -265,6 +274,9 @@
       if (SC.isFiniteNumber(row.actual)) {
         actualPoints.push({ time: row.date, value: row.actual });
         values.push(row.actual);
+      }
+      if (SC.isFiniteNumber(row.last_close)) {
+        naivePoints.push({ time: row.date, value: row.last_close });
       }
       if (SC.isFiniteNumber(row.forecast) && SC.isFiniteNumber(row.actual)) {
         errorSum += Math.abs(row.forecast - row.actual);
@@ -297,7 +309,13 @@
       lastValueVisible: false, priceLineVisible: false, crosshairMarkerRadius: 3
     });
     forecastSeries.setData(forecastPoints);
-    chart.timeScale().fitContent();
+    // Drawn last, dotted, so it shows even where the forecast is "no change" and lies under it.
+    var naiveSeries = chart.addSeries(LW.LineSeries, {
+      color: colors.naive, lineWidth: 2, lineStyle: LW.LineStyle.Dotted, priceFormat: priceFormat,
+      lastValueVisible: false, priceLineVisible: false, crosshairMarkerRadius: 3
+    });
+    naiveSeries.setData(naivePoints);
+    SC.showBars(chart, 0, rows.length - 1);
 
     SC.followCrosshair(chart, container, function (date) {
       var row = byDay[date];
@@ -310,6 +328,9 @@
       }
       if (SC.isFiniteNumber(row.actual)) {
         lines.push({ kind: 'actual', label: 'Actual', value: SC.formatPrice(row.actual) });
+      }
+      if (SC.isFiniteNumber(row.last_close)) {
+        lines.push({ kind: 'naive', label: 'No change', value: SC.formatPrice(row.last_close) });
       }
       if (SC.isFiniteNumber(row.forecast) && SC.isFiniteNumber(row.actual) && row.actual !== 0) {
         var error = row.forecast - row.actual;
@@ -324,7 +345,8 @@
     if (legend) {
       SC.fillLegend(legend, [
         { kind: 'forecast', label: 'Forecast ' + days + ' ahead' },
-        { kind: 'actual-solid', label: 'Actual close' }
+        { kind: 'actual-solid', label: 'Actual close' },
+        { kind: 'naive', label: 'No change: the close ' + days + ' earlier' }
       ]);
       legend.hidden = false;
     }

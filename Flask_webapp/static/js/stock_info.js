@@ -113,6 +113,9 @@
       priceFormat: priceFormat
     });
     candles.setData(data.candles);
+    // Prices keep the top three quarters and volume the bottom fifth, so the bars never cover
+    // a low candle; set on the scale itself, after its first series exists.
+    chart.priceScale('right').applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
 
     var line = chart.addSeries(LW.LineSeries, {
       color: colors.line,
@@ -136,11 +139,10 @@
   }
 
   function showRange(chart, rows, range) {
-    var timeScale = chart.timeScale();
     var months = RANGE_MONTHS[range];
     var last = rows[rows.length - 1].date;
     if (!months || monthsBefore(last, months) <= rows[0].date) {
-      timeScale.fitContent();
+      window.StockCharts.showBars(chart, 0, rows.length - 1);
       return;
     }
     var cutoff = monthsBefore(last, months);
@@ -149,7 +151,7 @@
       first -= 1;
     }
     // Relative to the last date in the data, never to today: bundled data ends years ago.
-    timeScale.setVisibleRange({ from: rows[first].date, to: last });
+    window.StockCharts.showBars(chart, first, rows.length - 1);
   }
 
   function showStyle(drawn, style) {

@@ -20,8 +20,8 @@
 
   var SC = window.StockCharts;
   var BASELINES = {
-    naive: { label: 'No change (naive)', short: 'No change', color: '--chart-naive', fallback: '#495057' },
-    long_run_drift: { label: 'Long-run drift', short: 'Drift', color: '--chart-drift', fallback: '#7048e8' }
+    naive: { label: 'No change: the last close', short: 'No change', color: '--chart-naive', fallback: '#495057' },
+    long_run_drift: { label: 'Past trend: the average daily change so far', short: 'Past trend', color: '--chart-drift', fallback: '#7048e8' }
   };
 
   function toLine(rows) {
@@ -114,11 +114,14 @@
     return defaults;
   };
 
-  /* A dashed vertical line at the as-of date, drawn under the series (a series primitive). */
-  function AsOfLine(time, color) {
+  /* A dashed vertical line at the as-of date, drawn under the series (a series primitive), with
+     its label at the top, to the left of the line rather than across it. */
+  function AsOfLine(time, color, label, background) {
     var line = this;
     this.time = time;
     this.color = color;
+    this.label = label;
+    this.background = background;
     this.chart = null;
     this.view = {
       zOrder: function () { return 'normal'; },
@@ -142,6 +145,18 @@
               ctx.moveTo(x, 0);
               ctx.lineTo(x, scope.bitmapSize.height);
               ctx.stroke();
+              ctx.setLineDash([]);
+              var size = 11 * scope.verticalPixelRatio;
+              ctx.font = size + 'px ' + window.getComputedStyle(document.body).fontFamily;
+              var width = ctx.measureText(line.label).width;
+              var gap = 4 * ratio;
+              // Left of the line, unless that would leave the pane.
+              var left = x - gap - width >= 0 ? x - gap - width : x + gap;
+              ctx.fillStyle = line.background;
+              ctx.fillRect(left - gap / 2, 2 * ratio, width + gap, size + 4 * ratio);
+              ctx.fillStyle = line.color;
+              ctx.textBaseline = 'top';
+              ctx.fillText(line.label, left, 4 * ratio);
               ctx.restore();
             });
           }
@@ -242,6 +257,8 @@
     colors.bandFill = SC.cssColor('--chart-band', 'rgba(217, 72, 15, 0.16)');
     colors.bandEdge = SC.cssColor('--chart-band-edge', 'rgba(217, 72, 15, 0.35)');
     colors.asOf = SC.cssColor('--chart-as-of', '#868e96');
+    // The label's text needs more contrast than the dashed line (4.5:1 on white).
+    colors.asOfText = SC.cssColor('--chart-as-of-text', '#5c636a');
 
     var history = SC.cleanRows(data.history);
     var forecast = SC.cleanRows(data.forecast);
@@ -280,24 +297,12 @@
       priceLineVisible: false
     });
 
-    Object.keys(baselines).forEach(function (name) {
-      var spec = BASELINES[name];
-      var series = chart.addSeries(LW.LineSeries, lineOptions(SC.cssColor(spec.color, spec.fallback), priceFormat, {
-        lineStyle: name === 'naive' ? LW.LineStyle.Dotted : LW.LineStyle.LargeDashed,
-        visible: false
-      }));
-      series.setData(joined(anchor, toLine(baselines[name])));
-      state.series[name] = series;
-    });
-
     if (history.length) {
       var historySeries = chart.addSeries(LW.LineSeries, lineOptions(colors.history, priceFormat));
       historySeries.setData(toLine(history));
       if (asOf) {
-        historySeries.attachPrimitive(new AsOfLine(asOf, colors.asOf));
-        LW.createSeriesMarkers(historySeries, [{
-          time: asOf, position: 'aboveBar', shape: 'arrowDown', color: colors.asOf, text: 'as of ' + asOf
-        }]);
+        historySeries.attachPrimitive(new AsOfLine(asOf, colors.asOfText, 'as of ' + asOf,
+          colors.background));
         container.setAttribute('data-as-of-marker', asOf);
       }
     }
@@ -315,6 +320,19 @@
       }));
       forecastSeries.setData(joined(anchor, toLine(forecast)));
     }
+
+    // The yardsticks are drawn over the forecast: where it is "no change" they coincide, and a
+    // line underneath would make the Compare buttons seem to do nothing.
+    Object.keys(baselines).forEach(function (name) {
+      var spec = BASELINES[name];
+      var series = chart.addSeries(LW.LineSeries, lineOptions(SC.cssColor(spec.color, spec.fallback), priceFormat, {
+        lineStyle: name === 'naive' ? LW.LineStyle.Dotted : LW.LineStyle.LargeDashed,
+        visible: false
+      }));
+      series.setData(joined(anchor, toLine(baselines[name])));
+      state.series[name] = series;
+    });
+
 
     var bandMaps = {};
     Object.keys(levels).forEach(function (key) {
@@ -364,6 +382,15 @@
     state.forecast = forecast;
     state.levels = levels;
     state.anchorRow = lastHistory;
+    state.statusEl = document.getElementById('chart-status');
+    // Days on which each yardstick equals the forecast (within 0.005%): said when it is shown.
+    state.sameDays = {};
+    Object.keys(baselines).forEach(function (name) {
+      state.sameDays[name] = forecast.filter(function (row) {
+        var other = maps[name][row.date];
+        return other !== undefined && Math.abs(other - row.close) <= 0.005 * Math.max(1e-9, Math.abs(row.close)) / 100;
+      }).length;
+    });
     state.horizon = SC.isFiniteNumber(data.horizon) ? data.horizon : forecast.length;
 
     state.redrawLegend = function () {
@@ -407,6 +434,14 @@
     state.shown[name] = shown;
     state.series[name].applyOptions({ visible: shown });
     state.redrawLegend();
+    var same = state.sameDays[name] || 0;
+    var message = '';
+    if (shown && same === state.forecast.length && same > 0) {
+      message = BASELINES[name].short + ' is the same as the forecast on every day shown: its line lies on the forecast.';
+    } else if (shown && same > 0) {
+      message = BASELINES[name].short + ' is the same as the forecast on ' + same + ' of ' + state.forecast.length + ' days, where the lines lie on each other.';
+    }
+    SC.setStatus(state.statusEl, message, false);
   }
 
   /*
@@ -415,9 +450,8 @@
    * stay free either way.
    */
   function showView(state, view) {
-    var timeScale = state.chart.timeScale();
     if (view === 'all' || !state.history.length) {
-      timeScale.fitContent();
+      SC.showBars(state.chart, 0, state.times.length - 1);
       return;
     }
     var historyBars = Math.max(narrow(state.container) ? 10 : 20, 4 * state.horizon);
@@ -425,7 +459,7 @@
     var from = state.times.indexOf(firstShown);
     var lastIndex = state.times.length - 1;
     var padding = Math.max(1, Math.round(0.08 * (lastIndex - from)));
-    timeScale.setVisibleLogicalRange({ from: from - 0.5, to: lastIndex + padding });
+    SC.showBars(state.chart, from, lastIndex + padding);
   }
 
   function buttons(root, selector) {
