@@ -68,18 +68,15 @@ def page(report: Report, frame: pd.DataFrame):
 def downloads(report: Report, document: dict, asked: dict) -> dict:
     """The CSV and JSON downloads: (address, file name) each."""
     name = file_name(report)
-    options = {"horizon": report.horizon, "level": report.level, **asked}
-    if report.upload_id is not None:
-        return {kind: (url_for("pages.upload_download", upload_id=report.upload_id, kind=kind,
-                               **links.query(**options)), f"{name}.{kind}")
-                for kind in DOWNLOAD_TYPES}
-    if report.data["source"] != "csv":
-        return {kind: (url_for("pages.download", ticker=report.ticker, kind=kind,
-                               **links.query(**options)), f"{name}.{kind}")
-                for kind in DOWNLOAD_TYPES}
-    # No address to fetch them from: the page carries them.
-    return {"csv": (data_url("text/csv", report.to_csv()), f"{name}.csv"),
-            "json": (data_url("application/json", json.dumps(document)), f"{name}.json")}
+    if report.upload_id is None and report.data["source"] == "csv":
+        # No address to fetch them from: the page carries them.
+        return {"csv": (data_url("text/csv", report.to_csv()), f"{name}.csv"),
+                "json": (data_url("application/json", json.dumps(document)), f"{name}.json")}
+    where = (("pages.upload_download", {"upload_id": report.upload_id})
+             if report.upload_id is not None else ("pages.download", {"ticker": report.ticker}))
+    query = links.query(horizon=report.horizon, level=report.level, **asked)
+    return {kind: (url_for(where[0], **where[1], kind=kind, **query), f"{name}.{kind}")
+            for kind in DOWNLOAD_TYPES}
 
 
 def file_name(report: Report) -> str:

@@ -48,8 +48,7 @@ def render(values: dict, field_errors: dict | None = None, *, upload: str | None
     # The summary names the field unless the message already starts with its name.
     summary = [(FIELDS[name][0], None if message.lower().startswith(FIELDS[name][1].lower())
                 else FIELDS[name][1], message) for name, message in shown.items()]
-    models = services.registry()
-    summaries = [models.get(name).summary() for name in models.names()]
+    summaries = model_summaries()
     ticker, model = values.get("ticker", ""), values.get("model", "")
     # Dates and warnings only where what they are read from was not itself refused.
     dates = None if {"ticker", "model", "file"} & set(shown) else usable(ticker, model, frame)
@@ -106,6 +105,12 @@ def usable(ticker: str, model: str | None = None, frame: pd.DataFrame | None = N
     name = frame.attrs.get("ticker") or "these prices"
     return {"earliest": earliest, "latest": latest,
             "text": f"From {earliest} to {latest} for {name}."}
+
+
+def model_summaries() -> list[dict]:
+    """The loaded models' summaries: what the model menu offers and the warning reads."""
+    models = services.registry()
+    return [models.get(name).summary() for name in models.names()]
 
 
 def model_warning(ticker: str, model: str | None, summaries: list[dict]) -> str | None:

@@ -24,6 +24,8 @@ from . import errors, forecast_page, forms, links, schemas, services
 bp = Blueprint("pages", __name__)
 # The form's fields that a link may fill in.
 FORM_FIELDS = ("ticker", "horizon", "level", "as_of", "model")
+# A forecast's options, in services.forecast's order.
+OPTIONS = ("horizon", "as_of", "model", "level")
 # The rules every page's forms and scripts follow, from the Python constants that define them.
 RULES = {"ticker_pattern": html_pattern(), "ticker_max": TICKER_MAX_CHARS,
          "ticker_rule": TICKER_RULE, "levels": [(f"{level:g}", f"{level:.0%}") for level in LEVELS],
@@ -105,11 +107,11 @@ def predict():
     frame = None
     try:
         args = schemas.ForecastRequest().load(schemas.form_fields(form))
+        asked = {key: args[key] for key in OPTIONS}
         if stored is not None:
             frame, _ = services.load_upload(stored)
             forms.check(frame, args)
-            return redirect(links.upload(stored, **{key: args[key] for key in (
-                "horizon", "as_of", "model", "level")}), 303)
+            return redirect(links.upload(stored, **asked), 303)
         if name is None and not args["ticker"]:
             raise ValidationError("enter a ticker, or choose a CSV file of prices", "ticker")
         # Refused here, before a file is stored: the form keeps its file's name and values,
@@ -129,15 +131,13 @@ def predict():
     except StockPredictorError as exc:
         return forms.refused(form, exc, upload=name, frame=frame,
                              stored=stored if frame is not None else None)
-    asked = {key: args[key] for key in ("horizon", "as_of", "model", "level")}
     if name is None:
         return redirect(links.prediction(check_ticker(args["ticker"]), **asked), 303)
     if frame.attrs.get("upload_id") is not None:  # POST/redirect/GET: a reload asks nothing
         return redirect(links.upload(frame.attrs["upload_id"], **asked), 303)
     # The database could not keep the file, so there is no page to send the person to.
     frame.attrs["notices"] = [*frame.attrs.get("notices", ()), forecast_page.UNKEPT]
-    return _show(services.forecast(frame, args["horizon"], args["as_of"], args["model"],
-                                   args["level"]), frame)
+    return forecast_page.page(_forecast(frame, args), frame)
 
 
 @bp.route("/predict/dates")
@@ -146,9 +146,8 @@ def predict_dates():
     script sets the date field's bounds from it); nulls when they cannot be known."""
     ticker, model = (request.args.get(key, "")[:forms.MAX_ECHO] for key in ("ticker", "model"))
     found = forms.usable(ticker, model) or {}
-    summaries = [services.registry().get(n).summary() for n in services.registry().names()]
     return jsonify({key: found.get(key) for key in ("earliest", "latest", "text")} | {
-        "warning": forms.model_warning(ticker, model, summaries)})
+        "warning": forms.model_warning(ticker, model, forms.model_summaries())})
 
 
 @bp.route("/prediction/<ticker>")
@@ -157,15 +156,14 @@ def prediction(ticker: str):
     # Options that cannot be forecast (from the form's redirect or a link) bring the form back.
     values = _asked(request.args, ticker=ticker)
     try:
-        args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
+        args = _options()
         frame = services.load_prices(_ticker(ticker))
-        report = services.forecast(frame, args["horizon"], args["as_of"], args["model"],
-                                   args["level"])
+        report = _forecast(frame, args)
     except ValidationError as exc:
         return forms.render(values, _field_errors(exc), status=422)
     except StockPredictorError as exc:
         return forms.refused(values, exc)
-    return _show(report, frame)
+    return forecast_page.page(report, frame)
 
 
 @bp.route("/prediction/upload/<int:upload_id>")
@@ -175,34 +173,28 @@ def upload_prediction(upload_id: int):
     try:
         frame, options = services.load_upload(upload_id)
         values["ticker"] = values["ticker"] or options.get("ticker") or ""
-        args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
-        report = services.forecast(frame, args["horizon"], args["as_of"], args["model"],
-                                   args["level"])
+        report = _forecast(frame, _options())
     except ValidationError as exc:
         return forms.render(values, _field_errors(exc), upload="", frame=frame, status=422,
                             stored=upload_id if frame is not None else None)
     except StockPredictorError as exc:
         return forms.refused(values, exc, upload="", frame=frame,
                              stored=upload_id if frame is not None else None)
-    return _show(report, frame)
+    return forecast_page.page(report, frame)
 
 
 @bp.route("/prediction/<ticker>/forecast.<any(csv, json):kind>")
 def download(ticker: str, kind: str):
     """A ticker's forecast as a CSV or JSON file: the page's downloads."""
-    args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
-    frame = services.load_prices(_ticker(ticker))
-    return forecast_page.download(services.forecast(
-        frame, args["horizon"], args["as_of"], args["model"], args["level"]), kind)
+    return forecast_page.download(_forecast(services.load_prices(_ticker(ticker)), _options()),
+                                  kind)
 
 
 @bp.route("/prediction/upload/<int:upload_id>/forecast.<any(csv, json):kind>")
 def upload_download(upload_id: int, kind: str):
     """A stored upload's forecast as a CSV or JSON file."""
-    args = schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
     frame, _ = services.load_upload(upload_id)
-    return forecast_page.download(services.forecast(
-        frame, args["horizon"], args["as_of"], args["model"], args["level"]), kind)
+    return forecast_page.download(_forecast(frame, _options()), kind)
 
 
 @bp.route("/glossary")
@@ -262,6 +254,16 @@ def _field_errors(exc: ValidationError) -> dict:
             for field, messages in exc.normalized_messages().items()}
 
 
+def _options() -> dict:
+    # A forecast's options from the query string: horizon, as_of, model and level.
+    return schemas.ForecastOptions().load(schemas.form_fields(request.args.to_dict()))
+
+
+def _forecast(frame, args: dict) -> Report:
+    # The report of ``frame`` with the options a schema loaded.
+    return services.forecast(frame, *(args[key] for key in OPTIONS))
+
+
 def _upload_id(text: str) -> int | None:
     # A stored upload's id from the form's hidden field; anything else is no upload.
     if not (text.isdigit() and len(text) <= 10):
@@ -273,7 +275,3 @@ def _asked(query, **given) -> dict:
     # The form's values from a query string: the defaults, then what was asked, as typed.
     return {"ticker": "", "horizon": DEFAULT_HORIZON, "level": DEFAULT_LEVEL,
             **{key: query[key].strip() for key in FORM_FIELDS if key in query}, **given}
-
-
-def _show(report: Report, frame):
-    return forecast_page.page(report, frame)

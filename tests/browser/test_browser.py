@@ -73,18 +73,6 @@ def test_uploading_a_csv_gives_a_forecast(page, ibm_csv, screenshot):
     screenshot("upload")
 
 
-def test_an_unknown_ticker_gets_a_clear_message(page, screenshot):
-    page.allowed.append("status of 404")
-    page.goto("/")
-    page.get_by_label("Ticker").fill("NOPE")
-    page.get_by_role("button", name="Search").click()
-    alert = page.get_by_role("alert")
-    expect(alert).to_contain_text("NOPE")
-    expect(alert).to_contain_text("not in the bundled sample")
-    expect(page.get_by_label("Ticker")).to_be_visible()  # can try again at once
-    screenshot("unknown-ticker")
-
-
 def test_the_form_is_usable_with_the_keyboard(page):
     page.goto("/predict")
     page.get_by_label("Ticker").focus()

@@ -21,6 +21,8 @@ from ..rounding import price_text
 from .track_record import MIN_FORECASTS, SIGNIFICANCE
 
 NO_CHANGE = "“no change”"
+# Why a step serves the last close: the point policy's rule, in words.
+NOT_BEATEN = f"did not beat {NO_CHANGE} convincingly on years it was not trained on"
 
 
 def p_words(p: float | None) -> str | None:
@@ -84,16 +86,15 @@ def _span(record: dict) -> str:
 
 def _could(p: float) -> str:
     # p_words as the end of a sentence about a gap.
-    return "is unlikely to be chance" if p < SIGNIFICANCE else "could easily be chance"
+    return f"is {p_words(p)}" if p < SIGNIFICANCE else p_words(p)
 
 
 def _trust(document: dict, weights: list[float]) -> str:
     record, h = document["track_record"], document["horizon"]
     ahead = "1 day" if h == 1 else f"{h} days"
     if weights[h - 1] == 0.0:
-        return (f"At {ahead} ahead the model's own forecast did not beat {NO_CHANGE} "
-                "convincingly on years it was not trained on, so the forecast is the last "
-                "close.")
+        return (f"At {ahead} ahead the model's own forecast {NOT_BEATEN}, so the forecast is "
+                "the last close.")
     if not record.get("available"):
         return ("There is no track record to judge it by: too few prices come before "
                 f"{document['as_of']} to score past forecasts.")
@@ -137,8 +138,7 @@ def _days(weights: list[float]) -> str | None:
     share = "all" if all(weights[step - 1] >= 1.0 for step in moved) else "part"
     one, other = len(still) == 1, len(moved) == 1
     return (f"{day_ranges(still).capitalize()} {'is' if one else 'are'} the last close: at "
-            f"{'that horizon' if one else 'those horizons'} the model's own move did not beat "
-            f"{NO_CHANGE} convincingly on years it was not trained on. "
+            f"{'that horizon' if one else 'those horizons'} the model's own move {NOT_BEATEN}. "
             f"{day_ranges(moved).capitalize()} {'adds' if other else 'add'} {share} of its move, "
             f"which did a little better than {NO_CHANGE} on those years.")
 
