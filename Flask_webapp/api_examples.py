@@ -38,12 +38,36 @@ GENERAL_MODEL = {
 NO_CHANGE_VERDICT = ("2 days ahead this model serves the no-change forecast: on its validation "
                      "data its own forecast did not beat no change convincingly.")
 
+# A worker's ledger writer as it starts: nothing written yet, nothing waiting or lost.
+LEDGER_HEALTH = {"status": "ok", "queued": 0, "dropped": 0, "last_write": None,
+                 "failing_since": None}
 HEALTH = {"status": "ok", "models": ["general", "ibm"], "price_source": "sample",
-          "database": {"status": "ok"}}
+          "database": {"status": "ok"}, "ledger": LEDGER_HEALTH}
 HEALTH_UNAVAILABLE = {"status": "unavailable", "models": [], "price_source": "sample",
-                      "database": {"status": "ok"},
+                      "database": {"status": "ok"}, "ledger": LEDGER_HEALTH,
                       "reason": "no model is loaded, so no forecast can be served; train one "
                                 "with `stock-predictor train`"}
+DISK_FULL = "the database refuses writes: disk full"
+HEALTH_DISK_FULL = {
+    "status": "degraded", "models": ["general", "ibm"], "price_source": "sample",
+    "database": {"status": "ok"},
+    "ledger": {"status": "failing", "queued": 3, "dropped": 0,
+               "last_write": "2025-01-06T14:30:02+00:00",
+               "failing_since": "2025-01-06T14:30:04+00:00", "reason": DISK_FULL},
+    "reason": f"forecasts are served but not recorded: {DISK_FULL}"}
+NO_ANSWER = "the database does not answer: connection refused"
+HEALTH_DATABASE_DOWN = {
+    "status": "degraded", "models": ["general", "ibm"], "price_source": "sample",
+    "database": {"status": "down", "reason": NO_ANSWER},
+    "ledger": {"status": "failing", "queued": 40, "dropped": 0,
+               "last_write": "2025-01-06T14:30:02+00:00",
+               "failing_since": "2025-01-06T14:30:04+00:00", "reason": NO_ANSWER},
+    "reason": f"forecasts are served but not recorded: {NO_ANSWER}"}
+HEALTH_503 = {
+    "no-model": {"summary": "no model is loaded", "value": HEALTH_UNAVAILABLE},
+    "disk-full": {"summary": "the database refuses the ledger's writes (a full disk)",
+                  "value": HEALTH_DISK_FULL},
+    "database-down": {"summary": "the database does not answer", "value": HEALTH_DATABASE_DOWN}}
 MODELS = {"models": [GENERAL_MODEL, IBM_MODEL]}
 STOCK = {
     "ticker": "IBM", "name": "International Business Machines Corporation", **SAMPLE_DATA,
@@ -192,6 +216,10 @@ ERRORS = {
     400: {"error": "bad_request", "message": "the body is not valid JSON (expecting property name "
           "enclosed in double quotes at line 1, column 2); send a JSON object such as "
           '{"ticker": "IBM", "horizon": 4}'},
+    403: {"error": "cross_site", "message": "a page at 'https://evil.example' may not call this "
+          "API: it answers this site's own pages and clients that send no Origin (curl, "
+          "scripts), and an operator opens it to other sites by listing them in the setting "
+          "API_ALLOWED_ORIGINS"},
     404: {"error": "unknown_ticker", "message": "Ticker 'XYZ' is not in the bundled sample, "
           "which has AAPL, FB, GOOG, IBM, MSFT. Live prices are off: this server serves only "
           "the bundled sample. To turn them on, set PRICE_SOURCE=auto or yahoo and restart the "
@@ -203,9 +231,12 @@ ERRORS = {
           "'file'"},
     422: {"error": "invalid_input", "message": "ticker: 'IBM!' is not a ticker: use 1 to 15 "
           "letters, digits or . - ^ = (for example IBM, BRK-B, ^GSPC, BTC-USD)"},
+    # The seconds change with the moment the limit was met (tests/webapp/test_limits.py).
+    429: {"error": "too_many_requests", "message": "Too many forecasts from your address: the "
+          "limit is 60 a minute; try again in 20 s"},
     503: {"error": "source_unavailable",
-          "message": "Yahoo Finance is rate limiting requests; try again in a few minutes; no "
-                     "stored prices for 'TSLA' either"},
+          "message": "Yahoo Finance is rate limiting requests; no prices of 'TSLA' are stored, "
+                     "and Yahoo will be asked again in 300 s"},
 }
 
 FORECAST_REQUESTS = {
@@ -270,25 +301,43 @@ FORECAST_GET_DESCRIPTION = "\n\n".join([
     "happened after it:",
     curl(PAST_GET_PATH).split("\n\n", 1)[1]])
 
-# The ledger after the "latest" forecast above was served once (on the bundled sample, so a
-# replay: its outcome was known when it was made).
-LEDGER_EMPTY = {"total": 0, "forecasts": []}
+# A sample forecast is a replay, which the ledger does not record: offline it stays empty.
+LEDGER_EMPTY = {"total": 0, "total_capped": False, "forecasts": [], "older": None, "newer": None}
 LEDGER_PATH = "/api/v1/forecasts?ticker=IBM&limit=10"
-LEDGER = {"total": 1, "forecasts": [{
-    "id": 1, "ticker": "IBM", "model": "ibm", "kind": "replay", "source": "sample",
-    "as_of": "2013-03-01", "horizon": 2, "level": 0.8, "served": 1,
-    "created_at": "2026-11-23T10:35:02+00:00",
-    "forecast": [
-        {"date": "2013-03-04", "close": 175.2712, "low": 173.2962, "high": 177.2687,
-         "actual": None, "error": None, "naive_error": None, "inside": None},
-        {"date": "2013-03-05", "close": 175.2712, "low": 172.3598, "high": 178.2318,
-         "actual": None, "error": None, "naive_error": None, "inside": None}],
-    "url": "/prediction/IBM?horizon=2&as_of=2013-03-01&model=ibm"}]}
+# The ledger after IBM was forecast live once, from Yahoo's close of 2013-03-01 (the sample's
+# last 300 days standing in for Yahoo's answer): whatever horizon and level were asked, its one
+# entry holds the model's 30 days and the band at every level; here the 80% band (level=0.8).
+_LIVE_BANDS = [  # (month-day of 2013, low, high)
+    ("03-04", 173.2902, 177.2748), ("03-05", 172.2165, 178.38), ("03-06", 171.5399, 179.0836),
+    ("03-07", 170.6632, 180.0036), ("03-08", 170.1834, 180.5111), ("03-11", 169.6767, 181.0501),
+    ("03-12", 169.3795, 181.3678), ("03-13", 169.2227, 181.5358), ("03-14", 168.7509, 182.0434),
+    ("03-15", 168.6243, 182.1801), ("03-18", 168.1378, 182.7072), ("03-19", 167.3072, 183.6143),
+    ("03-20", 167.3615, 183.5547), ("03-21", 166.9122, 184.0488), ("03-22", 166.6487, 184.3398),
+    ("03-25", 166.6668, 184.3197), ("03-26", 166.2835, 184.7446), ("03-27", 165.8365, 185.2426),
+    ("03-28", 165.3893, 185.7435), ("04-01", 165.424, 185.7046), ("04-02", 165.3907, 185.742),
+    ("04-03", 165.2466, 185.9039), ("04-04", 165.018, 186.1614), ("04-05", 165.0515, 186.1236),
+    ("04-08", 165.2038, 185.9521), ("04-09", 164.8045, 186.4027), ("04-10", 165.047, 186.1288),
+    ("04-11", 165.1373, 186.027), ("04-12", 164.8234, 186.3812), ("04-15", 164.705, 186.5152)]
+LEDGER = {"total": 1, "total_capped": False, "older": None, "newer": None, "forecasts": [{
+    "id": 1, "ticker": "IBM", "model": "ibm", "source": "yahoo", "as_of": "2013-03-01",
+    "horizon": 30, "level": 0.8, "created_at": "2026-11-23T10:35:02+00:00",
+    "forecast": [{"date": f"2013-{day}", "close": 175.2712, "low": low, "high": high,
+                  "actual": None, "error": None, "naive_error": None, "inside": None}
+                 for day, low, high in _LIVE_BANDS],
+    "url": "/prediction/IBM?horizon=30&as_of=2013-03-01&model=ibm"}]}
 LEDGER_ANSWERS = {
-    "recorded": {"summary": "IBM's forecasts, after the forecast example was served",
-                 "value": LEDGER},
-    "empty": {"summary": "a ledger with no forecast yet", "value": LEDGER_EMPTY}}
+    "recorded": {"summary": "IBM's live forecast, after it was served once", "value": LEDGER},
+    "empty": {"summary": "a ledger with no live forecast yet (offline, it stays so)",
+              "value": LEDGER_EMPTY}}
 LEDGER_UNAVAILABLE = {
     "error": "database_unavailable", "message": "the forecast ledger is unavailable because the "
     "database is down; forecasts are still served"}
-LEDGER_DESCRIPTION = curl(LEDGER_PATH)
+LEDGER_DESCRIPTION = "\n\n".join([
+    curl(LEDGER_PATH),
+    "Only live forecasts are recorded (made from the latest Yahoo close), one per ticker, model "
+    "and day, each with the model's whole path and the band at every level; `level` picks the "
+    "band its rows show. A replay (a past as_of, the sample, an upload) is recomputed by "
+    "`/api/v1/forecast` whenever asked, and never stored. Newest first, a page at a time: "
+    "give an answer's `older` as `before` for the next page, its `newer` as `after` for the "
+    "previous one. `total` counts the matches up to 1,000 (`total_capped` says when more "
+    "match), so a page costs the same at any depth."])

@@ -35,7 +35,7 @@ from stockPredictor import store
 from stockPredictor.data.csv import MAX_UPLOAD_BYTES
 from stockPredictor.data.sample import SAMPLE_TICKERS
 from stockPredictor.data.sources import PriceCache
-from stockPredictor.data.yahoo import from_yahoo
+from stockPredictor.data.yahoo import from_yahoo, import_yfinance
 from stockPredictor.forecast.report import ORIGINS_KEPT
 from stockPredictor.lru import BoundedCache, ByteBoundedLRU
 from stockPredictor.model.registry import Registry
@@ -45,7 +45,7 @@ from stockPredictor.store.prices import PriceStore
 from stockPredictor.store.writer import LedgerWriter
 from threadpoolctl import threadpool_limits
 
-from . import api, assets, errors, pages, security, services
+from . import api, assets, errors, origins, pages, rate_limits, security, services
 
 # Flask's own settings (not the deployment's, which stockPredictor.settings reads).
 FLASK_DEFAULTS = {
@@ -92,9 +92,14 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["shared"] = BoundedCache(ORIGINS_KEPT)
     database = app.extensions["database"] = _database(app, settings)
     # Every distinct forecast served goes to the ledger, written in batches off the hot path.
-    app.extensions["ledger"] = None if database.engine is None else LedgerWriter(database.engine)
+    app.extensions["ledger"] = None if database.engine is None else LedgerWriter(
+        database.engine, interval=settings.ledger_flush_s, capacity=settings.ledger_queue_size,
+        retry_max=settings.ledger_retry_max_s)
     if app.extensions["ledger"] is not None:
-        atexit.register(app.extensions["ledger"].close)  # what is queued is written at exit
+        # What is queued is written at exit: a gunicorn worker leaves by sys.exit() on SIGTERM
+        # and on --max-requests recycling alike, so atexit runs there (tests/webapp/
+        # test_ledger_durability.py stops the Procfile server both ways and checks).
+        atexit.register(app.extensions["ledger"].close)
     app.extensions["live_records"] = LiveRecords()
     app.extensions["price_cache"] = _price_cache(settings, database)
     if settings.blas_threads > 0:
@@ -110,18 +115,32 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.add_url_rule("/healthz", "healthz", api.healthz)
     errors.register(app)
     security.register(app)
+    # Cross-site requests refused: the form's CSRF token, the API's Origin check.
+    origins.register(app)
+    # Requests per client, by kind (README: "Rate limits").
+    rate_limits.register(app)
     return app
 
 
 def _price_cache(settings: Settings, database: store.Database) -> PriceCache:
     # Yahoo's prices go through the shared store: one fetch per ticker and interval across every
     # worker and dyno, and one back-off when Yahoo says no (Yahoo directly while the database
-    # does not answer). yfinance keeps its small caches under CACHE_DIR.
-    fetch = functools.partial(from_yahoo, cache_dir=settings.cache_dir)
+    # does not answer). yfinance keeps its small caches under CACHE_DIR. Every fetch ends
+    # within YAHOO_DEADLINE, and a failed one keeps every worker off Yahoo for YAHOO_BACKOFF.
+    fetch = functools.partial(from_yahoo, cache_dir=settings.cache_dir,
+                              deadline=settings.yahoo_deadline)
+    backoff = dt.timedelta(seconds=settings.yahoo_backoff)
+    if settings.price_source != "sample":
+        # Imported now (before gunicorn forks, with --preload), not in the first request,
+        # where its second or two would be taken from that fetch's deadline.
+        import_yfinance(settings.cache_dir)
     price_store = None if database.engine is None else PriceStore(
-        database.engine, fetch, recheck=dt.timedelta(seconds=settings.price_ttl))
+        database.engine, fetch, recheck=dt.timedelta(seconds=settings.price_ttl),
+        source_backoff=backoff, max_tickers=settings.price_store_tickers,
+        wait=settings.yahoo_deadline + 2.0)  # another worker's fetch ends by its deadline
     return PriceCache(settings.price_source, store=price_store, cache_dir=settings.cache_dir,
-                      ttl=settings.store_read_ttl if price_store else settings.price_ttl)
+                      ttl=settings.store_read_ttl if price_store else settings.price_ttl,
+                      retry_after=settings.yahoo_backoff, deadline=settings.yahoo_deadline)
 
 
 def _database(app: Flask, settings: Settings) -> store.Database:

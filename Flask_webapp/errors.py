@@ -8,9 +8,9 @@ from pathlib import Path
 from flask import Flask, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
 from stockPredictor.errors import (ArtifactError, DatabaseUnavailableError, DataError,
-                                   NotTrainedError, SettingError, SourceUnavailableError,
-                                   StockPredictorError, UnknownTickerError, UnknownUploadError,
-                                   excerpt, without_folders)
+                                   ExpiredUploadError, NotTrainedError, SettingError,
+                                   SourceUnavailableError, StockPredictorError, UnknownTickerError,
+                                   UnknownUploadError, excerpt, without_folders)
 from werkzeug.exceptions import HTTPException
 
 from . import security
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # Most specific first: each package error and the status and code it answers with.
 PACKAGE_ERRORS = (
     (UnknownTickerError, 404, "unknown_ticker"),
+    # Issued once, its file since removed for space or time: gone, not unknown.
+    (ExpiredUploadError, 410, "expired_upload"),
     (UnknownUploadError, 404, "unknown_upload"),
     (NotTrainedError, 404, "unknown_model"),
     (SourceUnavailableError, 503, "source_unavailable"),
@@ -29,9 +31,11 @@ PACKAGE_ERRORS = (
     (SettingError, 500, "setting_error"),
 )
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-              413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input"}
-TITLES = {404: "Not found", 405: "Not allowed here", 413: "File too large",
-          415: "Unsupported upload", 422: "Please check your input", 503: "Temporarily unavailable"}
+              413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input",
+              429: "too_many_requests"}
+TITLES = {403: "Refused", 404: "Not found", 405: "Not allowed here", 410: "Link expired",
+          413: "File too large", 415: "Unsupported upload", 422: "Please check your input",
+          429: "Too many requests", 503: "Temporarily unavailable"}
 
 
 def error_response(status: int, code: str, message: str,

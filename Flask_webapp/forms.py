@@ -30,13 +30,14 @@ ISO_DAY = re.compile(r"\b\d{4}-\d\d-\d\d\b")
 
 def render(values: dict, field_errors: dict | None = None, *, upload: str | None = None,
            frame: pd.DataFrame | None = None, status: int = 200, code: str | None = None,
-           stored: int | None = None):
+           stored: int | None = None, notice: str | None = None):
     """The form with ``values`` as typed, each message beside its field, and ``status``.
 
     ``upload``: the name of a file that was chosen (a browser cannot put it back), "" when it
     is not known; ``frame``: the prices the as-of dates are read from (default: the ticker's);
     ``code``: the refusal's error code (an unknown ticker offers the sample's tickers);
-    ``stored``: the id of a stored upload the form forecasts again unless another file is chosen.
+    ``stored``: the id of a stored upload the form forecasts again unless another file is chosen;
+    ``notice``: one sentence about the whole form (an expired token), shown above it.
     """
     values = {key: str(value)[:MAX_ECHO] for key, value in values.items() if value is not None}
     # A message for a field the form does not have (a request's body) goes beside the ticker.
@@ -56,6 +57,7 @@ def render(values: dict, field_errors: dict | None = None, *, upload: str | None
     return render_template("price_predict.html", values=values, errors=shown, summary=summary,
                            first_error=next(iter(shown), None), models=summaries,
                            dates=dates, warning=warning, upload=upload, code=code,
+                           notice=notice,
                            stored=None if stored is None else {
                                "id": stored, "name": frame is not None and frame.attrs.get(
                                    "file_name")}), status

@@ -64,5 +64,5 @@ def ledger(answer: dict) -> dict:
     """A ledger listing with each forecast's page as "url" (the upload's id goes into it)."""
     for item in answer["forecasts"]:
         item["url"] = of_ledger(item)
-        del item["upload_id"]  # the url names it; the document has no field for it
+        item.pop("upload_id", None)  # the url names it; the document has no field for it
     return answer

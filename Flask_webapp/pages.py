@@ -171,7 +171,7 @@ def upload_prediction(upload_id: int):
     """The forecast of a stored upload: its permanent address, as the API's "url" gives it."""
     values, frame = _asked(request.args), None
     try:
-        frame, options = services.load_upload(upload_id)
+        frame, options = services.load_upload(upload_id, viewed=True)
         values["ticker"] = values["ticker"] or options.get("ticker") or ""
         report = _forecast(frame, _options())
     except ValidationError as exc:
@@ -205,31 +205,27 @@ def glossary():
 
 @bp.route("/forecasts")
 def forecasts():
-    """The forecast ledger: the live record per ticker and model, and the forecasts served."""
+    """The forecast ledger: the live record per ticker and model, and the live forecasts."""
     query = schemas.LedgerQuery().load(schemas.form_fields(request.args.to_dict()))
-    # With no kind asked, every forecast is listed, newest first, each row naming its kind: a
-    # person opening the ledger sees what it holds (offline, replays alone) rather than an empty
-    # "live" list with the rest behind a menu. ?kind=live or replay narrows it; the live record
-    # above the list only ever counts live forecasts.
+    # Only live forecasts are recorded: a replay is recomputed on its own page on demand.
     if query["ticker"]:
         query["ticker"] = check_ticker(query["ticker"])
-    filters = {key: query[key] for key in ("ticker", "model", "as_of", "kind") if query[key]}
+    filters = {key: query[key] for key in ("ticker", "model", "as_of") if query[key]}
     try:
         engine = services.database().require(ledger.LEDGER)
         records = services.live_records().every(engine)
         listing = links.ledger(ledger.listing(engine, **filters, limit=query["limit"],
-                                              offset=query["offset"]))
+                                              before=query["before"], after=query["after"]))
     except DatabaseUnavailableError as exc:
         return render_template("forecasts.html", unavailable=str(exc), filters=filters,
                                records=[], listing=None, pages={})
-    limit, offset = query["limit"], query["offset"]
     # The page size travels with the pager's links; the default stays out of the address.
-    size = {} if limit == ledger.DEFAULT_LIMIT else {"limit": limit}
-    pages = {"newer": None if offset == 0 else url_for(
-                 "pages.forecasts", **filters, **size, offset=max(0, offset - limit) or None),
-             "older": None if offset + limit >= listing["total"] else url_for(
-                 "pages.forecasts", **filters, **size, offset=offset + limit),
-             "first": offset + 1, "last": offset + len(listing["forecasts"])}
+    size = {} if query["limit"] == ledger.DEFAULT_LIMIT else {"limit": query["limit"]}
+    pages = {"newer": listing["newer"] and url_for(
+                 "pages.forecasts", **filters, **size, after=listing["newer"]),
+             "older": listing["older"] and url_for(
+                 "pages.forecasts", **filters, **size, before=listing["older"]),
+             "first": not (query["before"] or query["after"])}
     for item in listing["forecasts"]:  # the page's error columns; the API gives the rows
         item["outcome"] = outcomes.outcome(item)
     return render_template("forecasts.html", unavailable=None, filters=filters, records=records,

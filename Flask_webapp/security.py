@@ -129,10 +129,16 @@ def _add_headers(response: flask.Response) -> flask.Response:
 
 
 def register(app: Flask) -> None:
-    """Bound request bodies, trust one proxy hop for the scheme, send security headers."""
+    """Bound request bodies, trust PROXY_HOPS proxies for the address and the scheme, send
+    security headers."""
     app.request_class = Request
-    # Heroku's router ends TLS and says so in X-Forwarded-Proto; one hop is all it adds. Run
-    # without a proxy, a client could only claim HTTPS and earn itself an HSTS header. Only the
-    # scheme is trusted: nothing reads the client's address, so X-Forwarded-For is left alone.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1)
+    # Heroku's router ends TLS, says so in X-Forwarded-Proto, and appends the address it was
+    # connected from to X-Forwarded-For: one hop. ProxyFix takes the client's address from the
+    # last PROXY_HOPS entries, so whatever a client writes in the header itself, in front of
+    # them, changes nothing (the rate limits count by this address: rate_limits.py). Run with no
+    # proxy in front, PROXY_HOPS=0 trusts neither header: else a client could claim any address
+    # (escaping its rate limit) or HTTPS (earning itself an HSTS header). The scheme is the
+    # last proxy's: Heroku's router sets X-Forwarded-Proto to one value rather than appending.
+    hops = app.extensions["settings"].proxy_hops
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=min(hops, 1))
     app.after_request(_add_headers)

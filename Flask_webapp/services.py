@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 import pandas as pd
-from flask import current_app
+from flask import current_app, request
 from stockPredictor.data.csv import MAX_UPLOAD_BYTES, read_csv
 from stockPredictor.data.sources import PriceCache
 from stockPredictor.errors import (DatabaseUnavailableError, DataError, StockPredictorError,
@@ -25,7 +25,7 @@ from stockPredictor.lru import ByteBoundedLRU
 from stockPredictor.model.artifacts import Artifact
 from stockPredictor.model.registry import Registry
 from stockPredictor.settings import Settings
-from stockPredictor.store import Database, uploads
+from stockPredictor.store import Database, ledger, uploads
 from stockPredictor.store.live import LiveRecords
 
 log = logging.getLogger(__name__)
@@ -86,13 +86,19 @@ def read_upload(upload, ticker: str | None = None,
     return frame
 
 
-def load_upload(upload_id: int) -> tuple[pd.DataFrame, dict]:
-    """The prices of the stored upload ``upload_id`` and the options it was sent with."""
+def load_upload(upload_id: int, viewed: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The prices of the stored upload ``upload_id`` and the options it was sent with.
+
+    ``viewed``: a person opened its page, which keeps it from the purge (the clock moves at
+    most once a day); downloads and the form's reuse write nothing. A removed upload is an
+    ExpiredUploadError that says why; an id never issued, an UnknownUploadError.
+    """
     engine = database().require(UPLOADS)
     if not 0 < upload_id <= MAX_UPLOAD_ID:
         raise UnknownUploadError(f"upload {upload_id} does not exist")
-    stored = uploads.load(engine, upload_id)
-    options = dict(stored.options or {})
+    stored = uploads.load(engine, upload_id, touch=viewed,
+                          days=settings().upload_retention_days)
+    options = dict(stored.options)
     frame = _parse_upload(bytes(stored.content), stored.file_name, options.get("ticker"))
     frame.attrs["upload_id"] = upload_id
     return frame, options
@@ -106,11 +112,14 @@ def _parse_upload(content: bytes, file_name: str | None, ticker: str | None) -> 
 
 
 def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> int | None:
-    # Kept for the permanent link; a database that is down or refuses costs the link, never
-    # the forecast.
+    # Kept for the permanent link, within the budgets (the least recently used go first); a
+    # database that is down or a file that cannot fit costs the link, never the forecast.
+    # The sender is a keyed hash of its address (ProxyFix makes it the client's): never stored.
     try:
         return uploads.save(database().require(UPLOADS), content, file_name,
-                            {"ticker": ticker or None})
+                            {"ticker": ticker or None},
+                            client=uploads.client_key(request.remote_addr, settings().key),
+                            budgets=uploads.Budgets.of(settings()))
     except (DataError, DatabaseUnavailableError) as error:
         log.warning("upload %s not kept: %s", file_name, error)
         return None
@@ -124,13 +133,31 @@ def model_for(frame: pd.DataFrame, name: str | None = None) -> Artifact:
 
 def forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = None,
              level: float = DEFAULT_LEVEL) -> Report:
-    """The report of a forecast of ``frame``, queued for the ledger off the hot path."""
+    """The report of a forecast of ``frame``; a live one is queued for the ledger off the hot
+    path, once per ticker, model and day by each worker."""
     answer = report.build(frame, model_for(frame, model), horizon, as_of, level,
                           cache=table_cache(), shared=current_app.extensions["shared"])
     writer = current_app.extensions.get("ledger")
-    if writer is not None:  # a request never waits on the database
-        writer.submit(answer)
+    # A replay is recomputed on demand, never stored; a live forecast served again today is
+    # recorded already (its entry holds every step and level), so nothing is queued for it.
+    if writer is not None and answer.kind == "live":
+        _record_live(writer, frame, answer)
     return answer
+
+
+def _record_live(writer, frame: pd.DataFrame, answer: Report) -> None:
+    queued: ledger.Queued = current_app.extensions.setdefault("ledger_keys", ledger.Queued())
+    key = ledger.key_of(answer)
+    if not queued.first(key):
+        return
+    try:  # the whole path: a slice of the table this request just read
+        whole = ledger.whole(answer, frame, table_cache())
+    except StockPredictorError as error:  # the ledger never fails a forecast
+        log.warning("ledger entry of %s not built: %s", answer.ticker, error)
+        queued.forget(key)
+        return
+    if writer.submit(whole, "live") is False:  # dropped: the next request queues it again
+        queued.forget(key)
 
 
 def preload_tables(tickers) -> dict[str, float]:

@@ -7,9 +7,11 @@ start it), migrated from empty:
 - the price store is filled with the bundled sample's full histories, fetched through
   ``PriceStore`` as if Yahoo had answered with them (the sample itself is read from the package
   and never stored; this is the size a deployment reaches once people ask for those tickers);
-- N distinct forecasts (default 1,000) are made by the committed models through the package's
-  own ``predict.forecast``, at as_of days (with 300 trading days before them) and horizons
-  (1-30) drawn at random, and written as the app's ledger writer writes them: batches of 50;
+- N ledger entries (default 1,000) are made as the app makes a live forecast's entry: the
+  committed models' whole path (30 days) with the band at every level, through the package's
+  own ``report.build`` and ``ledger.entry``, at distinct as_of days (with 300 trading days
+  before them) drawn at random, and written as the app's ledger writer writes them: batches
+  of 50;
 - then the space each table takes is read from the database itself.
 Prints a table per database; never pass/fail.
 """
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stockPredictor.data.sample import SAMPLE_TICKERS, from_sample  # noqa: E402
-from stockPredictor.forecast.predict import forecast  # noqa: E402
+from stockPredictor.forecast.report import build  # noqa: E402
 from stockPredictor.model.registry import Registry  # noqa: E402
 from stockPredictor.store import engine_for, ledger, upgrade  # noqa: E402
 from stockPredictor.store.prices import PriceStore  # noqa: E402
@@ -71,13 +73,12 @@ def fill(url: str, entries: int) -> dict:
             frame = frames[ticker]
             artifact = registry.model_for(ticker)
             as_of = frame.index[rng.randrange(MIN_HISTORY, len(frame))]
-            horizon = rng.randint(1, 30)
-            if (ticker, as_of, horizon) in seen:
+            if (ticker, as_of) in seen:  # one entry per ticker, model and day
                 continue
-            seen.add((ticker, as_of, horizon))
-            result = forecast(frame, artifact, horizon=horizon, as_of=as_of)
-            made.append(ledger.entry(result, artifact, frame))
-            rows += horizon
+            seen.add((ticker, as_of))
+            answer = build(frame, artifact, ledger.steps_of(artifact), as_of)
+            made.append(ledger.entry(answer, "live"))
+            rows += len(made[-1].rows)
         forecast_s = time.perf_counter() - start
         start = time.perf_counter()
         for first in range(0, len(made), BATCH):
@@ -143,7 +144,7 @@ def main() -> None:
         sizes.append((kind, *(f"{mb[name]:.2f}" for name in TABLES), f"{mb['total']:.2f}",
                       f"{empty:.2f}", f"{per_entry / found['entries']:.2f}"))
     print(f"\n## What was written ({len(SAMPLE_TICKERS)} sample tickers' full histories; "
-          f"distinct forecasts, horizons 1-30 drawn uniformly, batches of {BATCH})")
+          f"live entries of 30 days and every band level, batches of {BATCH})")
     print_table(rows, ("database", "price rows", "ledger entries", "forecast rows",
                        "store fill s", "ledger write s", "ms per entry"))
     print("\n## Space taken (MB, indexes included; total: the whole database file or "

@@ -31,6 +31,10 @@ from tests.webapp.test_procfile import children, procfile_web_command  # noqa: E
 APP_MODULE = "Flask_webapp.wsgi:app"
 SEED_MODULE = "bench.seed_app:app"
 TICKERS = ("AAPL", "GOOG", "IBM", "MSFT", "FB")
+# A load test floods from one address on purpose: the servers it starts run without rate
+# limits unless a bench asks for them (env={"RATE_LIMITS": "1"}), and say which (limits_said).
+NO_LIMITS = {"RATE_LIMITS": "0"}
+limits_said: set[str] = set()
 CLIENT_TIMEOUT = 30.0    # Heroku's router drops a request after 30 s
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -47,9 +51,9 @@ def print_table(rows: list[tuple], header: tuple[str, ...]) -> None:
     sys.stdout.flush()
 
 
-def commands() -> dict[str, str]:
-    """The Procfile's web command, and the same flags serving the seed-style app."""
-    app = procfile_web_command()
+def commands(app: str | None = None) -> dict[str, str]:
+    """The Procfile's web command (or ``app``), and the same flags serving the seed-style app."""
+    app = app or procfile_web_command()
     if APP_MODULE not in app:
         raise SystemExit(f"the Procfile's web command does not serve {APP_MODULE}: {app}")
     return {"app": app, "seed": app.replace(APP_MODULE, SEED_MODULE)}
@@ -70,14 +74,23 @@ def gunicorn(command: str, env: dict | None = None, unset: tuple[str, ...] = (),
     full_env = {"PORT": str(port), "HOST": "127.0.0.1", "PRICE_SOURCE": "sample",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-                **(env or {})}
+                **NO_LIMITS, **(env or {})}
     try:
         with serve(command, port, env=full_env, timeout=180) as server:
             server.port = port
+            say_limits(full_env["RATE_LIMITS"])
             _settle(server.pid)
             yield server
     finally:
         os.environ.update(saved)
+
+
+def say_limits(value: str) -> None:
+    """Print, once per setting, whether the servers measured run with rate limits."""
+    if value not in limits_said:
+        limits_said.add(value)
+        print(f"(servers run with RATE_LIMITS={value}: rate limits "
+              f"{'off, as one address floods them' if value == '0' else 'on'})", flush=True)
 
 
 def _settle(pid: int, seconds: float = 15.0) -> None:

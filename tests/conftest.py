@@ -10,6 +10,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Tests never reach Yahoo: anything that asks for "auto" prices gets the bundled sample.
 os.environ["PRICE_SOURCE"] = "sample"
 
+# curl_cffi before TensorFlow, which the tiny artifact's training imports: loaded after it,
+# libcurl fails every transfer at once (a known clash; stockPredictor.data.yahoo says so), and the
+# tests that send yfinance's real requests to a local listener would see "could not be reached".
+import curl_cffi  # noqa: E402,F401
 from stockPredictor import settings  # noqa: E402
 from stockPredictor.data.synthetic import synthetic  # noqa: E402
 from stockPredictor.data.yahoo import import_yfinance  # noqa: E402
@@ -131,6 +135,20 @@ def postgres_url(postgres_server_url):
     from tests.postgres import new_database
 
     return new_database(postgres_server_url)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """One real Redis server (Debian's redis-server) for the whole run, stopped at the end.
+
+    Tests that share it keep apart by their own keys (each app counts its own clients)."""
+    from tests.redis_server import redis_server, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(f"Redis tests not run: {reason}")
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

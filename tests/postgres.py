@@ -19,6 +19,8 @@ from pathlib import Path
 from tests.servers import free_port
 
 USER = "postgres"
+# port -> (start, stop) commands of the clusters running now, for ``stopped``.
+_CLUSTERS: dict[int, tuple[list[str], list[str]]] = {}
 
 
 def binaries() -> Path | None:
@@ -60,17 +62,34 @@ def postgres_server(timeout: float = 60.0, durable: bool = False, port: int | No
     options = f"-h 127.0.0.1 -p {port} -k {folder}"
     if not durable:
         options += " -c fsync=off -c full_page_writes=off"
-    subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
-                              "-l", str(folder / "log"), "-w", "-t", str(int(timeout)),
-                              "start"]), **run)
+    start = _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
+                       "-l", str(folder / "log"), "-w", "-t", str(int(timeout)), "start"])
+    subprocess.run(start, **run)
+    _CLUSTERS[port] = (start, _as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
+                                         "-w", "stop"]))
     try:
         subprocess.run(_as_owner([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p",
                                   str(port), "-U", USER, "stock"]), **run)
         yield f"postgresql+psycopg://{USER}@127.0.0.1:{port}/stock"
     finally:
+        _CLUSTERS.pop(port, None)
         subprocess.run(_as_owner([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
                                   "-w", "stop"]), capture_output=True, timeout=timeout)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def stopped(url: str, timeout: float = 60.0):
+    """Stop the server of ``url`` (one ``postgres_server`` started), keeping its data; start it
+    again on the same port at the end: a database outage, as a restart or failover makes one."""
+    from sqlalchemy.engine import make_url
+
+    start, stop = _CLUSTERS[make_url(url).port]
+    subprocess.run(stop, check=True, capture_output=True, timeout=timeout)
+    try:
+        yield
+    finally:
+        subprocess.run(start, check=True, capture_output=True, timeout=timeout)
 
 
 def new_database(server_url: str) -> str:

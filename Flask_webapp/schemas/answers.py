@@ -19,21 +19,47 @@ class DatabaseHealth(ma.Schema):
     """Whether the database answers now, and why not."""
 
     status = fields.String(required=True, validate=validate.OneOf(["ok", "down"]))
-    reason = fields.String(metadata={"description": "why the database is down"})
+    reason = fields.String(metadata={"description": "why the database is down: the kind of "
+                                     "failure alone, never a host, port, user or path"})
+
+
+class LedgerHealth(ma.Schema):
+    """Whether this worker's ledger writes succeed, what waits to be written and what was lost."""
+
+    status = fields.String(required=True, validate=validate.OneOf(["ok", "failing", "off"]),
+                           metadata={"description": "failing: the last write failed, and what "
+                                     "waits is tried again with backoff; off: no database"})
+    queued = fields.Integer(required=True, metadata={
+        "description": "distinct forecasts waiting in this worker to be written"})
+    dropped = fields.Integer(required=True, metadata={
+        "description": "forecasts this worker never recorded since it started: its queue was "
+                       "full while writes failed, or the database refused the entry"})
+    last_write = fields.String(required=True, allow_none=True, metadata={
+        "description": "when this worker last wrote the ledger (UTC, ISO 8601); null before"})
+    failing_since = fields.String(required=True, allow_none=True, metadata={
+        "description": "when writes began to fail (UTC, ISO 8601); null while they succeed"})
+    reason = fields.String(metadata={
+        "description": "the kind of write failure, e.g. \"the database refuses writes: disk "
+                       "full\"; never a host, port, user or path"})
 
 
 class Health(ma.Schema):
-    """Whether the process can serve forecasts: "ok" with its models, else "unavailable" and why."""
+    """Whether the process serves forecasts and records them: "ok"; "degraded" (503) when
+    forecasts are served but not recorded; "unavailable" (503) when no model is loaded."""
 
-    status = fields.String(required=True, validate=validate.OneOf(["ok", "unavailable"]))
+    status = fields.String(required=True,
+                           validate=validate.OneOf(["ok", "degraded", "unavailable"]))
     models = fields.List(fields.String(), required=True)
     price_source = fields.String(required=True)
-    reason = fields.String(metadata={"description": "why no forecast can be served"})
+    reason = fields.String(metadata={"description": "why no forecast can be served, or why "
+                                     "none is recorded: the kind of failure alone"})
     skipped = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
         "description": "model folders that could not be loaded, with the reason"})
     database = fields.Nested(DatabaseHealth, required=True, metadata={
         "description": "the database (price store, ledger, uploads); forecasts are served "
                        "while it is down"})
+    ledger = fields.Nested(LedgerHealth, required=True, metadata={
+        "description": "this worker's ledger writes (each gunicorn worker has its own queue)"})
 
 
 class PolicySummary(ma.Schema):
@@ -282,31 +308,37 @@ class LedgerRow(ma.Schema):
 
 
 class LedgerEntry(ma.Schema):
-    """A distinct forecast the app served."""
+    """A live forecast: made from the latest Yahoo close, its outcome unknown then. One per
+    ticker, model and day, holding the model's whole path and the band at every level."""
 
-    id = fields.Integer(required=True)
+    id = fields.Integer(required=True, metadata={
+        "description": "its place in the ledger: give it as before or after to page from it"})
     ticker = fields.String(required=True)
     model = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["live", "replay"]), metadata={
-        "description": "live: its outcome was unknown when it was made; replay: it was known"})
     source = fields.String(required=True, metadata={
-        "description": "where its prices came from: yahoo, sample or csv (an upload)"})
+        "description": "where its prices came from: yahoo"})
     as_of = fields.String(required=True, metadata={"description": "date of the last price used"})
-    horizon = fields.Integer(required=True)
+    horizon = fields.Integer(required=True, metadata={
+        "description": "the days it holds: the model's whole path, whatever was asked"})
     level = fields.Float(required=True, allow_none=True, metadata={
-        "description": "coverage of its band; null without a band"})
-    served = fields.Integer(required=True, metadata={
-        "description": "how many times it was served"})
+        "description": "the band level its rows' low, high and inside are at (the query's "
+        "level); null when it has no band at that level"})
     created_at = fields.String(required=True, metadata={
         "description": "when it was first served (UTC)"})
     forecast = fields.List(fields.Nested(LedgerRow), required=True)
     url = fields.String(required=True, allow_none=True, metadata={
-        "description": "its forecast page; null for an upload that has since been purged"})
+        "description": "its forecast page"})
 
 
 class LedgerList(ma.Schema):
-    """The forecast ledger, newest first, filtered and paged."""
+    """The forecast ledger, newest first, filtered, a page at a time from a cursor."""
 
     total = fields.Integer(required=True, metadata={
-        "description": "forecasts that match the filters, on every page"})
+        "description": "forecasts that match the filters, counted up to 1,000"})
+    total_capped = fields.Boolean(required=True, metadata={
+        "description": "true when more than total match (the count stops at 1,000)"})
+    older = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "give it as before for the next, older page; null on the last page"})
+    newer = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "give it as after for the previous, newer page; null on the first"})
     forecasts = fields.List(fields.Nested(LedgerEntry), required=True)

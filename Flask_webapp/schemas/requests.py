@@ -14,7 +14,7 @@ from stockPredictor.errors import excerpt
 from stockPredictor.forecast.bands import DEFAULT_LEVEL, LEVELS, level_list
 from stockPredictor.forecast.predict import DEFAULT_HORIZON
 from stockPredictor.model.config import MAX_HORIZON
-from stockPredictor.store.ledger import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from stockPredictor.store.listing import DEFAULT_LIMIT, MAX_ID, MAX_LIMIT
 
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FORECAST_FIELDS = "ticker, horizon, as_of, level and model"
@@ -172,11 +172,17 @@ class ForecastUpload(ForecastRequest):
 
 
 LIMIT_RULE = f"must be a whole number from 1 to {MAX_LIMIT}"
-OFFSET_RULE = f"must be a whole number from 0 to {MAX_OFFSET:,}"
+CURSOR_RULE = f"must be a forecast's id: a whole number from 1 to {MAX_ID:,}"
+
+
+def _cursor(description: str) -> WholeNumber:
+    return WholeNumber(load_default=None, validate=validate.Range(1, MAX_ID, error=CURSOR_RULE),
+                       error_messages={"invalid": CURSOR_RULE, "too_large": CURSOR_RULE},
+                       metadata={"example": 1234, "description": description})
 
 
 class LedgerQuery(ma.Schema):
-    """Filters and paging of the forecast ledger."""
+    """Filters and paging of the forecast ledger: a page from a cursor, never an offset."""
 
     class Meta:
         unknown = ma.EXCLUDE  # a page's query string may carry more
@@ -187,17 +193,33 @@ class LedgerQuery(ma.Schema):
         "invalid": "must be a model name"}, metadata={
         "example": "ibm", "description": "only this model's forecasts"})
     as_of = Day(load_default=None, metadata={
-        "example": "2013-03-01", "description": "only forecasts made as of this day"})
-    kind = fields.String(load_default=None, validate=validate.OneOf(
-        ["live", "replay"], error="must be live or replay"), metadata={
-        "example": "live", "description": "live: made on the latest price, outcome unknown "
-        "then; replay: made as of a past day, on the bundled sample or on an upload"})
+        "example": "2024-05-02", "description": "only forecasts made as of this day"})
+    kind = fields.String(load_default=None, validate=validate.OneOf(["live"], error=(
+        "must be live: replays are not recorded; ask /api/v1/forecast with that as_of to "
+        "recompute one")), metadata={
+        "example": "live", "description": "live, the only kind recorded (kept for old links): "
+        "a replay (a past as_of, the sample, an upload) is recomputed on demand, never stored"})
+    level = BandLevel(load_default=DEFAULT_LEVEL, metadata={
+        "example": DEFAULT_LEVEL, "description": f"the band each day's low, high and inside "
+        f"are given at: {level_list()}; every entry holds them all"})
     limit = WholeNumber(load_default=DEFAULT_LIMIT, validate=validate.Range(1, MAX_LIMIT,
                                                                             error=LIMIT_RULE),
                         error_messages={"invalid": LIMIT_RULE, "too_large": LIMIT_RULE},
                         metadata={"example": DEFAULT_LIMIT, "description": "forecasts per page"})
-    offset = WholeNumber(load_default=0, validate=validate.Range(0, MAX_OFFSET,
-                                                                 error=OFFSET_RULE),
-                         error_messages={"invalid": OFFSET_RULE, "too_large": OFFSET_RULE},
-                         metadata={"example": 0, "description": "forecasts to skip, newest "
-                                                                "first"})
+    before = _cursor("the page of forecasts older than this id: the previous answer's older")
+    after = _cursor("the page of forecasts just newer than this id: the previous answer's "
+                    "newer")
+
+    @ma.pre_load
+    def _no_offset(self, data, **kwargs):
+        # An address from before keyset paging: said plainly, not silently the first page.
+        offset = data.get("offset") if isinstance(data, Mapping) and "offset" in data else None
+        if isinstance(offset, (str, int)) and str(offset).strip() not in ("", "0"):
+            raise ma.ValidationError("is no longer offered: page with before=<id>, the "
+                                     "previous answer's older", "offset")
+        return data
+
+    @ma.validates_schema
+    def _one_cursor(self, data, **kwargs):
+        if data.get("before") is not None and data.get("after") is not None:
+            raise ma.ValidationError("give before or after, not both", "after")

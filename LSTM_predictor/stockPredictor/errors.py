@@ -32,6 +32,10 @@ class UnknownUploadError(StockPredictorError, LookupError):
     """An upload id that the store does not hold (never stored, or purged)."""
 
 
+class ExpiredUploadError(UnknownUploadError):
+    """An upload id that was issued, whose file has since been removed (for space or time)."""
+
+
 class SourceUnavailableError(StockPredictorError, ConnectionError):
     """A price source that cannot be reached now (network down, rate limit)."""
 

@@ -21,8 +21,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots
 def served_app(tmp_path_factory):
     """The app the browser tests' server serves: the bundled sample, a database of its own."""
     folder = tmp_path_factory.mktemp("cache")
+    # Limits off: one browser is one client sending the whole session's forecasts and uploads
+    # within minutes; tests/webapp/test_limits.py tests the limits themselves.
     return create_app({"PRICE_SOURCE": "sample", "CACHE_DIR": str(folder),
-                       "DATABASE_URL": f"sqlite:///{folder / 'browser.db'}"})
+                       "DATABASE_URL": f"sqlite:///{folder / 'browser.db'}", "RATE_LIMITS": 0})
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
 """A first visit in Chromium: the home page's examples, the search's own messages, an unknown
-ticker offline, and the ledger of what was served, at a desktop's and a phone's width."""
+ticker offline, and the ledger of live forecasts, at a desktop's and a phone's width."""
 
 from __future__ import annotations
 
 import re
 
+import pandas as pd
 from playwright.sync_api import expect
 
 from stockPredictor.data.sample import SAMPLE_TICKERS, from_sample
+from stockPredictor.forecast import report
+from stockPredictor.store import ledger
 
 PRICE = r"\d{1,3}(,\d{3})*\.\d{2}"  # a price near 20 to 800, shown with cents
 # As-of days no other browser test asks for: the ledger is shared by the whole session.
@@ -89,21 +92,30 @@ def test_an_unknown_ticker_offline_says_how_to_get_live_prices(page, screenshot)
     expect(page.locator("#stock-info")).to_contain_text("Microsoft")
 
 
-def test_the_ledger_shows_served_forecasts_with_their_errors(page, served_app, screenshot):
-    last = str(from_sample("FB").index[-1].date())
-    late = str(from_sample("GOOG").index[-3].date())  # two closes after it, then none ever
-    # Forecast pages a person opened: one whose closes are all known, one from the sample's
-    # last day, whose closes never come, and one between.
-    page.goto(f"/prediction/GOOG?horizon=5&as_of={late}")
-    expect(page.locator("h1")).to_contain_text("GOOG")
-    page.goto(f"/prediction/AAPL?horizon=5&as_of={KNOWN_AS_OF}")
-    expect(page.locator("h1")).to_contain_text("AAPL")
+def test_the_ledger_shows_live_forecasts_with_their_errors(page, served_app, screenshot):
+    # A page a person opens offline is a replay of the sample: recomputed there, never listed.
     page.goto("/prediction/FB?horizon=3")
     expect(page.locator("h1")).to_contain_text("FB")
     served_app.extensions["ledger"].flush()  # the writer records off the hot path
+    # Two live forecasts of AAPL, as the app records one made on the then latest fresh close:
+    # one whose 5 closes are all known since, one with 2 known and 3 to come.
+    frame = from_sample("AAPL")
+    artifact = served_app.extensions["registry"].model_for("AAPL")
+    engine = served_app.extensions["database"].engine
+    made = {}
+    for back in (10, 3):
+        early = frame.iloc[:len(frame) - back + 1].copy()
+        early.attrs = dict(frame.attrs, source="yahoo")
+        answer = report.build(early, artifact, horizon=5)
+        ledger.record(engine, answer, kind="live")
+        made[back] = answer.as_of
+    with engine.begin() as connection:
+        ledger.score(connection, "AAPL", "yahoo",
+                     closes=pd.Series(frame["close"].to_numpy(), index=frame.index))
     page.goto("/forecasts")
+    expect(page.locator("#ledger-list")).not_to_contain_text("FB, 3 days")
     known = page.locator("#ledger-list tbody tr").filter(
-        has=page.get_by_role("link", name=f"AAPL, 5 days from {KNOWN_AS_OF}")).first
+        has=page.get_by_role("link", name=f"AAPL, 5 days from {made[10]}")).first
     # (each cell labelled, shortly, for a phone, where the table's head is hidden)
     expect(known.locator('[data-label="Scored"]')).to_have_text("5 of 5")
     expect(known.locator('[data-label="Error"]')).to_have_text(
@@ -112,14 +124,10 @@ def test_the_ledger_shows_served_forecasts_with_their_errors(page, served_app, s
         re.compile(rf"^{PRICE} \(\d+\.\d%\)$"))
     expect(known.locator('[data-label="In band"]')).to_have_text(
         re.compile(r"^[0-5] of 5$"))
-    fixed = page.locator("#ledger-list tbody tr").filter(
-        has=page.get_by_role("link", name=f"FB, 3 days from {last}")).first
-    expect(fixed).to_contain_text("No outcome will come: fixed data")
-    expect(fixed).not_to_contain_text("0 of")
     partly = page.locator("#ledger-list tbody tr").filter(
-        has=page.get_by_role("link", name=f"GOOG, 5 days from {late}")).first
+        has=page.get_by_role("link", name=f"AAPL, 5 days from {made[3]}")).first
     expect(partly.locator('[data-label="Scored"]')).to_have_text(
-        re.compile(r"^2 of 5\s+no outcome will come for the other 3: fixed data$"))
+        re.compile(r"^2 of 5\s+the rest scored as closes arrive$"))
     assert page.evaluate("document.documentElement.scrollWidth") <= page.width
     # On a phone each forecast stays one compact block: its figures side by side.
     cells = [known.locator(f'[data-label="{label}"]').bounding_box()

@@ -288,7 +288,7 @@ def noisy(yf, error):
         "https://curl.se/libcurl/c/libcurl-errors.html first for more details."),
      "error: Yahoo Finance could not be reached"),
     (lambda yf: yf.exceptions.YFRateLimitError(),
-     "error: Yahoo Finance is rate limiting requests; try again in a few minutes"),
+     "error: Yahoo Finance is rate limiting requests"),
     (lambda yf: KeyError("chart"), "error: Yahoo Finance sent a reply that could not be read"),
 ])
 def test_yahoo_failures_are_one_plain_sentence(yf, fake_yahoo, monkeypatch, capsys, caplog,

@@ -264,14 +264,58 @@ def test_two_workers_asking_at_once_cause_one_fetch(url, yahoo):
     assert len(frames[0]) == 60
 
 
-def test_an_unknown_ticker_is_not_asked_again_within_recheck(url, yahoo, yf):
+def test_an_unknown_ticker_leaves_no_row_and_is_not_asked_again_within_recheck(url, yahoo, yf):
     clock = Clock()
     yahoo.error = yf.utils.empty_df()  # what history() returns for a ticker Yahoo lacks
-    with pytest.raises(UnknownTickerError):
-        _store(url, yahoo, clock).load("NOPE")
-    with pytest.raises(UnknownTickerError):
-        _store(url, yahoo, clock).load("NOPE")  # another worker: told at once, no fetch, no wait
+    worker, other = _store(url, yahoo, clock), _store(url, yahoo, clock)
+    for _ in range(3):
+        with pytest.raises(UnknownTickerError, match="no price data for ticker 'NOPE'"):
+            worker.load("NOPE")  # remembered by the worker: told at once, no fetch
     assert yahoo.starts == [None]
+    assert fetch_states(url) == {}  # and nothing in the database
+    with pytest.raises(UnknownTickerError):
+        other.load("NOPE")  # another worker remembers its own: one fetch of its own at most
+    assert yahoo.starts == [None, None] and fetch_states(url) == {}
+    clock.advance(RECHECK)
+    with pytest.raises(UnknownTickerError):
+        worker.load("NOPE")  # forgotten after recheck: Yahoo may have listed it since
+    assert len(yahoo.starts) == 3 and fetch_states(url) == {}
+
+
+def test_a_worker_waiting_on_a_fetch_of_an_unknown_ticker_is_told_so(url, yahoo, yf):
+    clock = Clock()
+    yahoo.error, yahoo.delay = yf.utils.empty_df(), 0.5
+    fetcher, waiter = _store(url, yahoo, clock), _store(url, yahoo, clock, wait=20.0)
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(_raised(fetcher.load, "NOPE")))
+    thread.start()
+    for _ in range(200):  # until the fetcher holds the claim (bounded: 2 s)
+        if "NOPE" in fetch_states(url):
+            break
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert isinstance(_raised(waiter.load, "NOPE"), UnknownTickerError)
+    assert time.monotonic() - started < 5.0  # told when the claim went, not after `wait`
+    thread.join(timeout=10)
+    assert isinstance(errors[0], UnknownTickerError) and yahoo.starts == [None]
+    assert fetch_states(url) == {}
+
+
+def _raised(call, *args) -> BaseException | None:
+    try:
+        call(*args)
+    except Exception as exc:  # returned for the test to check
+        return exc
+    return None
+
+
+def fetch_states(url) -> dict:
+    """Every fetch_state row by ticker."""
+    engine = engine_for(url)
+    with engine.connect() as connection:
+        rows = {row.ticker: row for row in connection.execute(select(FetchState))}
+    engine.dispose()
+    return rows
 
 
 def test_the_last_day_is_recorded(url, yahoo):
@@ -281,3 +325,94 @@ def test_the_last_day_is_recorded(url, yahoo):
         state = connection.execute(select(FetchState)).one()
     engine.dispose()
     assert state.last_day == dt.date(2024, 3, 25) and state.failure is None
+
+
+# --- deadlines and bounds (issue 20) ------------------------------------------------------------
+
+def _timeout():
+    from curl_cffi.requests.exceptions import Timeout
+    return Timeout("curl: (28) Operation timed out after 4001 milliseconds")
+
+
+def test_a_timeout_backs_off_the_ticker_and_yahoo_itself_for_every_worker(url, yahoo):
+    clock = Clock()
+    source_backoff = dt.timedelta(seconds=60)
+    first, second = (_store(url, yahoo, clock, source_backoff=source_backoff) for _ in range(2))
+    stored = first.load("IBM")
+    clock.advance(RECHECK + dt.timedelta(minutes=1))
+    yahoo.error = _timeout()
+    with pytest.raises(SourceUnavailableError, match="did not answer within"):
+        first.load("MSFT")
+    assert len(yahoo.starts) == 2
+
+    # Within the source's back-off no worker asks Yahoo, for any ticker.
+    stale = second.load("IBM")  # due for a recheck, but Yahoo is backed off: stored, stale
+    assert stale.attrs["stale"] is True and "did not answer" in stale.attrs["notice"]
+    pd.testing.assert_frame_equal(stale, stored, check_like=True)
+    with pytest.raises(SourceUnavailableError,
+                       match=r"'NEW' are stored, and Yahoo will be asked again in 60 s"):
+        second.load("NEW")
+    assert len(yahoo.starts) == 2 and "NEW" not in fetch_states(url)
+
+    clock.advance(source_backoff)
+    yahoo.error = None
+    assert second.load("IBM").attrs["stale"] is False  # Yahoo is asked again
+    assert len(yahoo.starts) == 3
+    with pytest.raises(SourceUnavailableError, match="did not answer"):
+        second.load("MSFT")  # the ticker's own back-off, as after a rate limit, still holds
+    assert len(yahoo.starts) == 3
+
+
+def test_failed_first_fetches_leave_only_a_bounded_number_of_rows(url, yahoo):
+    clock = Clock()
+    store = _store(url, yahoo, clock, source_backoff=dt.timedelta(minutes=1))
+    yahoo.error = _timeout()
+    most = 0
+    for i in range(20):  # a new random ticker every two minutes while Yahoo hangs
+        clock.advance(dt.timedelta(minutes=2))
+        with pytest.raises(SourceUnavailableError):
+            store.load(f"RND{i}")
+        most = max(most, len(fetch_states(url)))
+    # Rows live only while their back-off (5 minutes) does: 3 tickers, plus Yahoo's own row.
+    assert len(yahoo.starts) == 20 and most <= 4
+
+
+def test_the_store_keeps_at_most_max_tickers_dropping_the_least_recently_read(url, yahoo):
+    from sqlalchemy import event, func
+
+    from stockPredictor.store.models import Price
+
+    clock = Clock()  # 21:00 UTC
+    _ENGINES.append(engine_for(url))
+    store = PriceStore(_ENGINES[-1], yahoo.fetch, recheck=dt.timedelta(hours=6), clock=clock,
+                       max_tickers=3)
+    updates = []
+
+    def count_read_marks(connection, cursor, statement, *rest):
+        if statement.startswith("UPDATE fetch_state SET read_on"):
+            updates.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count_read_marks)
+    for ticker in ("AAA", "BBB", "CCC"):
+        store.load(ticker)
+    assert updates == []  # a fetch records the read in the row it writes anyway
+    clock.advance(dt.timedelta(hours=4))  # the next day, within recheck: reads, no fetches
+    for _ in range(3):
+        store.load("AAA")  # the day is recorded once, however often it is read
+    store.load("CCC")
+    assert len(updates) == 2 and len(yahoo.starts) == 3
+    store.load("DDD")  # a fourth: BBB, read longest ago, goes
+    assert set(fetch_states(url)) == {"AAA", "CCC", "DDD"}
+
+    def stored_tickers():
+        with store.engine.connect() as connection:
+            return dict(connection.execute(select(Price.ticker, func.count())
+                                           .group_by(Price.ticker)).all())
+
+    assert set(stored_tickers()) == {"AAA", "CCC", "DDD"}
+    starts = len(yahoo.starts)
+    frame = store.load("BBB")  # read again: fetched whole, and another goes in its place
+    assert yahoo.starts[starts:] == [None] and len(frame) == 60
+    kept = stored_tickers()
+    assert len(kept) == 3 and "BBB" in kept and "DDD" in kept
+    assert all(count == 60 for count in kept.values())

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from stockPredictor.errors import DataError, UnknownUploadError
+from stockPredictor.errors import DataError, ExpiredUploadError, UnknownUploadError
 from stockPredictor.store import engine_for, uploads
 
 DAY = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
@@ -64,8 +64,9 @@ def test_too_large_an_upload_is_refused(engine):
 def test_uploads_not_viewed_for_the_retention_period_are_purged(engine):
     old = uploads.save(engine, b"old file", now=DAY - dt.timedelta(days=100))
     seen = uploads.save(engine, b"seen file", now=DAY - dt.timedelta(days=100))
-    uploads.load(engine, seen, now=DAY - dt.timedelta(days=5))  # a visit keeps it
-    assert uploads.purge(engine, days=90, now=DAY) >= 1
-    with pytest.raises(UnknownUploadError):
-        uploads.load(engine, old)
+    uploads.load(engine, old, now=DAY - dt.timedelta(days=5))  # a download: no visit
+    uploads.load(engine, seen, now=DAY - dt.timedelta(days=5), touch=True)  # a visit keeps it
+    assert uploads.purge(engine, days=90, now=DAY) == 1
+    with pytest.raises(ExpiredUploadError, match="after 90 days without a visit"):
+        uploads.load(engine, old, days=90)
     assert uploads.load(engine, seen).content == b"seen file"

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
+from flask.testing import FlaskClient
 
 from Flask_webapp.app import create_app
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class FormClient(FlaskClient):
+    """A test client that sends the form's CSRF token with each page POST, as a browser does.
+
+    The token is read from the form at /predict once per client (its session cookie keeps the
+    other half), so the tests about forms run with the check on. tests/webapp/test_cross_site.py
+    uses a plain FlaskClient to send what another site would.
+    """
+
+    token: str | None = None
+
+    def open(self, *args, **kwargs):
+        """Open as FlaskClient does, adding ``csrf_token`` to a page POST's dict of fields."""
+        path, data = (args[0] if args else kwargs.get("path", "/")), kwargs.get("data")
+        if (str(kwargs.get("method", "GET")).upper() == "POST" and isinstance(path, str)
+                and not path.startswith("/api/") and isinstance(data, dict)
+                and "csrf_token" not in data):
+            if self.token is None:
+                self.token = TOKEN.search(super().open("/predict").get_data(as_text=True))[1]
+            kwargs["data"] = {**data, "csrf_token": self.token}
+        return super().open(*args, **kwargs)
 
 
 @pytest.fixture
@@ -23,6 +49,7 @@ def make_app(tmp_path, monkeypatch):
                   "PRELOAD_TABLES": False,
                   "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'test.db'}"}
         built.append(create_app({**config, **overrides}))
+        built[-1].test_client_class = FormClient
         return built[-1]
 
     yield build

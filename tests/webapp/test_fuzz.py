@@ -44,8 +44,10 @@ def _app():
     atexit.register(shutil.rmtree, cache, True)
     before = os.environ.get("CACHE_DIR")
     try:
+        # RATE_LIMITS=0: the fuzzer floods from one address on purpose (hundreds of forecasts a
+        # minute); a 429 would hide what it looks for. tests/webapp/test_limits.py tests them.
         return create_app({"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": cache,
-                           "PRELOAD_TABLES": False,
+                           "PRELOAD_TABLES": False, "RATE_LIMITS": "0",
                            "DATABASE_URL": f"sqlite:///{os.path.join(cache, 'fuzz.db')}"})
     finally:
         if before is None:

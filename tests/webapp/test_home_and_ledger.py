@@ -131,79 +131,77 @@ def test_an_empty_ledger_says_in_one_sentence_what_it_records(ledger_app):
     html = ledger_app.test_client().get("/forecasts").get_data(as_text=True)
     empty = _text(re.search(r'<p id="ledger-empty"[^>]*>(.*?)</p>', html, re.S).group(1))
     assert empty.count(". ") == 0 and empty.endswith(".")  # one sentence
-    assert "each distinct forecast" in empty and "appears here" in empty
+    # Why it is empty offline, and how to fill it.
+    assert "only live forecasts are" in empty and "PRICE_SOURCE=auto" in empty
+    assert "offline" in empty and "appears here" in empty
     assert 'id="ledger-list"' not in html and 'id="live-record"' not in html
 
 
-def test_the_ledger_opens_on_what_it_holds(ledger_app):
-    # Offline, every forecast is a replay: the page lists them without being asked to.
-    _serve(ledger_app, {"ticker": "IBM", "horizon": 3, "as_of": "2012-06-01"})
-    client = ledger_app.test_client()
-    html = client.get("/forecasts").get_data(as_text=True)
-    assert "No live forecast has been recorded yet" not in html
-    rows = _rows(html)
-    assert list(rows) == ["IBM, 3 days from 2012-06-01"]
-    assert _kind(rows["IBM, 3 days from 2012-06-01"]) == "Replay"
-    assert 'option value="" selected' in html
-    # The kind filter still narrows it.
-    assert "No live forecast has been recorded yet" in client.get(
-        "/forecasts?kind=live").get_data(as_text=True)
-    assert list(_rows(client.get("/forecasts?kind=replay").get_data(as_text=True))) == [
-        "IBM, 3 days from 2012-06-01"]
+def test_fixed_data_is_never_recorded(ledger_app):
+    # Offline, every forecast is a replay of fixed data: recomputed on its page, never listed.
+    days = from_sample("IBM").index
+    _serve(ledger_app, {"ticker": "IBM", "horizon": 4},
+           {"ticker": "IBM", "horizon": 5, "as_of": str(days[-4].date())})
+    html = ledger_app.test_client().get("/forecasts").get_data(as_text=True)
+    assert 'id="ledger-empty"' in html and 'id="ledger-list"' not in html
 
 
-def test_a_forecast_with_known_closes_shows_its_errors_beside_no_changes(ledger_app):
-    as_of, horizon = "2012-06-01", 5
+def test_old_kind_links_still_open_and_a_replay_filter_is_explained(ledger_app):
     client = ledger_app.test_client()
-    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": horizon,
-                                                   "as_of": as_of}).get_json()
-    ledger_app.extensions["ledger"].flush()
-    closes = from_sample("IBM")["close"]
-    actual = closes[closes.index > pd.Timestamp(as_of)].to_numpy()[:horizon]
-    forecast = np.array([row["close"] for row in answer["forecast"]])
-    last = closes[:as_of].iloc[-1]
+    assert client.get("/forecasts?kind=live").status_code == 200
+    answer = client.get("/forecasts?kind=replay")
+    assert answer.status_code == 422 and "replays are not recorded" in answer.get_data(
+        as_text=True)
+
+
+def _live(make_app, fake_yahoo, tmp_path):
+    from tests.fakes import history_frame
+
+    sample = from_sample("IBM")
+    fake_yahoo(history_frame(sample.index[-300:], close=list(sample["close"].to_numpy()[-300:])))
+    return make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}")
+
+
+def test_a_forecast_with_known_closes_shows_its_errors_beside_no_changes(
+        make_app, fake_yahoo, tmp_path):
+    from sqlalchemy.orm import Session
+    from stockPredictor.store import ledger
+
+    app = _live(make_app, fake_yahoo, tmp_path)
+    client = app.test_client()
+    answer = client.post("/api/v1/forecast", json={"ticker": "IBM", "horizon": 30}).get_json()
+    app.extensions["ledger"].flush()
+    known = 5  # the first five days' closes arrive: 1% above, then below, the forecast
+    forecast = np.array([row["close"] for row in answer["forecast"]])[:known]
+    actual = forecast * (1 + np.array([0.01, -0.02, 0.015, -0.005, 0.03]))
+    days = pd.DatetimeIndex([row["date"] for row in answer["forecast"]][:known])
+    with Session(app.extensions["database"].engine) as session, session.begin():
+        assert ledger.score(session, "IBM", "yahoo", closes=pd.Series(actual, index=days)) == 5
+    last = from_sample("IBM")["close"].iloc[-1]
     ours, naive = np.abs(forecast - actual), np.abs(last - actual)
     row = _rows(client.get("/forecasts").get_data(as_text=True))[
-        f"IBM, {horizon} days from {as_of}"]
-    figures = re.search(r"(\d+) of (\d+) ([\d.]+) \(([\d.]+)%\) ([\d.]+) \(([\d.]+)%\) "
-                        r"(\d+) of (\d+)$", row)
+        f"IBM, 30 days from {answer['as_of']}"]
+    figures = re.search(r"(\d+) of (\d+) the rest scored as closes arrive ([\d.]+) "
+                        r"\(([\d.]+)%\) ([\d.]+) \(([\d.]+)%\) (\d+) of (\d+)$", row)
     assert figures, row
-    scored, days, mae, mae_pct, naive_mae, naive_pct, inside, banded = figures.groups()
-    assert (int(scored), int(days), int(banded)) == (horizon, horizon, horizon)
+    scored, days_, mae, mae_pct, naive_mae, naive_pct, inside, banded = figures.groups()
+    assert (int(scored), int(days_), int(banded)) == (known, 30, known)
     assert len(mae.split(".")[1]) == 2 == len(naive_mae.split(".")[1])  # a price near 190
     assert float(mae) == pytest.approx(ours.mean(), abs=0.006)
     assert float(naive_mae) == pytest.approx(naive.mean(), abs=0.006)
     assert float(mae_pct) == pytest.approx(100 * (ours / actual).mean(), abs=0.06)
     assert float(naive_pct) == pytest.approx(100 * (naive / actual).mean(), abs=0.06)
     assert len(mae_pct.split(".")[1]) == 1
-    lows = np.array([row["low"] for row in answer["forecast"]])
-    highs = np.array([row["high"] for row in answer["forecast"]])
+    lows = np.array([row["low"] for row in answer["bands"]["0.8"]])[:known]
+    highs = np.array([row["high"] for row in answer["bands"]["0.8"]])[:known]
     assert int(inside) == int(np.sum((lows <= actual) & (actual <= highs)))
 
 
-def test_fixed_data_never_waits_for_an_outcome(ledger_app):
-    days = from_sample("IBM").index
-    # The sample's last day: nothing after it, ever. Three days before: 3 of 5 known.
-    _serve(ledger_app, {"ticker": "IBM", "horizon": 4},
-           {"ticker": "IBM", "horizon": 5, "as_of": str(days[-4].date())})
-    rows = _rows(ledger_app.test_client().get("/forecasts").get_data(as_text=True))
-    latest = rows[f"IBM, 4 days from {days[-1].date()}"]
-    assert "No outcome will come: fixed data" in latest and "0 of" not in latest
-    partly = rows[f"IBM, 5 days from {days[-4].date()}"]
-    assert partly.split(", by ")[1].split(" ", 3)[3].startswith(
-        "3 of 5 no outcome will come for the other 2: fixed data")
-    assert "as closes arrive" not in latest + partly
-
-
 def test_a_live_forecast_waits_for_its_closes(make_app, fake_yahoo, tmp_path):
-    from tests.fakes import history_frame
-
-    sample = from_sample("IBM")
-    fake_yahoo(history_frame(sample.index[-300:], close=list(sample["close"].to_numpy()[-300:])))
-    app = make_app(PRICE_SOURCE="yahoo", DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}")
+    app = _live(make_app, fake_yahoo, tmp_path)
     _serve(app, {"ticker": "IBM", "horizon": 2})
     html = app.test_client().get("/forecasts").get_data(as_text=True)
-    row = _rows(html)[f"IBM, 2 days from {sample.index[-1].date()}"]
+    row = _rows(html)[f"IBM, 30 days from {from_sample('IBM').index[-1].date()}"]
     assert _kind(row) == "Live"
     assert "Not scored yet: scored as the closes arrive." in row and "fixed data" not in row
 
@@ -212,5 +210,5 @@ def test_the_lead_says_what_live_and_replay_mean_in_plain_words(ledger_app):
     lead = _text(ledger_app.test_client().get("/forecasts").get_data(as_text=True)
                  .split('class="lead">')[1].split("</p>")[0])
     assert "proves nothing" not in lead
-    assert "live forecast was made from the latest" in lead
-    assert "already known when it was made" in lead
+    assert "live forecast is made from the latest" in lead
+    assert "known when it was made" in lead and "Replays are not recorded" in lead

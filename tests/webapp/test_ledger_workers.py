@@ -1,15 +1,17 @@
 """The Procfile's gunicorn with two workers writing the ledger at once: nothing lost or locked.
 
-Each worker queues what it serves and writes it in batches from its own thread, so the two write
-the same tables at the same moments (every 2 s, and both at shutdown). SQLite in WAL mode with
-BEGIN IMMEDIATE makes the second writer wait its turn; PostgreSQL locks rows. Either way every
-distinct forecast must be in the ledger once, with ``served`` counting every answer.
+Each worker queues the live forecasts it serves, once per ticker, model and day, and writes them
+in batches from its own thread, so the two write the same tables at the same moments (every 2 s,
+and both at shutdown), often the same keys. SQLite in WAL mode with BEGIN IMMEDIATE makes the
+second writer wait its turn; PostgreSQL's unique key picks the winner. Either way every live
+forecast must be in the ledger once, with its whole path, and no replay at all.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,17 +23,50 @@ from stockPredictor.store import engine_for
 from stockPredictor.store.models import ForecastRow, LedgerForecast
 from tests.webapp.test_procfile import children, procfile_web_command
 
-# 24 distinct forecasts, each asked for twice, by 8 clients at once.
-BODIES = [{"ticker": ticker, "horizon": horizon, "as_of": as_of}
-          for ticker in ("IBM", "MSFT", "AAPL")
+ROOT = Path(__file__).resolve().parents[2]
+TICKERS = ("IBM", "MSFT", "AAPL")
+# 36 forecasts, each asked for twice, by 8 clients at once: of each ticker, 6 from the latest
+# close (live: one entry between them) and 6 from a past day (replays: none).
+BODIES = [{"ticker": ticker, "horizon": horizon, "level": level, **as_of}
+          for ticker in TICKERS
           for horizon in (1, 3)
-          for as_of in ("2012-06-01", "2012-09-04", "2012-12-03", "2013-03-01")]
+          for level in (0.5, 0.8, 0.95)
+          for as_of in ({}, {"as_of": "2012-06-01"})]
+# A fake Yahoo inside the server's processes: each ticker's last 300 days of the sample, as
+# yfinance's Ticker.history shapes them (tests/fakes.py), installed before the app starts.
+FAKE_YAHOO = """
+    import sys
+    sys.path.insert(0, {root!r})
+    import yfinance
+    from stockPredictor.data.sample import from_sample
+    from tests.fakes import history_frame
 
 
-def test_two_workers_record_every_forecast_once(empty_url, serve, free_port):
+    class FakeTicker:
+        def __init__(self, ticker, session=None):
+            self.ticker, self._price_history = ticker, None
+
+        def get_history_metadata(self):
+            return {{"currency": "USD", "symbol": self.ticker, "longName": self.ticker}}
+
+        def history(self, *args, actions=True, **kwargs):
+            sample = from_sample(self.ticker)
+            frame = history_frame(sample.index[-300:], close=sample["close"].to_numpy()[-300:])
+            return frame if actions else frame.drop(columns=["Dividends", "Stock Splits"])
+
+
+    yfinance.Ticker = yfinance.multi.Ticker = FakeTicker
+"""
+
+
+def test_two_workers_record_every_live_forecast_once_and_no_replay(empty_url, serve, free_port,
+                                                                   tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(FAKE_YAHOO.format(
+        root=str(ROOT))))
     port = free_port()
-    env = {"PORT": str(port), "HOST": "127.0.0.1", "PRICE_SOURCE": "sample",
-           "WEB_CONCURRENCY": "2", "DATABASE_URL": empty_url,
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "PRICE_SOURCE": "yahoo",
+           "WEB_CONCURRENCY": "2", "DATABASE_URL": empty_url, "PYTHONPATH": str(tmp_path),
+           "CACHE_DIR": str(tmp_path / "cache"),
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     with serve(procfile_web_command(), port, env=env) as server:
         assert _workers(server.pid, 2) == 2
@@ -39,19 +74,22 @@ def test_two_workers_record_every_forecast_once(empty_url, serve, free_port):
             answers = list(pool.map(lambda body: server.post_json("/api/v1/forecast", body),
                                     BODIES + BODIES[::-1]))
         assert [status for status, _ in answers] == [200] * len(answers)
+        kinds = {(body["ticker"], answer["kind"], answer["as_of"])
+                 for body, (_, answer) in zip(BODIES + BODIES[::-1], answers)}
+    assert {kind for _, kind, _ in kinds} == {"live", "replay"}
     # Stopped: each worker has written what it still held.
     engine = engine_for(empty_url)
     try:
         with Session(engine) as session:
-            entries = session.execute(select(LedgerForecast.ticker, LedgerForecast.horizon,
-                                             LedgerForecast.as_of, LedgerForecast.served)).all()
+            entries = session.execute(select(LedgerForecast.ticker, LedgerForecast.as_of,
+                                             LedgerForecast.horizon)).all()
             rows = session.scalar(select(func.count()).select_from(ForecastRow))
     finally:
         engine.dispose()
-    assert sorted((t, h, d.isoformat()) for t, h, d, _ in entries) == sorted(
-        (b["ticker"], b["horizon"], b["as_of"]) for b in BODIES)
-    assert sum(served for *_, served in entries) == 2 * len(BODIES)
-    assert rows == sum(b["horizon"] for b in BODIES)
+    live = sorted((t, d) for t, kind, d in kinds if kind == "live")
+    assert sorted((t, d.isoformat()) for t, d, _ in entries) == live
+    assert len(entries) == len(TICKERS) and {h for *_, h in entries} == {30}
+    assert rows == 30 * len(TICKERS)
 
 
 def _workers(master: int, wanted: int, seconds: float = 30.0) -> int:

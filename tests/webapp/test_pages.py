@@ -441,7 +441,7 @@ def test_the_forms_and_scripts_follow_the_packages_own_rules(client):
     from stockPredictor.data.tickers import TICKER_MAX_CHARS, TICKER_PATTERN, html_pattern
 
     # (the ledger's filters show once it holds anything, or a filter is asked for)
-    for url in ("/", "/predict", "/forecasts?kind=replay"):
+    for url in ("/", "/predict", "/forecasts?ticker=IBM"):
         html = client.get(url).get_data(as_text=True)
         assert {unescape(p) for p in re.findall(r' pattern="([^"]+)"', html)} == {html_pattern()}
         assert f'maxlength="{TICKER_MAX_CHARS}"' in html

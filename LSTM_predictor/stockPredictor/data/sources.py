@@ -9,6 +9,7 @@ database is down, a miss asks Yahoo directly.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -79,13 +80,16 @@ class PriceCache:
     """Prices by ticker, reused for ``ttl`` seconds and served stale while Yahoo is down."""
 
     def __init__(self, source: str = "auto", ttl: float = 900.0, max_tickers: int = 32,
-                 retry_after: float = 60.0, clock=time.monotonic, store=None,
-                 cache_dir: Path | None = None):
+                 retry_after: float | None = None, clock=time.monotonic, store=None,
+                 cache_dir: Path | None = None, deadline: float | None = None):
         self.source, self.ttl, self.max_tickers, self.clock = check_source(source), ttl, \
             max_tickers, clock
-        # After Yahoo fails to answer, skip it this long: offline, every page would wait on it.
-        self.retry_after = retry_after
+        # After Yahoo fails to answer, skip it this long (default: the YAHOO_BACKOFF setting):
+        # offline, or with Yahoo hanging, every page would wait a deadline on it.
+        self.retry_after = settings.current().yahoo_backoff if retry_after is None \
+            else retry_after
         self.cache_dir = cache_dir  # yfinance's small caches; None: the CACHE_DIR setting
+        self.deadline = deadline  # of each Yahoo fetch; None: the YAHOO_DEADLINE setting
         self._down: tuple[float, SourceUnavailableError] | None = None
         self._frames = BoundedCache(max_tickers)  # ticker -> (time fetched, frame)
         self.store = store  # a store.prices.PriceStore, or None
@@ -120,9 +124,10 @@ class PriceCache:
                                ticker, exc)
         down = self._down
         if down is not None and self.clock() - down[0] < self.retry_after:
-            raise SourceUnavailableError(f"{down[1]} (not retried for {self.retry_after:.0f} s)")
+            wait = math.ceil(self.retry_after - (self.clock() - down[0]))
+            raise SourceUnavailableError(f"{down[1]}; it will be asked again in {wait} s")
         try:
-            return from_yahoo(ticker, cache_dir=self.cache_dir)
+            return from_yahoo(ticker, cache_dir=self.cache_dir, deadline=self.deadline)
         except SourceUnavailableError as exc:
             self._down = (self.clock(), exc)
             raise

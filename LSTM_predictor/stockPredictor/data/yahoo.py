@@ -2,11 +2,21 @@
 
 yfinance reports most failures as an empty frame or a logged error; with its exceptions turned on,
 a rate limit or a network failure is told apart from a ticker Yahoo does not know.
+
+Every fetch has a deadline (YAHOO_DEADLINE, a few seconds): it runs in a thread of its own, the
+caller stops waiting at the deadline, and every HTTP call yfinance makes for it (cookie, crumb,
+time zone, history) gets curl connect and total timeouts that end at that same deadline, so the
+thread ends too. At most FETCH_SLOTS such threads run in a process; a further fetch is refused
+at once rather than queued behind a Yahoo that does not answer.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +31,62 @@ from .tickers import check_ticker
 
 logger = logging.getLogger(__name__)
 YAHOO_UNREACHABLE = "Yahoo Finance could not be reached"
+# Yahoo fetches one process runs at once, those its callers gave up on included: a hanging
+# Yahoo holds each for one deadline at most, and the next fetch is refused rather than queued.
+# Fewer than a worker's request threads (4, Flask_webapp/serving.py), so while Yahoo hangs a
+# thread stays free for the health check and the bundled sample.
+FETCH_SLOTS = 2
+# Seconds one HTTP call may take to connect (a TCP and TLS handshake with Yahoo takes ~0.2 s).
+CONNECT_S = 1.5
+
+
+class YahooBusyError(SourceUnavailableError):
+    """Every fetch slot of this process is waiting on Yahoo: nothing was asked of it."""
+
+
+_deadline = threading.local()  # .at: the monotonic time the fetch this thread runs must end
+_slots = threading.BoundedSemaphore(FETCH_SLOTS)
+
+
+def _new_slots() -> None:
+    # A forked worker starts with no fetch of its own running, whatever its parent had.
+    global _slots
+    _slots = threading.BoundedSemaphore(FETCH_SLOTS)
+
+
+os.register_at_fork(after_in_child=_new_slots)
+
+
+def call_timeout() -> tuple[float, float]:
+    """(connect, read) seconds for one HTTP call: what is left of this thread's fetch deadline.
+
+    curl_cffi gives a call connect + read seconds in all, so the pair never outlasts the fetch.
+    """
+    at = getattr(_deadline, "at", None)
+    left = (at - time.monotonic()) if at is not None else settings.current().yahoo_deadline
+    if left <= 0.01:
+        raise TimeoutError("the Yahoo fetch's deadline has passed")
+    connect = min(CONNECT_S, left / 2)
+    return connect, left - connect
+
+
+@lru_cache(maxsize=1)
+def _deadline_session_class() -> type:
+    # curl_cffi is imported only here, on first use: importing the package never loads it.
+    from curl_cffi.requests import Session
+
+    class DeadlineSession(Session):
+        """curl_cffi's Session with every call's timeout set by ``call_timeout``.
+
+        yfinance passes its own (10 or 30 s, or none for the consent and crumb calls), which
+        would let one fetch hang for a minute; what the caller asked is replaced, never added.
+        """
+
+        def request(self, method, url, *args, **kwargs):
+            kwargs["timeout"] = call_timeout()
+            return super().request(method, url, *args, **kwargs)
+
+    return DeadlineSession
 
 
 @lru_cache(maxsize=4)
@@ -49,17 +115,65 @@ def import_yfinance(cache_dir: Path | None = None) -> ModuleType:
     # Its log lines ("Cookie/crumb fetch failed (DNSError)...", "Failed to get ticker") repeat
     # what from_yahoo raises in one sentence; with no handler they would reach the terminal.
     logging.getLogger("yfinance").setLevel(logging.CRITICAL)
+    from yfinance._http import HAS_CURL_CFFI
+    from yfinance.data import YfData
+
+    if HAS_CURL_CFFI:
+        # yfinance shares one session among all its calls (YfData is a singleton): ours bounds
+        # each call by the fetch's deadline. Browser impersonation, as yfinance's own session.
+        YfData(session=_deadline_session_class()(impersonate="chrome"))
     return yf
 
 
 def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None,
-               cache_dir: Path | None = None) -> pd.DataFrame:
+               cache_dir: Path | None = None, deadline: float | None = None) -> pd.DataFrame:
     """Daily adjusted prices from Yahoo Finance; ``end`` is exclusive, as in yfinance.
 
+    Within ``deadline`` seconds (default: the YAHOO_DEADLINE setting), else a
+    SourceUnavailableError; a YahooBusyError at once while FETCH_SLOTS fetches still run.
     yfinance keeps its small caches under ``cache_dir`` (default: the CACHE_DIR setting).
     """
     ticker = check_ticker(ticker)
-    yf = import_yfinance(cache_dir)
+    deadline = settings.current().yahoo_deadline if deadline is None else float(deadline)
+    yf = import_yfinance(cache_dir)  # here, not in the thread: an import takes a global lock
+    slots = _slots
+    if not slots.acquire(blocking=False):
+        raise YahooBusyError(f"Yahoo Finance is slow to answer: {FETCH_SLOTS} fetches are "
+                             f"still waiting on it; try again in a few seconds")
+    answer: Future = Future()
+    ends = time.monotonic() + deadline
+
+    def fetch() -> None:
+        _deadline.at = ends
+        try:
+            answer.set_result(_history(yf, ticker, start, end, deadline))
+        except BaseException as exc:  # handed to the caller, who may have stopped waiting
+            answer.set_exception(exc)
+        finally:
+            _deadline.at = None
+            slots.release()
+
+    try:
+        threading.Thread(target=fetch, name=f"yahoo-{ticker}", daemon=True).start()
+    except RuntimeError:  # no thread to be had: the slot must not be lost with it
+        slots.release()
+        raise
+    try:
+        return answer.result(timeout=deadline)
+    except TimeoutError:
+        if answer.done():  # the fetch's own timeout, a TimeoutError too, or a result just in
+            return answer.result()
+        logger.warning("Yahoo did not answer for %s within %g s", ticker, deadline)
+        raise SourceUnavailableError(_late(deadline)) from None
+
+
+def _late(deadline: float) -> str:
+    return f"Yahoo Finance did not answer within {deadline:g} s"
+
+
+def _history(yf: ModuleType, ticker: str, start: DateLike, end: DateLike,
+             deadline: float) -> pd.DataFrame:
+    """``from_yahoo``'s work, in the thread that holds the deadline."""
     from yfinance.exceptions import YFException, YFRateLimitError, YFTickerMissingError
 
     unknown = f"no price data for ticker {ticker!r} on Yahoo"
@@ -72,8 +186,7 @@ def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None,
         raw = handle.history(**period, interval="1d", auto_adjust=True)
     except YFRateLimitError as exc:
         _yahoo_detail(ticker, exc)
-        raise SourceUnavailableError("Yahoo Finance is rate limiting requests; try again in a "
-                                     "few minutes") from exc
+        raise SourceUnavailableError("Yahoo Finance is rate limiting requests") from exc
     except YFTickerMissingError as exc:
         _yahoo_detail(ticker, exc)
         raise UnknownTickerError(f"{unknown} (it may be delisted or misspelt)") from exc
@@ -82,6 +195,8 @@ def from_yahoo(ticker: str, start: DateLike = None, end: DateLike = None,
         status = getattr(getattr(exc, "response", None), "status_code", None)
         if status == 404:
             raise UnknownTickerError(unknown) from exc
+        if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+            raise SourceUnavailableError(_late(deadline)) from exc
         raise SourceUnavailableError(YAHOO_UNREACHABLE) from exc
     except (YFException, KeyError, IndexError, TypeError, ValueError) as exc:
         # With exceptions on, a malformed Yahoo reply surfaces as one of these: Yahoo's fault.

@@ -128,20 +128,22 @@ class Database:
     The engine exists whenever ``url`` is usable, even if the server did not answer at start:
     a database that comes back is used again without a restart. Until then every caller's
     query fails, and each caller serves without it (prices from Yahoo or the sample, ledger
-    writes logged). A migration that failed at start is tried again when ``status()`` is
-    asked (``/api/v1/healthz``), at most every ``RETRY_S`` seconds.
+    writes kept and retried by store/writer.py). A migration that failed at start is tried
+    again when ``status()`` is asked (``/api/v1/healthz``), at most every ``RETRY_S`` seconds.
     """
 
     RETRY_S = 30.0
 
     def __init__(self, url: str, migrate: bool = True,
                  clock: Callable[[], float] = time.monotonic):
+        # ``error``: the detail, for logs; ``failure``: its kind alone, for answers.
         self.url, self.engine, self.error, self.migrate = url, None, None, migrate
-        self.clock, self._tried = clock, None
+        self.failure: str | None = None
+        self.clock, self._tried, self._logged = clock, None, None
         try:
             self.engine = engine_for(url)
         except Exception as exc:  # an unusable URL or a missing driver: never any database
-            self.error = reason(exc)
+            self.error, self.failure = reason(exc), failure_kind(exc)
             return
         _track(self)
         if migrate:
@@ -158,24 +160,36 @@ class Database:
         try:
             upgrade(self.url)
         except Exception as exc:  # any driver or migration failure: served without it for now
-            self.error = reason(exc)
+            self.error, self.failure = reason(exc), failure_kind(exc)
         else:
-            self.error = None
+            self.error = self.failure = None
 
     def status(self) -> dict:
-        """{"status": "ok"} when a query answers now, else {"status": "down", "reason"}."""
+        """{"status": "ok"} when a query answers now, else {"status": "down", "reason"}.
+
+        The reason names the kind of failure alone (``failure_kind``): it may reach a stranger,
+        so never a host, port, user or path; the detail goes to the log, once per change.
+        """
         if self.engine is None:
-            return {"status": "down", "reason": self.error or "not configured"}
+            return {"status": "down", "reason": self.failure or "no database is configured"}
         if self.error and self.migrate and self.clock() - self._tried >= self.RETRY_S:
             self._upgrade()
         if self.error:
-            return {"status": "down", "reason": self.error}
+            self._log(self.error)
+            return {"status": "down", "reason": self.failure}
         try:
             with self.engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
         except Exception as exc:  # the server went away since start-up
-            return {"status": "down", "reason": reason(exc)}
+            self._log(reason(exc))
+            return {"status": "down", "reason": failure_kind(exc)}
+        self._logged = None
         return {"status": "ok"}
+
+    def _log(self, detail: str) -> None:
+        if detail != self._logged:  # a health check polled every few seconds logs it once
+            self._logged = detail
+            log.warning("database down: %s", detail)
 
 
 # gunicorn --preload forks its workers from the process that made the engines: a child must
@@ -226,3 +240,56 @@ def reason(exc: Exception) -> str:
     first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     text = first[0] if first else type(exc).__name__
     return f"{type(exc).__name__}: {excerpt(text, 160)}"
+
+
+# The kinds of failure an answer may name. A stranger learns what kind of trouble the app is in
+# and nothing more: never a host, port, user, file path or the driver's text.
+NO_ANSWER = "the database does not answer"
+DISK_FULL = "the database refuses writes: disk full"
+READ_ONLY = "the database refuses writes: read-only"
+LOCKED = "the database is busy: locked by another writer"
+# Kind: PostgreSQL's SQLSTATEs, SQLite's result names, then words of the driver's text (read
+# only when neither code says). The first kind whose code matches wins, then the first by words.
+_KINDS = (
+    (DISK_FULL, ("53100",), ("SQLITE_FULL",), ("disk is full", "no space left")),
+    (READ_ONLY, ("25006",), ("SQLITE_READONLY",), ("readonly database", "read-only")),
+    ("authentication failed", ("28000", "28P01"), ("SQLITE_AUTH",),
+     ("authentication failed", "pg_hba.conf")),
+    (LOCKED, ("55P03", "40P01", "40001"), ("SQLITE_BUSY", "SQLITE_LOCKED"), ("is locked",)),
+    ("the database is busy: too many connections", ("53300",), (),
+     ("too many connections", "too many clients")),
+    ("the database is not migrated: a table is missing", ("42P01",), (), ("no such table",)),
+    ("the database does not exist", ("3D000",), (), ()),
+    ("the database file cannot be opened", (), ("SQLITE_CANTOPEN", "SQLITE_IOERR"), ()),
+    (NO_ANSWER + ": it is stopping or starting", ("57P01", "57P02", "57P03"), (),
+     ("shutting down", "starting up")),
+    (NO_ANSWER + ": connection refused", (), (), ("connection refused",)),
+    (NO_ANSWER + ": timed out", (), (), ("timeout expired", "timed out")),
+    (NO_ANSWER, ("08000", "08001", "08003", "08004", "08006"), (),
+     ("connection failed", "server closed", "could not connect", "could not translate",
+      "name or service", "no route", "connection is closed", "consuming input failed")),
+)
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The kind of database failure ``exc`` is, in a few words safe to show anyone.
+
+    "the database does not answer: connection refused", "the database refuses writes: disk
+    full", "authentication failed", ...: read from the SQLSTATE (PostgreSQL), SQLite's result
+    name, or failing those the driver's text, which itself is never shown.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    code = str(getattr(orig, "sqlstate", "") or "")
+    name = str(getattr(orig, "sqlite_errorname", "") or "")
+    for kind, codes, names, _ in _KINDS:
+        if code in codes or (name and any(name.startswith(n) for n in names)):
+            return kind
+    text = str(orig).lower()
+    for kind, _, _, words in _KINDS:
+        if any(word in text for word in words):
+            return kind
+    if isinstance(orig, ModuleNotFoundError) or type(exc).__name__ == "NoSuchModuleError":
+        return "the database driver is not installed"
+    if isinstance(exc, ArgumentError):
+        return "the database URL is not usable"
+    return f"the database failed ({type(orig).__name__})"

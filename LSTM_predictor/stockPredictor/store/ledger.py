@@ -1,39 +1,53 @@
-"""The forecast ledger: every distinct forecast served, recorded once and scored as closes arrive.
+"""The forecast ledger: live forecasts, one per ticker, model, day and source, scored as closes
+arrive.
 
-The rest of the package talks to it through ``record`` (or ``writer.LedgerWriter`` off the
-hot path), which takes a forecast report (forecast/report.py) as every other surface does,
-``score`` (which the price store calls as closes arrive), ``listing`` and ``live_record``;
-nobody else writes SQL against its tables. A database that does not answer reaches callers as
+Only a live forecast (made from the latest fresh Yahoo close, report.kind == "live") is
+recorded: its outcome was unknown when it was made, which nothing can recompute later. A replay
+(a past as_of, the bundled sample, an upload) is recomputed from the forecast table on demand,
+so it is never stored. One entry holds the model's whole path (every step to MAX_HORIZON) and
+the band at every level, whatever horizon and level the request asked: the ledger grows by at
+most tickers x models entries a trading day, however the requests vary.
+
+The rest of the package talks to it through ``whole`` and ``entry`` (a report's live entry),
+``record`` / ``write`` (or ``writer.LedgerWriter`` off the hot path), ``score`` (which the
+price store calls as closes arrive), ``listing`` and ``live_record``; nobody else writes SQL
+against its tables. A database that does not answer reaches callers as
 DatabaseUnavailableError.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import hashlib
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from .. import rounding
 from ..errors import DataError, excerpt
-from ..forecast import metrics, track_record
+from ..forecast import metrics, predict, track_record
+from ..forecast.bands import DEFAULT_LEVEL
 from ..forecast.report import KINDS, Report
+from ..lru import BoundedCache, ByteBoundedLRU
 from ..model.artifacts import MODEL_FILE, Artifact
+from ..model.config import MAX_HORIZON
+from ..settings import current
 from .db import guarded, writing
-from .models import ForecastRow, LedgerForecast, Price
+from .listing import DEFAULT_LIMIT, LEDGER, MAX_LIMIT, listing  # noqa: F401  (its API too)
+from .models import LEDGER_LEVELS, ForecastRow, LedgerForecast, Price
 
-# The most forecasts one page of the ledger lists, and the most it may skip: far past any
-# ledger, and inside every database's integers.
-MAX_LIMIT = 200
-DEFAULT_LIMIT = 50
-MAX_OFFSET = 1_000_000_000
-LEDGER = "the forecast ledger"
+log = logging.getLogger(__name__)
+# The keys of live forecasts one worker remembers having queued: a day's distinct tickers and
+# models many times over, about 200 bytes each.
+KEYS_KEPT = 4096
 _FORECASTS, _ROWS = LedgerForecast.__table__, ForecastRow.__table__
+_KEY = (_FORECASTS.c.ticker, _FORECASTS.c.model, _FORECASTS.c.as_of, _FORECASTS.c.source)
+# The (low, high) columns of each level a row holds.
+BAND_COLUMNS = {level: (f"low_{name}", f"high_{name}") for level, name in LEDGER_LEVELS.items()}
 
 
 def model_sha256(artifact: Artifact) -> str:
@@ -48,43 +62,97 @@ class Entry:
     values: dict
     rows: list[dict]
 
+    @property
+    def key(self) -> tuple:
+        """(ticker, model, as_of, source): the ledger holds one entry per key."""
+        return tuple(self.values[name] for name in ("ticker", "model", "as_of", "source"))
+
+
+def key_of(report: Report) -> tuple:
+    """The ledger key of ``report``'s forecast: (ticker, model, as_of day, source)."""
+    forecast = report.forecast
+    return (forecast.ticker, forecast.model, pd.Timestamp(forecast.as_of).date(),
+            _source(report))
+
+
+def _source(report: Report) -> str:
+    return str(report.data.get("source") or "unknown")[:16]
+
+
+def steps_of(artifact: Artifact) -> int:
+    """The steps a ledger entry of ``artifact``'s forecasts holds: its whole path."""
+    return min(MAX_HORIZON, int(artifact.config.output_steps))
+
+
+def whole(report: Report, frame: pd.DataFrame,
+          cache: ByteBoundedLRU | None = None) -> Report:
+    """``report`` with its forecast's whole path: every step of the model and the band at
+    every level, sliced from the same forecast table (``cache``) at the same origin."""
+    steps = steps_of(report.artifact)
+    if report.horizon == steps:
+        return report
+    path = predict.forecast(frame, report.artifact, steps, report.forecast.as_of,
+                            report.level, cache)
+    return dataclasses.replace(report, forecast=path, horizon=steps,
+                               actual=np.full(steps, np.nan))
+
 
 def entry(report: Report, kind: str | None = None) -> Entry:
-    """The ledger entry of ``report``: its forecast at its level, and the closes it already
-    knows (a replay's) scored at once; the rest are scored by ``score`` as closes arrive.
+    """The ledger entry of ``report``'s live forecast: every step it holds (``whole`` gives it
+    the model's whole path) with the band at every level it could calibrate.
 
-    ``kind`` overrides the report's own ("live" or "replay").
+    ``kind`` overrides the report's own; a replay is refused with a DataError: it is
+    recomputed on demand, never stored.
     """
     kind = kind or report.kind
     if kind not in KINDS:
         raise DataError(f"ledger kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
+    if kind != "live":
+        raise DataError(f"the forecast of {report.ticker} as of {report.as_of} is a replay: "
+                        f"the ledger records live forecasts only")
     forecast = report.forecast
-    sha = model_sha256(report.artifact)
-    as_of, horizon = pd.Timestamp(forecast.as_of).date(), len(forecast.dates)
-    level = None if forecast.level is None else float(forecast.level)
-    prices = report.prices_fingerprint
-    key = "|".join([forecast.ticker, sha, as_of.isoformat(), str(horizon), repr(level), prices])
-    source = str(report.data.get("source") or "unknown")[:16]
-    values = dict(fingerprint=hashlib.sha256(key.encode()).hexdigest(), ticker=forecast.ticker,
-                  model=forecast.model, model_sha256=sha, kind=kind, source=source, as_of=as_of,
-                  horizon=horizon, level=level, prices_fingerprint=prices,
-                  upload_id=report.upload_id, created_at=dt.datetime.now(dt.timezone.utc),
-                  served=1)
+    ticker, model, as_of, source = key_of(report)
     days = pd.DatetimeIndex(forecast.dates).date
-    last = float(forecast.last_close)
+    values = dict(ticker=ticker, model=model, model_sha256=model_sha256(report.artifact),
+                  source=source, as_of=as_of, horizon=len(days),
+                  last_close=float(forecast.last_close),
+                  created_at=dt.datetime.now(dt.timezone.utc))
     closes = np.asarray(forecast.closes, np.float64).tolist()
-    banded = forecast.level is not None
-    lows = np.asarray(forecast.lows, np.float64).tolist() if banded else [None] * len(days)
-    highs = np.asarray(forecast.highs, np.float64).tolist() if banded else [None] * len(days)
+    bands = {column: [None] * len(days) for pair in BAND_COLUMNS.values() for column in pair}
+    for level, (low, high) in BAND_COLUMNS.items():
+        if level in forecast.bands:
+            lows, highs = forecast.bands[level]
+            bands[low] = np.asarray(lows, np.float64).tolist()
+            bands[high] = np.asarray(highs, np.float64).tolist()
     known = report.actual
-    rows = [dict(step=step + 1, day=day, close=closes[step], low=lows[step], high=highs[step],
-                 last_close=last, actual=None if np.isnan(known[step]) else float(known[step]))
+    rows = [dict(step=step + 1, day=day, close=closes[step],
+                 **{column: bands[column][step] for column in bands},
+                 actual=None if np.isnan(known[step]) else float(known[step]))
             for step, day in enumerate(days)]
     return Entry(values, rows)
 
 
+class Queued:
+    """The ledger keys this worker has queued lately: each live forecast's entry is built and
+    queued once per key, not on every request that serves it again."""
+
+    def __init__(self, size: int = KEYS_KEPT) -> None:
+        self._kept = BoundedCache(size)
+
+    def first(self, key: tuple) -> bool:
+        """True the first time ``key`` is seen (since it was last forgotten); then False."""
+        if self._kept.get(key) is not None:
+            return False
+        self._kept.put(key, True)
+        return True
+
+    def forget(self, key: tuple) -> None:
+        """Forget ``key`` (its entry was not queued after all), so the next request tries."""
+        self._kept.put(key, None)
+
+
 def record(target: Session | Engine, report: Report, kind: str | None = None) -> int:
-    """Record ``report``'s forecast once (a repeat adds one to ``served``); its ledger id.
+    """Record ``report``'s live forecast once (insert or nothing); its ledger id.
 
     With an Engine the write is committed; with a Session the caller commits.
     """
@@ -92,61 +160,72 @@ def record(target: Session | Engine, report: Report, kind: str | None = None) ->
 
 
 def write(target: Session | Engine, entries: list[Entry],
-          counts: list[int] | None = None) -> list[int]:
-    """Insert-or-increment each entry, in one transaction when given an Engine; their ids.
-
-    ``counts`` says how many times each entry was served (default once each): a repeat, in the
-    ledger already or twice in ``entries``, adds its count to ``served``.
-    """
-    counts = [1] * len(entries) if counts is None else list(counts)
-    if len(counts) != len(entries):
-        raise DataError(f"{len(counts)} counts for {len(entries)} ledger entries")
+          day_entries: int | None = None) -> list[int | None]:
+    """Insert each entry unless its key is recorded already (then nothing changes), in one
+    transaction when given an Engine; the id of each entry's key, None for one not taken
+    because its as-of day holds ``day_entries`` already (default: LEDGER_DAY_ENTRIES)."""
+    day_entries = current().ledger_day_entries if day_entries is None else day_entries
     if isinstance(target, Engine):
         with Session(writing(target)) as session, session.begin():
-            return _write(session, entries, counts)
-    return _write(target, entries, counts)
+            return _write(session, entries, day_entries)
+    return _write(target, entries, day_entries)
 
 
-def _write(session: Session, entries: list[Entry], counts: list[int]) -> list[int]:
+def _write(session: Session, entries: list[Entry], day_entries: int) -> list[int | None]:
+    if not entries:
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    served: dict[str, int] = {}
-    first: dict[str, Entry] = {}
-    for item, count in zip(entries, counts):  # one row per forecast, repeats summed
-        fingerprint = item.values["fingerprint"]
-        first.setdefault(fingerprint, item)
-        served[fingerprint] = served.get(fingerprint, 0) + count
-    # In fingerprint order: two workers writing overlapping batches then lock the same rows in
-    # the same order, and PostgreSQL never has to break a deadlock by aborting one of them.
-    ordered = sorted(first)
-    # One statement, executed for many forecasts at once (SQLAlchemy batches them into
-    # multi-row VALUES, compiled once): two workers recording the same forecast at once both
-    # land on the unique fingerprint, and the database picks the winner.
-    statement = insert(_FORECASTS)
-    statement = statement.on_conflict_do_update(
-        index_elements=["fingerprint"],
-        # Served again: counted. Once served from the latest fresh close it is live for good
-        # (first served from a stale copy, it was a replay until then).
-        set_={"served": _FORECASTS.c.served + statement.excluded.served,
-              "kind": case((statement.excluded.kind == "live", "live"),
-                           else_=_FORECASTS.c.kind)}
-    ).returning(_FORECASTS.c.fingerprint, _FORECASTS.c.id, _FORECASTS.c.served)
-    # Each returned row names its fingerprint: nothing relies on RETURNING's order, which an
-    # upsert of many rows does not promise.
-    returned = session.execute(statement, [{**first[f].values, "served": served[f]}
-                                           for f in ordered]).all()
-    ids: dict[str, int] = {}
-    rows: list[dict] = []
-    for fingerprint, forecast_id, total in returned:
-        ids[fingerprint] = int(forecast_id)
-        # An insert returns its own count; a repeat returns more, as it already had >= 1, and
-        # already has its rows.
-        if total == served[fingerprint]:
-            rows += [dict(row, forecast_id=forecast_id) for row in first[fingerprint].rows]
+    first: dict[tuple, Entry] = {}
+    for item in entries:  # one entry per key: the first queued wins, as in the database
+        first.setdefault(item.key, item)
+    # In key order: two workers writing overlapping batches lock the same keys in the same
+    # order, and PostgreSQL never has to break a deadlock by aborting one of them.
+    ordered = _room(session, sorted(first), day_entries)
+    if not ordered:
+        return [None] * len(entries)
+    # One statement for the batch (SQLAlchemy sends multi-row VALUES): two workers recording
+    # the same key at once both land on the unique key, and the database picks the winner.
+    statement = insert(_FORECASTS).on_conflict_do_nothing(
+        index_elements=[column.name for column in _KEY]).returning(*_KEY, _FORECASTS.c.id)
+    inserted = {tuple(found[:4]): int(found[4])
+                for found in session.execute(statement, [first[k].values for k in ordered])}
+    rows = [dict(row, forecast_id=inserted[key]) for key in ordered if key in inserted
+            for row in first[key].rows]
     if rows:
         session.execute(insert(_ROWS).on_conflict_do_nothing(
             index_elements=["forecast_id", "step"]), rows)
-    return [ids[item.values["fingerprint"]] for item in entries]
+    ids = dict(inserted)
+    missing = [key for key in ordered if key not in ids]
+    if missing:  # recorded before: their ids, read once
+        ids.update({tuple(found[:4]): int(found[4]) for found in session.execute(
+            select(*_KEY, _FORECASTS.c.id).where(tuple_(*_KEY).in_(missing)))})
+    return [ids.get(item.key) for item in entries]
+
+
+def _room(session: Session, keys: list[tuple], day_entries: int) -> list[tuple]:
+    """The keys the ledger takes: those recorded already, and new ones while their day holds
+    fewer than ``day_entries``. Counted in the batch's transaction: two workers at once may
+    each add a batch past it, no more."""
+    days = sorted({key[2] for key in keys})
+    held = dict(session.execute(  # an index-only count, bounded by the cap itself
+        select(_FORECASTS.c.as_of, func.count()).where(_FORECASTS.c.as_of.in_(days))
+        .group_by(_FORECASTS.c.as_of)).all())
+    if all(held.get(day, 0) + len(keys) <= day_entries for day in days):
+        return keys
+    known = {tuple(found) for found in session.execute(
+        select(*_KEY).where(tuple_(*_KEY).in_(keys)))}
+    taken = []
+    for key in keys:
+        if key not in known:
+            if held.get(key[2], 0) >= day_entries:
+                continue
+            held[key[2]] = held.get(key[2], 0) + 1
+        taken.append(key)
+    if len(taken) < len(keys):
+        log.warning("ledger: %d live forecasts not recorded: their day holds %d already "
+                    "(LEDGER_DAY_ENTRIES)", len(keys) - len(taken), day_entries)
+    return taken
 
 
 def score(target: Session | Connection, ticker: str, source: str = "yahoo",
@@ -161,7 +240,7 @@ def score(target: Session | Connection, ticker: str, source: str = "yahoo",
     it to rows from that day on (the days that just arrived: rows of days the market was
     closed never get a close, and are not read again each time). The caller commits.
     """
-    query = (select(_ROWS.c.forecast_id, _ROWS.c.step, _ROWS.c.day, _ROWS.c.last_close,
+    query = (select(_ROWS.c.forecast_id, _ROWS.c.step, _ROWS.c.day, _FORECASTS.c.last_close,
                     _FORECASTS.c.as_of)
              .join(_FORECASTS, _FORECASTS.c.id == _ROWS.c.forecast_id)
              .where(_FORECASTS.c.ticker == ticker, _FORECASTS.c.source == source,
@@ -201,90 +280,45 @@ def _stored_closes(target: Session | Connection, ticker: str, source: str,
 
 
 @guarded(LEDGER)
-def listing(target: Session | Engine, ticker: str | None = None, model: str | None = None,
-            as_of=None, kind: str | None = None, limit: int = DEFAULT_LIMIT,
-            offset: int = 0) -> dict:
-    """The ledger, newest first: {"total", "forecasts": [...]} filtered and paged; prices
-    rounded as a forecast answer rounds them."""
-    if isinstance(target, Engine):
-        with Session(target) as session:
-            return listing(session, ticker, model, as_of, kind, limit, offset)
-    session = target
-    if kind is not None and kind not in KINDS:
-        raise DataError(f"kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
-    limit, offset = max(1, min(int(limit), MAX_LIMIT)), max(0, min(int(offset), MAX_OFFSET))
-    filters = [column == value for column, value in (
-        (LedgerForecast.ticker, ticker), (LedgerForecast.model, model),
-        (LedgerForecast.as_of, None if as_of is None else pd.Timestamp(as_of).date()),
-        (LedgerForecast.kind, kind)) if value is not None]
-    total = session.scalar(select(func.count()).select_from(LedgerForecast).where(*filters))
-    query = (select(LedgerForecast).where(*filters).options(selectinload(LedgerForecast.rows))
-             .order_by(LedgerForecast.created_at.desc(), LedgerForecast.id.desc())
-             .limit(limit).offset(offset))
-    return {"total": int(total or 0),
-            "forecasts": [_as_dict(item) for item in session.scalars(query)]}
-
-
-def _as_dict(item: LedgerForecast) -> dict:
-    created = item.created_at
-    if created.tzinfo is None:  # SQLite hands back naive datetimes; they were written in UTC
-        created = created.replace(tzinfo=dt.timezone.utc)
-    return {"id": item.id, "ticker": item.ticker, "model": item.model, "kind": item.kind,
-            "source": item.source, "as_of": item.as_of.isoformat(), "horizon": item.horizon,
-            "level": item.level, "served": item.served, "upload_id": item.upload_id,
-            "created_at": created.isoformat(timespec="seconds"),
-            "forecast": [_scored_row(row) for row in item.rows]}
-
-
-def _scored_row(row: ForecastRow) -> dict:
-    """A ledger row as the API gives it: the score is null until the actual close is known."""
-    known = row.actual is not None
-    banded = known and row.low is not None and row.high is not None
-    # Forecast minus actual, as everywhere in the app; the naive forecast is the last close
-    # before the forecast was made.
-    prices = {"close": row.close, "low": row.low, "high": row.high, "actual": row.actual,
-              "error": row.close - row.actual if known else None,
-              "naive_error": row.last_close - row.actual if known else None}
-    return {"date": row.day.isoformat(),
-            **{key: None if value is None else rounding.price(value)
-               for key, value in prices.items()},
-            "inside": bool(row.low <= row.actual <= row.high) if banded else None}
-
-
-@guarded(LEDGER)
-def recorded_models(session: Session, kind: str = "live") -> list[tuple[str, str]]:
-    """The (ticker, model) pairs with forecasts of ``kind`` in the ledger, sorted."""
-    if kind not in KINDS:
-        raise DataError(f"kind {excerpt(kind)} is not one of {', '.join(KINDS)}")
-    query = (select(LedgerForecast.ticker, LedgerForecast.model)
-             .where(LedgerForecast.kind == kind).distinct()
+def recorded_models(session: Session) -> list[tuple[str, str]]:
+    """The (ticker, model) pairs with forecasts in the ledger, sorted."""
+    query = (select(LedgerForecast.ticker, LedgerForecast.model).distinct()
              .order_by(LedgerForecast.ticker, LedgerForecast.model))
     return [(ticker, model) for ticker, model in session.execute(query)]
 
 
 @guarded(LEDGER)
 def live_record(session: Session, ticker: str, model: str) -> dict:
-    """MAE vs naive, band coverage and the DM p-value over the scored rows of live forecasts."""
-    query = (select(ForecastRow.actual, ForecastRow.close, ForecastRow.last_close,
-                    ForecastRow.low, ForecastRow.high)
+    """MAE vs naive, band coverage and the DM p-value over the scored rows of live forecasts.
+
+    ``coverage`` is at DEFAULT_LEVEL (``level``), the band a page shows first;
+    ``coverages`` gives it at every level the ledger holds, by level ("0.8").
+    """
+    bands = [getattr(ForecastRow, column) for pair in BAND_COLUMNS.values() for column in pair]
+    query = (select(ForecastRow.actual, ForecastRow.close, LedgerForecast.last_close, *bands)
              .join(LedgerForecast)
              .where(LedgerForecast.ticker == ticker, LedgerForecast.model == model,
-                    LedgerForecast.kind == "live", ForecastRow.actual.is_not(None))
+                    ForecastRow.actual.is_not(None))
              .order_by(ForecastRow.day, LedgerForecast.as_of, ForecastRow.step))
+    width = 3 + len(bands)
     rows = np.array([[np.nan if v is None else v for v in row] for row in session.execute(query)],
-                    dtype=np.float64).reshape(-1, 5)
-    actual, close, naive, low, high = (rows[:, [i]] for i in range(5))
+                    dtype=np.float64).reshape(-1, width)
+    actual, close, naive = (rows[:, [i]] for i in range(3))
     n = len(rows)
     result = {"ticker": ticker, "model": model, "scored": n, "mae": None, "naive_mae": None,
-              "relative_mae": None, "coverage": None, "dm_p": None, "p_text": None,
-              "price": None}
+              "relative_mae": None, "level": DEFAULT_LEVEL, "coverage": None,
+              "coverages": {f"{level:g}": None for level in BAND_COLUMNS}, "dm_p": None,
+              "p_text": None, "price": None}
     if n == 0:
         return result
+    coverages = {f"{level:g}": _number(metrics.coverage(actual, rows[:, [3 + 2 * i]],
+                                                        rows[:, [4 + 2 * i]]))
+                 for i, level in enumerate(BAND_COLUMNS)}
     # price: the mean last close, whose decimals a page shows the errors in.
     result.update(price=_number(np.mean(naive, axis=0)), mae=_number(metrics.mae(actual, close)),
                   naive_mae=_number(metrics.mae(actual, naive)),
                   relative_mae=_number(metrics.relative_mae(actual, close, naive)),
-                  coverage=_number(metrics.coverage(actual, low, high)))
+                  coverages=coverages, coverage=coverages.get(f"{DEFAULT_LEVEL:g}"))
     if n >= track_record.MIN_FORECASTS:
         # Horizon 1 (no autocovariance lags): ledger forecasts are made when people ask, not
         # at evenly spaced origins, so there is no fixed overlap for a HAC correction to model.

@@ -33,7 +33,7 @@ class LiveRecords:
         when the database does not answer."""
         with Session(engine) as session:
             return [self._read(session, ticker, model)
-                    for ticker, model in ledger.recorded_models(session, "live")]
+                    for ticker, model in ledger.recorded_models(session)]
 
     def get(self, engine: Engine | None, ticker: str, model: str) -> dict | None:
         """The live record of ``ticker`` by ``model`` when any of its forecasts is scored.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+                        String, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -45,63 +45,96 @@ class FetchState(Base):
     retry_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     failure: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str | None] = mapped_column(String(120))  # the company's, as Yahoo gives it
+    # The day a worker last read the ticker's prices, written at most once a day: the store
+    # keeps PRICE_STORE_TICKERS tickers and drops the least recently read first.
+    read_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+# The band levels a ledger row holds, each a (low, high) pair of columns: forecast/bands.py
+# LEVELS, as migration 0002 created them.
+LEDGER_LEVELS = {0.5: "50", 0.8: "80", 0.95: "95"}
 
 
 class LedgerForecast(Base):
-    """One distinct forecast the app served: live (made on the latest data) or a replay."""
+    """One live forecast (made from the latest fresh Yahoo close): one per ticker, model, as_of
+    day and source, holding the whole path and the band at every level.
+
+    Replays (a past as_of, the sample, an upload) are never stored: they are recomputed on demand.
+    """
 
     __tablename__ = "forecasts"
-    __table_args__ = (UniqueConstraint("fingerprint", name="uq_forecasts_fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("ticker", "model", "as_of", "source", name="uq_forecasts_key"),
+        # Newest first within each filter: the listing walks one index back from its cursor.
+        Index("ix_forecasts_ticker_id", "ticker", "id"),
+        Index("ix_forecasts_model_id", "model", "id"),
+        Index("ix_forecasts_as_of_id", "as_of", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # SHA-256 over ticker, model hash, as_of, horizon, level and the price fingerprint.
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    ticker: Mapped[str] = mapped_column(String(15), index=True)
-    model: Mapped[str] = mapped_column(String(64), index=True)
+    ticker: Mapped[str] = mapped_column(String(15))
+    model: Mapped[str] = mapped_column(String(64))
     model_sha256: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(6), index=True)  # "live" or "replay"
-    # Where the prices came from ("yahoo", "sample", "csv"): only the store's own source's
-    # closes score a forecast, so an upload titled IBM is never scored by Yahoo's IBM.
+    # Where the prices came from: only the store's own source's closes score a forecast.
     source: Mapped[str] = mapped_column(String(16))
-    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
-    horizon: Mapped[int] = mapped_column(Integer)
-    level: Mapped[float | None] = mapped_column(Float)
-    prices_fingerprint: Mapped[str] = mapped_column(String(64))
-    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    horizon: Mapped[int] = mapped_column(Integer)  # the steps held: the model's whole path
+    last_close: Mapped[float] = mapped_column(Float)  # the naive forecast of every step
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    served: Mapped[int] = mapped_column(Integer, default=1)
     rows: Mapped[list[ForecastRow]] = relationship(back_populates="forecast",
                                                    cascade="all, delete-orphan",
                                                    order_by="ForecastRow.step")
 
 
 class ForecastRow(Base):
-    """One day of a ledger forecast, scored once its close is known."""
+    """One day of a ledger forecast with its band at every level, scored once its close is
+    known. A level left NULL had too little history to calibrate (or predates migration 0002)."""
 
     __tablename__ = "forecast_rows"
 
-    forecast_id: Mapped[int] = mapped_column(ForeignKey("forecasts.id", ondelete="CASCADE"),
+    forecast_id: Mapped[int] = mapped_column(ForeignKey("forecasts.id", ondelete="CASCADE",
+                                                        name="fk_forecast_rows_forecast"),
                                              primary_key=True)
     step: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, index=True)
     close: Mapped[float] = mapped_column(Float)
-    low: Mapped[float | None] = mapped_column(Float)
-    high: Mapped[float | None] = mapped_column(Float)
-    last_close: Mapped[float] = mapped_column(Float)  # the naive forecast of this row
+    low_50: Mapped[float | None] = mapped_column(Float)
+    high_50: Mapped[float | None] = mapped_column(Float)
+    low_80: Mapped[float | None] = mapped_column(Float)
+    high_80: Mapped[float | None] = mapped_column(Float)
+    low_95: Mapped[float | None] = mapped_column(Float)
+    high_95: Mapped[float | None] = mapped_column(Float)
     actual: Mapped[float | None] = mapped_column(Float)
     forecast: Mapped[LedgerForecast] = relationship(back_populates="rows")
 
 
+class UploadContent(Base):
+    """The bytes of an uploaded file, stored once however many links point at them."""
+
+    __tablename__ = "upload_contents"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)  # of the bytes alone
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)  # len(content), summed for the budgets
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Upload(Base):
-    """An uploaded price file, kept once per content, name and options for its permanent link."""
+    """An upload's permanent link: one per content, file name and options, pointing at the
+    content; once its content is removed (``expired`` says why), a short row that tells the
+    link's visitor so."""
 
     __tablename__ = "uploads"
     __table_args__ = (UniqueConstraint("sha256", name="uq_uploads_sha256"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))  # of the content, its name and options
+    content_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("upload_contents.sha256", name="fk_uploads_content_sha256"), index=True)
     file_name: Mapped[str | None] = mapped_column(String(80))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
     options: Mapped[dict] = mapped_column(JSON, default=dict)
+    # A keyed hash of the sender's address (never the address): the per-client budget's key.
+    client: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     viewed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    expired: Mapped[str | None] = mapped_column(String(5))  # "space" or "time"; None: live
+    expired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

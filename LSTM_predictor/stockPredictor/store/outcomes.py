@@ -11,8 +11,9 @@ import numpy as np
 from ..forecast import metrics
 
 # The prices that move: forecasts made on Yahoo's closes are scored as the closes they were for
-# arrive (the price store calls ledger.score). The bundled sample and an uploaded file are fixed
-# data: a day they lack never comes, so such a forecast's unscored days stay unscored for good.
+# arrive (the price store calls ledger.score). The ledger records live forecasts only, all made
+# on Yahoo's closes; a forecast on fixed data (the sample, an upload) is never scored, as a day
+# such data lacks never comes.
 WAITING_SOURCES = frozenset({"yahoo"})
 
 

@@ -7,9 +7,13 @@ NOTHING), and only the worker whose statement changed a row asks Yahoo, so two w
 fetch the same ticker at once, and a ticker is re-checked at most once per ``recheck``. Yahoo is
 asked only for the days after the last stored one (plus a short overlap that shows whether the
 adjusted history changed: a split or dividend rescales every earlier close, and then the whole
-series is fetched again rather than stitched). A rate limit or network failure is written to the
-row with ``retry_after``, so every worker backs off together and serves the stored prices,
-marked stale with a notice saying how old they are.
+series is fetched again rather than stitched). A rate limit, network failure or timeout is written
+to the row with ``retry_after``, and to the source's own row (``price_bounds.SOURCE_ROW``) for
+YAHOO_BACKOFF seconds, so every worker backs off together, from that ticker and from Yahoo as a
+whole, and serves the stored prices, marked stale with a notice saying how old they are.
+
+A ticker Yahoo does not know leaves no row: its claim is deleted, and each worker remembers it
+for ``recheck`` in a small bounded cache. The tickers kept are bounded too (``price_bounds``).
 
 The bundled sample is *not* loaded into the store; callers read it with ``data.sample``.
 It is immutable and shipped with the code, so the package already is its permanent store; it is
@@ -28,29 +32,33 @@ import pandas as pd
 from sqlalchemy import Engine, Row, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .. import settings
 from ..data.frame import finish
 from ..data.tickers import check_ticker
-from ..data.yahoo import from_yahoo
+from ..data.yahoo import YahooBusyError, from_yahoo
 from ..errors import SourceUnavailableError, UnknownTickerError
-from . import ledger
+from ..lru import BoundedCache
 from .db import guarded, writing
 from .models import FetchState, Price
+from .price_bounds import SOURCE_ROW, mark_read, sweep
+from .price_refresh import _VALUES, OVERLAP, RTOL, Refreshing  # noqa: F401  (their API too)
 
 Fetch = Callable[..., pd.DataFrame]
-# Calendar days fetched again before the last stored one: at least a few trading days even
-# around long weekends, in the same single request, so a changed adjusted history shows.
-OVERLAP = dt.timedelta(days=7)
-# Adjusted closes that differ by more than this (relative) mean Yahoo re-adjusted the history.
-RTOL = 1e-6
 UNKNOWN = "unknown: "  # prefix of a failure that means "Yahoo has no such ticker"
 # How long a first fetch may hold a ticker: past gunicorn's 30 s timeout, which kills a worker.
 LEASE = dt.timedelta(seconds=60)
-_VALUES = ("open", "high", "low", "close", "volume")
+# Tickers Yahoo did not know that a worker remembers (370 B each, 1.5 MB in all): a repeated
+# random ticker is told at once, not asked of Yahoo again, and leaves no row in the database.
+UNKNOWN_REMEMBERED = 4096
 
 
 def utcnow() -> dt.datetime:
     """The time now, timezone-aware, in UTC."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _seconds(delta: dt.timedelta) -> int:
+    return max(1, int(np.ceil(delta.total_seconds())))
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -60,17 +68,23 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-class PriceStore:
+class PriceStore(Refreshing):
     """Daily prices kept in the database, refreshed at most once per ``recheck`` by any worker."""
 
     def __init__(self, engine: Engine, fetch: Fetch = from_yahoo, *, source: str = "yahoo",
                  recheck: dt.timedelta = dt.timedelta(minutes=15),
                  backoff: dt.timedelta = dt.timedelta(minutes=5),
                  wait: float = 10.0, clock: Callable[[], dt.datetime] = utcnow,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 source_backoff: dt.timedelta | None = None, max_tickers: int | None = None):
         self.engine, self.fetch, self.source = engine, fetch, source
         self._writes = writing(engine)  # claims and saves take SQLite's write lock at BEGIN
         self.recheck, self.backoff, self.clock, self.sleep = recheck, backoff, clock, sleep
+        # Defaults: the YAHOO_BACKOFF and PRICE_STORE_TICKERS settings.
+        self.source_backoff = source_backoff if source_backoff is not None else \
+            dt.timedelta(seconds=settings.current().yahoo_backoff)
+        self.max_tickers = max_tickers or settings.current().price_store_tickers
+        self._unknown = BoundedCache(UNKNOWN_REMEMBERED)  # ticker -> (until, message)
         # How long a worker waits for another's first fetch of a ticker it has nothing of.
         self.wait = wait
         self._insert = (postgresql.insert if engine.dialect.name == "postgresql"
@@ -86,21 +100,36 @@ class PriceStore:
         """
         ticker = check_ticker(ticker)
         now = self.clock()
-        state = self._state(ticker)
+        unknown = self._unknown.get(ticker)
+        if unknown is not None and now < unknown[0]:
+            raise UnknownTickerError(unknown[1])
+        state, down = self._states(ticker)
         if state is not None and _aware(state.retry_after) and now < _aware(state.retry_after):
             return self._stale(ticker, state, now)
         if (state is not None and state.last_day is not None and state.checked_at is not None
                 and now - _aware(state.checked_at) < self.recheck):
-            return self._frame(ticker, state)  # checked lately: read, and take no write lock
+            frame = self._frame(ticker, state)  # checked lately: read, and take no write lock
+            if not frame.empty:  # (empty: dropped by `evict` a moment ago; fetched again)
+                self._read(ticker, state, now)
+                return frame
+        if down is not None and _aware(down.retry_after) and now < _aware(down.retry_after):
+            return self._stale(ticker, state, now, source=down)  # Yahoo itself is backed off
         if not self._claim(ticker, now):
             return self._stored_or_wait(ticker, state, now)
         try:
             self._refresh(ticker, state, now)
+        except YahooBusyError as exc:  # nothing was asked: this worker's slots are all taken
+            self._release(ticker, state)
+            return self._stale(ticker, state, now, busy=str(exc))
         except SourceUnavailableError as exc:
             self._failed(ticker, state, now, str(exc), retry=True)
+            self._source_failed(now, str(exc))
             return self._stale(ticker, self._state(ticker), now)
         except UnknownTickerError as exc:
-            self._failed(ticker, state, now, UNKNOWN + str(exc), retry=False)
+            if state is not None and state.last_day is not None:  # known once, gone now
+                self._failed(ticker, state, now, UNKNOWN + str(exc), retry=False)
+            else:
+                self._forget(ticker, now, str(exc))
             raise
         except BaseException:
             self._release(ticker, state)  # a bug must not block the ticker for `recheck`
@@ -115,6 +144,22 @@ class PriceStore:
         with self.engine.connect() as connection:
             return connection.execute(select(FetchState).where(
                 FetchState.ticker == ticker, FetchState.source == self.source)).first()
+
+    def _states(self, ticker: str) -> tuple[Row | None, Row | None]:
+        """The ticker's fetch state and the source's, in one query."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(FetchState).where(
+                FetchState.ticker.in_([ticker, SOURCE_ROW]),
+                FetchState.source == self.source)).all()
+        found = {row.ticker: row for row in rows}
+        return found.get(ticker), found.get(SOURCE_ROW)
+
+    def _read(self, ticker: str, state: Row, now: dt.datetime) -> None:
+        # At most one write a day per ticker: what `evict` orders by.
+        today = now.astimezone(dt.timezone.utc).date()
+        if state.read_on is None or state.read_on < today:
+            with self._writes.begin() as connection:
+                mark_read(connection, ticker, self.source, today)
 
     def _rows(self, ticker: str) -> pd.DataFrame:
         query = (select(Price.day, *(getattr(Price, c) for c in _VALUES))
@@ -137,11 +182,19 @@ class PriceStore:
             frame.attrs["name"] = state.name
         return frame
 
-    def _stale(self, ticker: str, state: Row | None, now: dt.datetime) -> pd.DataFrame:
-        failure = (state.failure if state is not None else None) or "Yahoo Finance failed"
+    def _stale(self, ticker: str, state: Row | None, now: dt.datetime, source: Row | None = None,
+               busy: str | None = None) -> pd.DataFrame:
+        """The stored prices marked stale, saying why; else SourceUnavailableError, saying when
+        Yahoo will be asked again (from ``source``, the source's own back-off, if given)."""
+        backoff = source if source is not None else state
+        failure = busy or (backoff.failure if backoff is not None else None) or \
+            "Yahoo Finance failed"
         frame = self._frame(ticker, state)
         if frame.empty:
-            raise SourceUnavailableError(f"{failure}; no stored prices for {ticker!r} either")
+            until = _aware(backoff.retry_after) if backoff is not None and not busy else None
+            when = (f", and Yahoo will be asked again in {_seconds(until - now)} s" if until
+                    and until > now else "")
+            raise SourceUnavailableError(f"{failure}; no prices of {ticker!r} are stored{when}")
         checked = _aware(state.checked_at)
         age = f"{(now - checked) // dt.timedelta(minutes=1)} minutes" if checked else "unknown"
         frame.attrs["stale"] = True
@@ -154,7 +207,9 @@ class PriceStore:
         deadline = time.monotonic() + self.wait
         while True:
             state = self._state(ticker)
-            if state is not None and state.failure and state.last_day is None:
+            if state is None:  # the fetcher deleted its claim: Yahoo does not know the ticker
+                raise UnknownTickerError(f"no price data for ticker {ticker!r} on Yahoo")
+            if state.failure and state.last_day is None:
                 if state.failure.startswith(UNKNOWN):
                     raise UnknownTickerError(state.failure[len(UNKNOWN):])
                 raise SourceUnavailableError(state.failure)
@@ -198,6 +253,25 @@ class PriceStore:
                 FetchState.ticker == ticker, FetchState.source == self.source)
                 .values(checked_at=state.checked_at if state is not None else None))
 
+    def _forget(self, ticker: str, now: dt.datetime, message: str) -> None:
+        # No row for a ticker Yahoo does not know: this worker remembers it for `recheck`.
+        self._unknown.put(ticker, (now + self.recheck, message))
+        with self._writes.begin() as connection:
+            connection.execute(delete(FetchState).where(
+                FetchState.ticker == ticker, FetchState.source == self.source,
+                FetchState.last_day.is_(None)))
+
+    def _source_failed(self, now: dt.datetime, message: str) -> None:
+        # Every worker leaves Yahoo alone for `source_backoff`: one row for the whole source,
+        # and the rows of failed first fetches whose back-off is over go with it.
+        values = dict(retry_after=now + self.source_backoff, failure=message[:200])
+        upsert = self._insert(FetchState).values(ticker=SOURCE_ROW, source=self.source,
+                                                 **values)
+        with self._writes.begin() as connection:
+            connection.execute(upsert.on_conflict_do_update(
+                index_elements=["ticker", "source"], set_=values))
+            sweep(connection, self.source, now, LEASE)
+
     def _failed(self, ticker: str, state: Row | None, now: dt.datetime, message: str,
                 retry: bool) -> None:
         # checked_at goes back to the last success, so the notice can say how old the prices
@@ -208,77 +282,3 @@ class PriceStore:
         with self._writes.begin() as connection:
             connection.execute(update(FetchState).where(
                 FetchState.ticker == ticker, FetchState.source == self.source).values(**values))
-
-    # --- fetching ------------------------------------------------------------------------------
-
-    def _fetch(self, ticker: str, start: dt.date | None, now: dt.datetime) -> pd.DataFrame:
-        """Yahoo's daily rows of ``ticker`` from ``start``, finished days only.
-
-        During a session Yahoo's history ends with today's row at the latest price, not a
-        close: stored, it would score forecasts with a price that later changes. A day counts
-        as finished once it has ended in UTC, which is after the close of every exchange from
-        the Americas to Europe (and of crypto's UTC days); Asian markets wait a few hours more.
-        """
-        frame = self.fetch(ticker, start=start)
-        return frame[frame.index < pd.Timestamp(now.astimezone(dt.timezone.utc).date())]
-
-    def _refresh(self, ticker: str, state: Row | None, now: dt.datetime) -> None:
-        last = state.last_day if state is not None else None
-        if last is None:
-            self._replace(ticker, self._fetch(ticker, None, now), now)
-            return
-        start = last - OVERLAP
-        try:
-            new = self._fetch(ticker, start, now)
-        except UnknownTickerError:
-            new = None  # nothing in the window (a long holiday, or delisted): keep what is stored
-        if new is not None and new.empty:
-            new = None
-        if new is not None and not self._continues(ticker, new, start, last):
-            self._replace(ticker, self._fetch(ticker, None, now), now)
-            return
-        if new is not None:
-            new = new[new.index > pd.Timestamp(last)]
-        self._save(ticker, new, now, replace=False)
-
-    def _continues(self, ticker: str, new: pd.DataFrame, start: dt.date, last: dt.date) -> bool:
-        """True if ``new`` agrees with the stored closes on the days both have."""
-        stored = self._rows(ticker)["close"]
-        stored = stored[stored.index >= pd.Timestamp(start)]
-        both = stored.index.intersection(new.index)
-        if len(both) == 0:  # nothing to compare: refetching is the only safe choice
-            return False
-        return bool(np.allclose(new["close"].loc[both].to_numpy(),
-                                stored.loc[both].to_numpy(), rtol=RTOL, atol=0.0))
-
-    def _replace(self, ticker: str, frame: pd.DataFrame, now: dt.datetime) -> None:
-        self._save(ticker, frame, now, replace=True)
-
-    def _save(self, ticker: str, frame: pd.DataFrame | None, now: dt.datetime,
-              replace: bool) -> None:
-        # Rows and fetch state change in one transaction: readers see the old series or the
-        # new one, never half of a refetch.
-        records = [] if frame is None else [
-            dict(ticker=ticker, source=self.source, day=day.date(),
-                 **{c: float(v) for c, v in zip(_VALUES, values)})
-            for day, values in zip(frame.index, frame[list(_VALUES)].to_numpy())]
-        key = and_(FetchState.ticker == ticker, FetchState.source == self.source)
-        state = dict(checked_at=now, failure=None, retry_after=None)
-        if frame is not None and frame.attrs.get("name"):
-            state["name"] = str(frame.attrs["name"])[:120]
-        with self._writes.begin() as connection:
-            if replace:
-                connection.execute(delete(Price).where(Price.ticker == ticker,
-                                                       Price.source == self.source))
-            if records:
-                upsert = self._insert(Price)
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["ticker", "source", "day"],
-                    set_={c: getattr(upsert.excluded, c) for c in _VALUES})
-                connection.execute(upsert, records)
-                state["last_day"] = records[-1]["day"]
-            connection.execute(update(FetchState).where(key).values(**state))
-            if records:
-                # New closes score the ledger's forecasts for these days, in the same
-                # transaction: a forecast is scored once its closes are stored, never before.
-                ledger.score(connection, ticker, self.source, since=records[0]["day"])
