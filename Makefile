@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint pytest bench clean postgresql
+.PHONY: run test lint pytest bench clean postgresql redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,14 @@ postgresql:
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
 	else echo "The PostgreSQL tests need Debian's postgresql: sudo apt-get install postgresql"; fi
 
-pytest: $(VENV)/.dev /usr/bin/chromium postgresql
+# The rate limits' tests start Debian's redis-server (one over TLS, with openssl's certificate);
+# without them they skip, saying so.
+redis-server:
+	@if command -v redis-server >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server openssl; \
+	else echo "The Redis tests need Debian's redis-server: sudo apt-get install redis-server"; fi
+
+pytest: $(VENV)/.dev /usr/bin/chromium postgresql redis-server
 	$(BIN)/python -m pytest
 
 test: lint pytest
@@ -53,6 +60,7 @@ bench: $(VENV)/.dev postgresql /usr/bin/chromium
 	$(BIN)/python bench/bench_pages.py
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/accuracy.py
+	$(BIN)/python bench/bench_abuse.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
