@@ -40,6 +40,7 @@ from stockPredictor.forecast.report import ORIGINS_KEPT
 from stockPredictor.lru import BoundedCache, ByteBoundedLRU
 from stockPredictor.model.registry import Registry
 from stockPredictor.settings import ENVIRONMENT, Settings
+from stockPredictor.store import ledger
 from stockPredictor.store.live import LiveRecords
 from stockPredictor.store.prices import PriceStore
 from stockPredictor.store.writer import LedgerWriter
@@ -100,6 +101,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
         # and on --max-requests recycling alike, so atexit runs there (tests/webapp/
         # test_ledger_durability.py stops the Procfile server both ways and checks).
         atexit.register(app.extensions["ledger"].close)
+    # The ledger keys each worker queued lately: a live forecast's entry is built once a day.
+    app.extensions["ledger_keys"] = ledger.Queued()
     app.extensions["live_records"] = LiveRecords()
     app.extensions["price_cache"] = _price_cache(settings, database)
     if settings.blas_threads > 0:

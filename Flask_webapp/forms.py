@@ -123,3 +123,15 @@ def model_warning(ticker: str, model: str | None, summaries: list[dict]) -> str 
     if chosen is None or not TICKER_PATTERN.match(ticker):
         return None
     return words.trained_elsewhere(ticker, chosen)
+
+
+def chosen(form: dict, files) -> tuple[str | None, int | None]:
+    """What a posted form asks to forecast besides its fields: the name of the file chosen (as
+    the form echoes it), else the stored upload its hidden field names (a refused stored
+    upload's form comes back with its id). ``upload_id`` is taken out of ``form``."""
+    upload = files.get("file")
+    name = upload.filename[:MAX_ECHO] if upload is not None and upload.filename else None
+    kept = form.pop("upload_id", "")
+    if name is not None or not (kept.isdigit() and len(kept) <= 10):
+        return name, None
+    return None, int(kept) if 0 < int(kept) <= services.MAX_UPLOAD_ID else None

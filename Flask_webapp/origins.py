@@ -125,11 +125,7 @@ def _refused_token(exc: CSRFError):
         return errors.error_response(400, "form_expired", message)
     values = request.form.to_dict()
     values.pop(flask.current_app.config["WTF_CSRF_FIELD_NAME"], None)
-    upload = request.files.get("file")
-    name = upload.filename[:forms.MAX_ECHO] if upload is not None and upload.filename else None
-    kept = values.pop("upload_id", "")
-    stored = int(kept) if kept.isdigit() and 0 < len(kept) <= 10 and 0 < int(kept) <= (
-        services.MAX_UPLOAD_ID) and name is None else None
+    name, stored = forms.chosen(values, request.files)
     return forms.render(values, upload=name, status=400, stored=stored, notice=message)
 
 

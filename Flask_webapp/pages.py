@@ -99,11 +99,9 @@ def predict():
             return forms.render(values, _field_errors(exc), status=422)
         return forms.render(values)
     form = request.form.to_dict()
-    upload = request.files.get("file")
-    name = upload.filename[:forms.MAX_ECHO] if upload is not None and upload.filename else None
     # A refused stored upload's form comes back with its id: forecast that file again, unless
     # another was chosen.
-    stored = _upload_id(form.pop("upload_id", "")) if name is None else None
+    name, stored = forms.chosen(form, request.files)
     frame = None
     try:
         args = schemas.ForecastRequest().load(schemas.form_fields(form))
@@ -121,7 +119,7 @@ def predict():
                 nonlocal frame
                 frame = prices
                 forms.check(prices, args)
-            frame = services.read_upload(upload, args["ticker"], check=check)
+            frame = services.read_upload(request.files["file"], args["ticker"], check=check)
         else:
             frame = services.load_prices(check_ticker(args["ticker"]))
             forms.check(frame, args)
@@ -258,13 +256,6 @@ def _options() -> dict:
 def _forecast(frame, args: dict) -> Report:
     # The report of ``frame`` with the options a schema loaded.
     return services.forecast(frame, *(args[key] for key in OPTIONS))
-
-
-def _upload_id(text: str) -> int | None:
-    # A stored upload's id from the form's hidden field; anything else is no upload.
-    if not (text.isdigit() and len(text) <= 10):
-        return None
-    return int(text) if 0 < int(text) <= services.MAX_UPLOAD_ID else None
 
 
 def _asked(query, **given) -> dict:

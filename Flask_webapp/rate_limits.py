@@ -32,7 +32,6 @@ takes it down, and never a 500.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import time
@@ -45,6 +44,7 @@ from limits.errors import StorageError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from stockPredictor.settings import Settings
+from stockPredictor.store.uploads import sender
 
 from . import errors
 
@@ -118,16 +118,7 @@ class FailOpenLimiter(Limiter):
 
 def client_key() -> str:
     """The client a count belongs to: its address, or its IPv6 /64 network."""
-    address = request.remote_addr or ""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address or "unknown"
-    if ip.version == 6:
-        if ip.ipv4_mapped:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+    return sender(request.remote_addr) if request.remote_addr else "unknown"
 
 
 def request_kind() -> str | None:

@@ -146,7 +146,7 @@ def forecast(frame: pd.DataFrame, horizon: int, as_of=None, model: str | None = 
 
 
 def _record_live(writer, frame: pd.DataFrame, answer: Report) -> None:
-    queued: ledger.Queued = current_app.extensions.setdefault("ledger_keys", ledger.Queued())
+    queued: ledger.Queued = current_app.extensions["ledger_keys"]
     key = ledger.key_of(answer)
     if not queued.first(key):
         return

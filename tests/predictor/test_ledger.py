@@ -284,40 +284,6 @@ def test_the_writer_writes_repeats_once_and_a_later_batch_changes_nothing(
         assert session.scalar(select(func.count()).select_from(ForecastRow)) == 3 + 2
 
 
-def test_the_writer_logs_a_database_error_and_never_raises(empty_url, walk, tiny_artifact,
-                                                           caplog):
-    engine = engine_for(empty_url)  # never migrated: no ledger tables
-    writer = LedgerWriter(engine, interval=60.0)
-    try:
-        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.writer"):
-            assert writer.submit(forecast(walk, tiny_artifact, horizon=2), "live")
-            assert writer.flush() == 0
-        assert "not recorded" in caplog.text
-    finally:
-        writer.close()
-        engine.dispose()
-
-
-def test_one_entry_the_database_refuses_costs_only_itself(
-        engine, walk, tiny_artifact, caplog, monkeypatch):
-    writer = LedgerWriter(engine, interval=60.0)
-    try:
-        for day in (300, 301):
-            writer.submit(forecast(walk, tiny_artifact, horizon=2, as_of=walk.index[day]),
-                          "live")
-        # One the database refuses (a model hash it must have, missing): it alone is lost.
-        monkeypatch.setattr(ledger, "model_sha256", lambda artifact: None)
-        writer.submit(forecast(walk, tiny_artifact, horizon=2), "live")
-        monkeypatch.undo()
-        with caplog.at_level(logging.WARNING, logger="stockPredictor.store.writer"):
-            assert writer.flush() == 2
-        assert "the forecast of WALK not recorded" in caplog.text
-    finally:
-        writer.close()
-    assert sorted(e.as_of for e in _entries(engine)) == [walk.index[300].date(),
-                                                         walk.index[301].date()]
-
-
 def test_the_live_record_scores_live_forecasts_against_naive(engine, walk, tiny_artifact):
     # Twelve forecasts of 3 days, each made on the then latest price (live).
     made = []

@@ -76,23 +76,24 @@ class Stored:
     viewed_at: dt.datetime
 
 
-def client_key(address: str | None, secret: str) -> str | None:
-    """A keyed hash naming the sender at ``address`` (None when unknown), never the address.
-
-    An IPv6 sender is its /64, which one subscriber usually holds whole.
-    """
-    if not address:
-        return None
+def sender(address: str) -> str:
+    """The client at ``address``: the address itself, an IPv4 one mapped into IPv6 as IPv4,
+    and an IPv6 one as its /64, which one subscriber usually holds whole. The rate limits
+    count by it too."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
-        named = address
-    else:
-        if ip.version == 6 and ip.ipv4_mapped is None:
-            named = str(ipaddress.ip_network(f"{ip}/64", strict=False))
-        else:
-            named = str(getattr(ip, "ipv4_mapped", None) or ip)
-    return hmac.new(secret.encode(), named.encode(), hashlib.sha256).hexdigest()[:32]
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(getattr(ip, "ipv4_mapped", None) or ip)
+
+
+def client_key(address: str | None, secret: str) -> str | None:
+    """A keyed hash naming the sender at ``address`` (None when unknown), never the address."""
+    if not address:
+        return None
+    return hmac.new(secret.encode(), sender(address).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
