@@ -61,9 +61,7 @@ class BufferedWsgi:
     """An ASGI app that reads a request's whole body, then runs a WSGI app on a thread pool."""
 
     def __init__(self, app: Callable, body_seconds: float = 30.0, threads: int = THREADS):
-        self.app = app
         self.body_seconds = body_seconds
-        self.threads = threads
         # Flask's bound on a body; over it the app answers 413 itself, from the declared length.
         self.max_body = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH")
         # a2wsgi builds the environ and runs the app on its pool of `threads`, made here: in the
