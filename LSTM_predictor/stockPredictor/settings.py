@@ -207,6 +207,14 @@ class Settings:
     rate_limit_ledger: str = "30 per minute"  # the ledger's page and its API listing
     rate_limit_jobs: str = "5 per hour"  # training jobs (rate_limits.jobs marks views)
     rate_limit_other: str = "600 per minute"  # every other page or API call, health checks aside
+    # Training jobs (stockPredictor/jobs; README "Bounds on training"): jobs queued or running
+    # in all, at most one per client; each runs on a worker process, never in a web request.
+    job_queue_size: int = 20
+    job_time_limit_s: float = 900.0  # seconds a job may run before it is stopped as failed
+    training_token: str = ""  # when set, starting a job needs it; empty: anyone may train
+    model_poll_s: float = 5.0  # seconds between a web process's looks for newly trained models
+    trained_models_max: int = 50  # trained models kept; past it the oldest non-default goes
+    train_threads: int = 1  # TensorFlow threads a worker trains with; 0: TensorFlow's default
     proxy_hops: int = 1  # proxies trusted in X-Forwarded-For/-Proto: Heroku's router is one
     debug: bool = False  # Flask's debugger and reloader, for `python Flask_webapp/app.py`
     traceback: bool = False  # the command line shows a traceback for an unexpected error
@@ -289,6 +297,12 @@ ENVIRONMENT: dict[str, tuple[str, Callable]] = {
     "RATE_LIMIT_LEDGER": ("rate_limit_ledger", _rate),
     "RATE_LIMIT_JOBS": ("rate_limit_jobs", _rate),
     "RATE_LIMIT_OTHER": ("rate_limit_other", _rate),
+    "JOB_QUEUE_SIZE": ("job_queue_size", _whole(1)),
+    "JOB_TIME_LIMIT_S": ("job_time_limit_s", _positive),
+    "TRAINING_TOKEN": ("training_token", _text),
+    "MODEL_POLL_S": ("model_poll_s", _positive),
+    "TRAINED_MODELS_MAX": ("trained_models_max", _whole(1)),
+    "TRAIN_THREADS": ("train_threads", _whole(0)),
     "PROXY_HOPS": ("proxy_hops", _whole(0)),
     "FLASK_DEBUG": ("debug", _flag),
     "STOCK_PREDICTOR_DEBUG": ("traceback", _flag),
