@@ -57,6 +57,26 @@ class SettingError(StockPredictorError, ValueError):
     """A setting from the environment (or a test's override) that cannot be used."""
 
 
+class JobSettingError(DataError):
+    """A training job's setting that cannot be used; ``field`` names it ("window", "ticker")."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message, field=field)
+        self.field: str = field
+
+
+class QueueFullError(StockPredictorError):
+    """The training queue holds as many jobs as it may: try again later."""
+
+
+class ClientBusyError(StockPredictorError):
+    """A client asked for a job while one of theirs is still queued or running."""
+
+
+class UnknownJobError(StockPredictorError, LookupError):
+    """A job token that names no job (never issued, malformed, or deleted)."""
+
+
 EXCERPT_CHARS = 80  # the most of any input an error message quotes
 
 

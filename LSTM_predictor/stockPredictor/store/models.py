@@ -1,11 +1,12 @@
-"""The tables: prices per ticker and source, each ticker's fetch state, the forecast ledger."""
+"""The tables: prices per ticker and source, each ticker's fetch state, the forecast ledger,
+uploads, training jobs and the model versions they made."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
-                        String, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        LargeBinary, String, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -138,3 +139,59 @@ class Upload(Base):
     viewed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
     expired: Mapped[str | None] = mapped_column(String(5))  # "space" or "time"; None: live
     expired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Job(Base):
+    """A training job: what it trains (``spec``), where it stands, and what it made.
+
+    ``token`` is its unguessable link (and the Huey task's argument); ``client`` the sender's
+    keyed hash (store.uploads.client_key), for the one-active-job-per-client bound.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("token", name="uq_jobs_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(43))
+    client: Mapped[str] = mapped_column(String(32), index=True)
+    ticker: Mapped[str | None] = mapped_column(String(15))
+    upload_id: Mapped[int | None] = mapped_column(Integer)
+    spec: Mapped[dict] = mapped_column(JSON)
+    # queued, running, succeeded, failed, cancelled
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    model_name: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ModelVersion(Base):
+    """A trained model's artifact: its three files and their checksums, so every web process
+    (and a fresh dyno) can serve it; ``summary`` is what /models lists, read without the bytes."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", name="uq_model_versions_name"),
+                      # The web processes' poll reads only these (migration 0005).
+                      Index("ix_model_versions_poll", "name", "sha256_json", "is_default",
+                            "ticker"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL", name="fk_model_versions_job"), index=True)
+    ticker: Mapped[str | None] = mapped_column(String(15), index=True)
+    scope: Mapped[str] = mapped_column(String(10))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    model_h5: Mapped[bytes] = mapped_column(LargeBinary)
+    scaler_pkl: Mapped[bytes] = mapped_column(LargeBinary)
+    model_json: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256_json: Mapped[str] = mapped_column(String(64))  # of model.json, which holds the others'
+    size: Mapped[int] = mapped_column(Integer)  # the three files' bytes
+    summary: Mapped[dict] = mapped_column(JSON)
