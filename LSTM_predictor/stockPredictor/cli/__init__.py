@@ -11,7 +11,7 @@ import sys
 
 from .. import settings
 from ..errors import StockPredictorError
-from . import data, db, evaluate, forecast, train
+from . import data, db, evaluate, forecast, train, worker
 from .support import (EXIT_INTERRUPTED, Interrupted, bug, closed_pipe, debugging, fail,
                       os_error, plain)
 
@@ -19,10 +19,10 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its seven subcommands."""
+    """The argument parser with its subcommands, one module per group."""
     parser = argparse.ArgumentParser(prog="stock-predictor", description=plain(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (data, train, forecast, evaluate, db):
+    for group in (data, train, forecast, evaluate, db, worker):
         group.register(sub)
     return parser
 

@@ -11,7 +11,7 @@ import logging
 import os
 import platform
 import time
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 import h5py
 import keras
@@ -82,8 +82,13 @@ def prepare(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
 
 def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
         train_config: TrainConfig, out_dir: str | os.PathLike, *, scope: str | None = None,
-        report: Callable[[str], None] = print) -> artifacts.Artifact:
-    """Train on ``frames`` (ticker -> price frame) and save the artifact to ``out_dir``."""
+        report: Callable[[str], None] = print,
+        callbacks: Sequence[keras.callbacks.Callback] = ()) -> artifacts.Artifact:
+    """Train on ``frames`` (ticker -> price frame) and save the artifact to ``out_dir``.
+
+    ``callbacks`` are added to Keras' own (a job's: job_callback.JobCallback); one that raises
+    leaves with nothing written, since the artifact is saved only after the last epoch.
+    """
     if not frames:
         raise DataError("no price frames to train on")
     # Keras warns on every .h5 save that the format is legacy; the runtime reads .h5 on purpose.
@@ -100,7 +105,8 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
                                          restore_best_weights=True)
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val),
                         epochs=train_config.epochs, batch_size=train_config.batch_size,
-                        shuffle=True, verbose=0, callbacks=[progress, stop])
+                        shuffle=True, verbose=0,
+                        callbacks=[progress, stop, *callbacks])
     val_loss = [float(v) for v in history.history["val_loss"]]
     if len(val_loss) < train_config.epochs:
         best = int(np.argmin(val_loss)) + 1
@@ -119,27 +125,70 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
     return artifacts.load(path)
 
 
-def held_out_summary(model: artifacts.Artifact, frames: Mapping[str, pd.DataFrame]) -> str:
-    """How the saved model did against the naive forecast on its held-out test split, in words.
+def held_out_record(model: artifacts.Artifact, frames: Mapping[str, pd.DataFrame],
+                    steps: Sequence[int] | None = None) -> dict | None:
+    """The saved model's held-out test record against the naive forecast, as figures.
 
-    Scored as it is served (its point policy applied), and before the policy when it changes
-    anything, from each ticker's last validation day to the end of its test split, 1 day and its
-    longest horizon ahead. Several tickers are pooled as the policy fit pools them: the mean of
-    their MAE ratios, and a Diebold-Mariano test on the daily cross-ticker mean of naive-scaled
-    errors. A difference is claimed only below SIGNIFICANCE, as in the track record's verdict.
+    ``{"start", "end", "steps": [{"h", "ratio", "p", "n", "verdict", "weight", "raw_ratio",
+    "raw_p"}]}``: per step h (default: every step it forecasts), the MAE relative to naive's
+    as served (its point policy applied; ``raw_``: before it), the two-sided p-value and the
+    distinct origin days. Scored from each ticker's last validation day to the end of its test
+    split; several tickers are pooled as the policy fit pools them: the mean of their MAE
+    ratios, and a Diebold-Mariano test on the daily cross-ticker mean of naive-scaled errors.
+    None when no test split has an origin.
     """
     parts = [part for part in (_test_part(model, t, f) for t, f in frames.items()) if part]
     if not parts:
-        return "The held-out test period is too short to compare the model with naive."
+        return None
     start = min(index[first] for index, _, _, first in parts)
     end = max(index[-1] for index, *_ in parts)
-    steps = sorted({1, min(MAX_HORIZON, model.config.output_steps)})
+    last = min(MAX_HORIZON, model.config.output_steps)
     served = Policy.of(model)
-    said = [_step_words(h, *_test_step(parts, h), served.weights[h - 1]) for h in steps]
-    text = (f"On its held-out test period ({start.date()} to {end.date()}), the model's error "
-            f"relative to the naive forecast's was {' and '.join(said)}")
-    if not served.is_identity:
-        raw = [_step_words(h, *_test_step(parts, h, raw=True)) for h in steps]
+    rows = []
+    for h in steps or range(1, last + 1):
+        ratio, p, n = _test_step(parts, h)
+        raw_ratio, raw_p, _ = (ratio, p, n) if served.is_identity else \
+            _test_step(parts, h, raw=True)
+        weight = served.weights[h - 1]
+        rows.append({"h": h, "ratio": ratio, "p": p, "n": n, "weight": weight,
+                     "verdict": verdict(ratio, p, n, weight), "raw_ratio": raw_ratio,
+                     "raw_p": raw_p})
+    return {"start": str(start.date()), "end": str(end.date()), "steps": rows}
+
+
+def verdict(ratio: float | None, p: float, n: int, weight: float | None = None) -> str:
+    """"better", "worse", "no measurable difference" or "too few", as the track record says."""
+    if weight == 0.0 and ratio is not None:
+        return "no measurable difference"  # it serves the naive forecast itself there
+    if ratio is None or n < MIN_FORECASTS or np.isnan(p):
+        return "too few"
+    if p < SIGNIFICANCE:
+        return "better" if ratio < 1 else "worse"
+    return "no measurable difference"
+
+
+def held_out_summary(model: artifacts.Artifact, frames: Mapping[str, pd.DataFrame],
+                     record: dict | None = None) -> str:
+    """How the saved model did against the naive forecast on its held-out test split, in words.
+
+    Scored as it is served, and before its point policy when that changes anything, 1 day and
+    its longest horizon ahead (``held_out_record``, or ``record`` when it holds those steps). A
+    difference is claimed only below SIGNIFICANCE, as in the track record's verdict.
+    """
+    steps = sorted({1, min(MAX_HORIZON, model.config.output_steps)})
+    if record is None:
+        record = held_out_record(model, frames, steps)
+    if record is None:
+        return "The held-out test period is too short to compare the model with naive."
+    by_step = {row["h"]: row for row in record["steps"]}
+    rows = [by_step[h] for h in steps]
+    said = [_step_words(h, row["ratio"], row["p"], row["n"], row["weight"])
+            for h, row in zip(steps, rows)]
+    text = (f"On its held-out test period ({record['start']} to {record['end']}), the model's "
+            f"error relative to the naive forecast's was {' and '.join(said)}")
+    if not Policy.of(model).is_identity:
+        raw = [_step_words(h, row["raw_ratio"], row["raw_p"], row["n"])
+               for h, row in zip(steps, rows)]
         text += f"; before its point policy, the network's was {' and '.join(raw)}"
     return (f"{text}. Below 1 beats the naive forecast (no change from the last close); "
             f"stock-predictor evaluate shows every step and baseline.")
