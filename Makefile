@@ -1,11 +1,13 @@
 # `make run`: serving set only; the web app on http://127.0.0.1:5000 with the committed models
 # and the bundled data (set PRICE_SOURCE=auto to try Yahoo first).
+# `make run-training`: the training set too (TensorFlow), and `stock-predictor worker` beside the
+# app, so that /train's jobs run; Ctrl-C stops both.
 # `make test`: everything, then flake8 and the whole test suite.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint pytest bench clean postgresql redis-server
+.PHONY: run run-training test lint pytest bench clean postgresql redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +17,26 @@ $(VENV)/.serve: $(BIN)/python requirements.txt LSTM_predictor/pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.serve requirements-dev.txt
+$(VENV)/.train: $(VENV)/.serve requirements-train.txt
+	$(BIN)/pip install --quiet -r requirements-train.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.train requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.serve
 	PRICE_SOURCE=$${PRICE_SOURCE:-sample} $(BIN)/python Flask_webapp/app.py
+
+# The app and one worker, sharing the instance folder (SQLite database and job queue) and the
+# cache folder. When the app stops (Ctrl-C), the worker gets SIGTERM: a running job is stopped
+# and queued again, and the recipe waits for the worker to exit.
+run-training: $(VENV)/.train
+	@export PRICE_SOURCE=$${PRICE_SOURCE:-sample} INSTANCE_PATH=$${INSTANCE_PATH:-$(CURDIR)/instance} \
+	    CACHE_DIR=$${CACHE_DIR:-$$HOME/.cache/stock-predictor}; mkdir -p "$$INSTANCE_PATH"; \
+	$(BIN)/stock-predictor worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+	$(BIN)/python Flask_webapp/app.py
 
 lint: $(VENV)/.dev
 	$(BIN)/flake8

@@ -55,8 +55,29 @@ def test_the_procfile_serves_forecasts_within_a_small_dyno(serve, free_port):
         assert worst < DYNO_MB / 2
 
 
+def procfile_processes() -> dict[str, str]:
+    """Every process type of the Procfile and its command, in order."""
+    processes = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, command = line.split(":", 1)
+            assert name not in processes, f"Procfile names {name} twice"
+            processes[name.strip()] = command.strip()
+    return processes
+
+
+def test_the_procfile_runs_the_training_worker_as_its_own_process():
+    processes = procfile_processes()
+    assert list(processes) == ["release", "web", "worker"]
+    assert processes["worker"] == "stock-predictor worker"
+    assert processes["release"] == "stock-predictor db upgrade"
+
+
 def test_runtime_txt_and_python_version_agree():
+    # Heroku reads .python-version; a runtime.txt, when present, wins (with a deprecation
+    # warning), so both name the same version, major.minor only: the latest patch at each build.
     runtime = (ROOT / "runtime.txt").read_text().strip()
     version = (ROOT / ".python-version").read_text().strip()
-    assert runtime.startswith("python-")
-    assert runtime.removeprefix("python-").split(".")[:2] == version.split(".")[:2]
+    assert runtime == f"python-{version}"
+    assert len(version.split(".")) == 2 and all(part.isdigit() for part in version.split("."))
+    assert version == f"{sys.version_info.major}.{sys.version_info.minor}"  # the tests' Python
