@@ -15,7 +15,7 @@ from stockPredictor.forecast import report
 from stockPredictor.store import ledger
 from werkzeug.exceptions import UnsupportedMediaType
 
-from . import api_examples, forms, links, schemas, services
+from . import api_examples, forms, job_examples, jobs_view, links, schemas, services
 
 # Views answer with jsonify, which is fast for thousands of rows; @blp.response documents the
 # shape, and the tests check every answer against that schema.
@@ -115,12 +115,18 @@ def healthz():
 
 @blp.route("/models")
 @blp.doc(description=api_examples.curl("/api/v1/models"))
-@blp.response(200, schemas.ModelList, example=api_examples.MODELS)
+@blp.response(200, schemas.ModelList, examples={
+    "committed": {"summary": "the committed models alone", "value": api_examples.MODELS},
+    "trained": {"summary": "after a training job kept a model", "value": {
+        **api_examples.MODELS, "trained": [job_examples.TRAINED]}}})
 @_document_errors(403, 429)
 def models():
-    """The models this process serves, with what they were trained on."""
+    """The models this process serves, with what they were trained on; and the models
+    training jobs keep in the database, with their records."""
     registry = services.registry()
-    return jsonify(models=[report.describe(registry.get(name)) for name in registry.names()])
+    trained, _ = jobs_view.trained_models()
+    return jsonify(models=[report.describe(registry.get(name)) for name in registry.names()],
+                   trained=trained)
 
 
 @blp.route("/stocks/<ticker>")

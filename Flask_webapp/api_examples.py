@@ -68,7 +68,7 @@ HEALTH_503 = {
     "disk-full": {"summary": "the database refuses the ledger's writes (a full disk)",
                   "value": HEALTH_DISK_FULL},
     "database-down": {"summary": "the database does not answer", "value": HEALTH_DATABASE_DOWN}}
-MODELS = {"models": [GENERAL_MODEL, IBM_MODEL]}
+MODELS = {"models": [GENERAL_MODEL, IBM_MODEL], "trained": []}
 STOCK = {
     "ticker": "IBM", "name": "International Business Machines Corporation", **SAMPLE_DATA,
     "rows": 3270, "last_close": 175.2712, "change": 1.79668, "change_pct": 1.04,

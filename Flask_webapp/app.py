@@ -29,24 +29,28 @@ import functools
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from stockPredictor import store
 from stockPredictor.data.csv import MAX_UPLOAD_BYTES
 from stockPredictor.data.sample import SAMPLE_TICKERS
 from stockPredictor.data.sources import PriceCache
 from stockPredictor.data.yahoo import from_yahoo, import_yfinance
 from stockPredictor.forecast.report import ORIGINS_KEPT
+from stockPredictor.jobs.queue import JobQueue
 from stockPredictor.lru import BoundedCache, ByteBoundedLRU
 from stockPredictor.model.registry import Registry
 from stockPredictor.settings import ENVIRONMENT, Settings
 from stockPredictor.store import ledger
 from stockPredictor.store.live import LiveRecords
 from stockPredictor.store.prices import PriceStore
+from stockPredictor.store.trained import TrainedModels
 from stockPredictor.store.writer import LedgerWriter
 from threadpoolctl import threadpool_limits
 
-from . import api, assets, errors, origins, pages, rate_limits, security, services
+from . import (api, api_jobs, assets, errors, origins, pages, rate_limits, security, services,
+               training_pages)
 
 # Flask's own settings (not the deployment's, which stockPredictor.settings reads).
 FLASK_DEFAULTS = {
@@ -92,6 +96,13 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     # prices up to as_of: every horizon and level asked there reads them.
     app.extensions["shared"] = BoundedCache(ORIGINS_KEPT)
     database = app.extensions["database"] = _database(app, settings)
+    # Models trained by workers, from the database: all of them now (a fresh dyno starts with
+    # every one), then whatever is new, looked for before a request at most every MODEL_POLL_S.
+    app.extensions["trained"] = None if database.engine is None else TrainedModels(
+        database.engine, settings.cache_dir / "trained", settings.model_poll_s)
+    if app.extensions["trained"] is not None:
+        app.extensions["trained"].refresh(registry, force=True)
+        app.before_request(_refresh_trained)
     # Every distinct forecast served goes to the ledger, written in batches off the hot path.
     app.extensions["ledger"] = None if database.engine is None else LedgerWriter(
         database.engine, interval=settings.ledger_flush_s, capacity=settings.ledger_queue_size,
@@ -113,8 +124,14 @@ def create_app(test_config: Mapping | None = None) -> Flask:
             built = services.preload_tables(SAMPLE_TICKERS)
         app.logger.info("forecast tables of %s built in %.2f s", ", ".join(built),
                         sum(built.values()))
+    # Training jobs go to the queue (Redis at REDIS_URL, else SQLite in the instance folder);
+    # a worker process runs them, never this one.
+    app.extensions["jobs"] = JobQueue.open(settings, Path(app.instance_path))
     app.register_blueprint(pages.bp)
-    api.Api(app).register_blueprint(api.blp)
+    app.register_blueprint(training_pages.bp)
+    rest = api.Api(app)
+    rest.register_blueprint(api.blp)
+    rest.register_blueprint(api_jobs.blp)
     app.add_url_rule("/healthz", "healthz", api.healthz)
     errors.register(app)
     security.register(app)
@@ -123,6 +140,14 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     # Requests per client, by kind (README: "Rate limits").
     rate_limits.register(app)
     return app
+
+
+def _refresh_trained() -> None:
+    # Static files and the health check are not forecasts: they never pay for a poll.
+    endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
+    if endpoint in ("static", "healthz") or request.path.startswith("/static/"):
+        return
+    services.trained_models().refresh(services.registry())
 
 
 def _price_cache(settings: Settings, database: store.Database) -> PriceCache:

@@ -7,15 +7,21 @@ from pathlib import Path
 
 from flask import Flask, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
-from stockPredictor.errors import (ArtifactError, DatabaseUnavailableError, DataError,
-                                   ExpiredUploadError, NotTrainedError, SettingError,
-                                   SourceUnavailableError, StockPredictorError, UnknownTickerError,
-                                   UnknownUploadError, excerpt, without_folders)
+from stockPredictor.errors import (ArtifactError, ClientBusyError, DatabaseUnavailableError,
+                                   DataError, ExpiredUploadError, NotTrainedError, QueueFullError,
+                                   SettingError, SourceUnavailableError, StockPredictorError,
+                                   UnknownJobError, UnknownTickerError, UnknownUploadError,
+                                   excerpt, without_folders)
 from werkzeug.exceptions import HTTPException
 
 from . import security
 
 log = logging.getLogger(__name__)
+
+
+class TrainingTokenError(StockPredictorError):
+    """Starting a job without the training token this deployment asks for, or a wrong one."""
+
 
 # Most specific first: each package error and the status and code it answers with.
 PACKAGE_ERRORS = (
@@ -24,6 +30,10 @@ PACKAGE_ERRORS = (
     (ExpiredUploadError, 410, "expired_upload"),
     (UnknownUploadError, 404, "unknown_upload"),
     (NotTrainedError, 404, "unknown_model"),
+    (UnknownJobError, 404, "unknown_job"),
+    (TrainingTokenError, 403, "training_token"),
+    (ClientBusyError, 429, "client_busy"),
+    (QueueFullError, 503, "queue_full"),
     (SourceUnavailableError, 503, "source_unavailable"),
     (DatabaseUnavailableError, 503, "database_unavailable"),
     (DataError, 422, "invalid_input"),
@@ -33,6 +43,9 @@ PACKAGE_ERRORS = (
 HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
               413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid_input",
               429: "too_many_requests"}
+# Seconds a caller is told to wait (Retry-After) by the refusals that pass: a queued job takes
+# about a minute (README, "Bounds on training").
+RETRY_AFTER = {"client_busy": 60, "queue_full": 60}
 TITLES = {403: "Refused", 404: "Not found", 405: "Not allowed here", 410: "Link expired",
           413: "File too large", 415: "Unsupported upload", 422: "Please check your input",
           429: "Too many requests", 503: "Temporarily unavailable"}
@@ -100,7 +113,8 @@ def _package_error(exc: StockPredictorError):
     field = getattr(exc, "field", None)
     # As the schemas' messages do ("horizon: ..."): the caller reads which field is at fault.
     # A form shows the bare sentence beside that field instead (forms.refused).
-    return error_response(status, code, f"{field}: {message}" if field else message)
+    retry = [("Retry-After", str(RETRY_AFTER[code]))] if code in RETRY_AFTER else None
+    return error_response(status, code, f"{field}: {message}" if field else message, retry)
 
 
 def _http_error(exc: HTTPException):

@@ -43,6 +43,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 SMALL_BODY_TYPES = ("application/x-www-form-urlencoded",)
 MAX_SMALL_BODY = 64 * 1000
 EXAMPLE_BODY = '{"ticker": "IBM", "horizon": 4}'
+JOB_BODY = '{"ticker": "IBM", "epochs": 10}'  # a training job's (POST /api/v1/jobs)
 
 
 class Request(flask.Request):
@@ -81,8 +82,9 @@ class Request(flask.Request):
         """Raise a 400 naming what is wrong with the JSON (or a 415 when it is not JSON)."""
         if e is None:
             raise UnsupportedMediaType("Content-Type: must be application/json to send JSON")
+        example = JOB_BODY if self.path.startswith("/api/v1/jobs") else EXAMPLE_BODY
         raise BadRequest(f"the body is not valid JSON ({_why(e)}); send a JSON object such as "
-                         f"{EXAMPLE_BODY}")
+                         f"{example}")
 
 
 def _why(exc: Exception) -> str:

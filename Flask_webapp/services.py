@@ -27,6 +27,7 @@ from stockPredictor.model.registry import Registry
 from stockPredictor.settings import Settings
 from stockPredictor.store import Database, ledger, uploads
 from stockPredictor.store.live import LiveRecords
+from stockPredictor.store.trained import TrainedModels
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,19 @@ def registry() -> Registry:
     return current_app.extensions["registry"]
 
 
+def trained_models() -> TrainedModels | None:
+    """This process's poll of the trained models in the database (None without a database)."""
+    return current_app.extensions.get("trained")
+
+
 def database() -> Database:
     """The app's database (its engine is None when the URL cannot be used)."""
     return current_app.extensions["database"]
+
+
+def job_queue():
+    """The training jobs' queue (stockPredictor.jobs.queue.JobQueue): Redis or SQLite."""
+    return current_app.extensions["jobs"]
 
 
 def table_cache() -> ByteBoundedLRU:

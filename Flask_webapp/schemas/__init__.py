@@ -4,11 +4,15 @@
 from .answers import (BandPoint, ClosePoint, DatabaseHealth, Error, ForecastResult, Freshness,
                       Health, History, LedgerEntry, LedgerList, LedgerRow, ModelList, ModelSummary,
                       Outcome, PastForecast, PolicySummary, PriceRow, StockInfo, TrackRecord)
+from .jobs import (Deleted, Job, JobLinks, JobProgress, JobRequest, JobResult, JobSettings,
+                   TokenPath, TrainedModel, WorkerState)
 from .requests import (BandLevel, Day, ForecastOptions, ForecastRequest, ForecastUpload,
                        HistoryQuery, LedgerQuery, TickerPath, WholeNumber, form_fields)
 
-__all__ = ["BandLevel", "BandPoint", "ClosePoint", "DatabaseHealth", "Day", "Error",
+__all__ = ["BandLevel", "BandPoint", "ClosePoint", "DatabaseHealth", "Day", "Deleted", "Error",
            "ForecastOptions", "ForecastRequest", "ForecastResult", "ForecastUpload", "Freshness",
-           "Health", "History", "HistoryQuery", "LedgerEntry", "LedgerList", "LedgerQuery",
-           "LedgerRow", "ModelList", "ModelSummary", "Outcome", "PastForecast", "PolicySummary",
-           "PriceRow", "StockInfo", "TickerPath", "TrackRecord", "WholeNumber", "form_fields"]
+           "Health", "History", "HistoryQuery", "Job", "JobLinks", "JobProgress", "JobRequest",
+           "JobResult", "JobSettings", "LedgerEntry", "LedgerList", "LedgerQuery", "LedgerRow",
+           "ModelList", "ModelSummary", "Outcome", "PastForecast", "PolicySummary", "PriceRow",
+           "StockInfo", "TickerPath", "TokenPath", "TrackRecord", "TrainedModel", "WholeNumber",
+           "WorkerState", "form_fields"]

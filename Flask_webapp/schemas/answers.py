@@ -6,6 +6,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from .jobs import TrainedModel
+
 
 class Error(ma.Schema):
     """Every error: a short code and a sentence that names the bad value."""
@@ -98,9 +100,13 @@ class ModelSummary(ma.Schema):
 
 
 class ModelList(ma.Schema):
-    """The models this process serves."""
+    """The models this process serves, and the models training jobs keep in the database."""
 
     models = fields.List(fields.Nested(ModelSummary), required=True)
+    trained = fields.List(fields.Nested(TrainedModel), metadata={
+        "description": "models trained from the browser or the API, newest first, with what "
+                       "each was trained on, its record and whether it is its ticker's default; "
+                       "empty while the database is down"})
 
 
 class Freshness(ma.Schema):

@@ -24,7 +24,8 @@ def served_app(tmp_path_factory):
     # Limits off: one browser is one client sending the whole session's forecasts and uploads
     # within minutes; tests/webapp/test_limits.py tests the limits themselves.
     return create_app({"PRICE_SOURCE": "sample", "CACHE_DIR": str(folder),
-                       "DATABASE_URL": f"sqlite:///{folder / 'browser.db'}", "RATE_LIMITS": 0})
+                       "DATABASE_URL": f"sqlite:///{folder / 'browser.db'}", "RATE_LIMITS": 0,
+                       "INSTANCE_PATH": str(folder)})  # the job queue's SQLite file too
 
 
 @pytest.fixture(scope="session")

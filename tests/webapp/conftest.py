@@ -46,7 +46,7 @@ def make_app(tmp_path, monkeypatch):
     def build(**overrides):
         # Tables are built on first use here; test_app checks the start-up preload on its own.
         config = {"TESTING": True, "PRICE_SOURCE": "sample", "CACHE_DIR": str(tmp_path / "cache"),
-                  "PRELOAD_TABLES": False,
+                  "PRELOAD_TABLES": False, "INSTANCE_PATH": str(tmp_path / "instance"),
                   "DATABASE_URL": f"sqlite:///{tmp_path / 'instance' / 'test.db'}"}
         built.append(create_app({**config, **overrides}))
         built[-1].test_client_class = FormClient
