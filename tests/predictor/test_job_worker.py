@@ -134,6 +134,9 @@ def test_a_cancel_after_the_first_epoch_stops_training_and_leaves_nothing(contex
     assert max(epochs) < 5  # stopped at the first check after the flag, not after 50 epochs
     assert model_versions.listing(context.engine) == []
     assert _left(context) == []
+    # The curve so far moved into the job's row; nothing of it stays in the queue's store.
+    assert context.queue.progress(token) is None
+    assert len(job.result["progress"]["loss"]) == max(epochs)
 
 
 def test_a_job_past_its_time_limit_fails_with_a_sentence(context):
