@@ -65,7 +65,7 @@ pytest: $(VENV)/.dev /usr/bin/chromium postgresql redis-server
 
 test: lint pytest
 
-bench: $(VENV)/.dev postgresql /usr/bin/chromium
+bench: $(VENV)/.dev postgresql /usr/bin/chromium redis-server
 	$(BIN)/python bench/bench_request.py
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_forecast.py
@@ -77,6 +77,7 @@ bench: $(VENV)/.dev postgresql /usr/bin/chromium
 	$(BIN)/python bench/bench_evaluate.py
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/bench_abuse.py
+	$(BIN)/python bench/bench_jobs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
