@@ -10,10 +10,9 @@ import flask_smorest
 from flask import current_app, json, jsonify, render_template, request, url_for
 from stockPredictor.data import info
 from stockPredictor.data.tickers import check_ticker
-from stockPredictor.errors import DataError, excerpt
+from stockPredictor.errors import DataError
 from stockPredictor.forecast import report
 from stockPredictor.store import ledger
-from werkzeug.exceptions import UnsupportedMediaType
 
 from . import api_examples, forms, job_examples, jobs_view, links, schemas, services
 
@@ -35,7 +34,6 @@ ERRORS = {400: "the body is not valid JSON",
                "limit; README, \"Rate limits\"); Retry-After says in how many seconds to retry",
           503: "Yahoo Finance is unavailable and nothing else can serve the prices, or the "
                "database that keeps what was asked for is down"}
-FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 # The headers an error answer carries, by status, as the OpenAPI document describes them.
 ERROR_HEADERS = {429: {"Retry-After": {"description": "seconds until the limit lets the caller "
                                                       "in again", "schema": {"type": "integer"}}}}
@@ -215,14 +213,5 @@ def _answer(frame, args: dict):
 
 
 def _forecast_body():
-    # Parsed here rather than by webargs: request.get_json is bounded (security.Request), and a
-    # body of another type gets a 415 instead of being read as an empty form.
-    if request.is_json:
-        return request.get_json()
-    if request.mimetype in FORM_TYPES:
-        return request.form.to_dict()
-    if not request.mimetype and not request.content_length:
-        return {}
-    given = excerpt(request.mimetype) if request.mimetype else "none given"
-    raise UnsupportedMediaType(f"Content-Type: {given} is not accepted; send application/json, "
-                               "or multipart/form-data with the CSV as the field 'file'")
+    return services.request_body("application/json, or multipart/form-data with the CSV as "
+                                 "the field 'file'")

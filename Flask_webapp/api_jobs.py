@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import flask_smorest
 from flask import jsonify, request
-from stockPredictor.errors import excerpt
-from werkzeug.exceptions import UnsupportedMediaType
 
 from . import api_examples
 from . import job_examples as ex
-from . import jobs_view, rate_limits, schemas
+from . import jobs_view, rate_limits, schemas, services
 
 blp = flask_smorest.Blueprint("api-jobs", __name__, url_prefix="/api/v1",
                               description="Training jobs: a model for a ticker or a file.")
@@ -36,7 +34,6 @@ ERRORS = {
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before asking again",
                                "schema": {"type": "integer"}}}
-FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 SUBMIT_DESCRIPTION = "\n\n".join([
     api_examples.curl("/api/v1/jobs", "-H 'Content-Type: application/json'",
                       "-d '{\"ticker\": \"IBM\"}'"), ex.JOB_DESCRIPTION_TEXT])
@@ -104,12 +101,4 @@ def delete_model(token: str):
 
 
 def _body():
-    # As api.forecast: bounded JSON (security.Request), a form's fields, or an empty body.
-    if request.is_json:
-        return request.get_json()
-    if request.mimetype in FORM_TYPES:
-        return request.form.to_dict()
-    if not request.mimetype and not request.content_length:
-        return {}
-    given = excerpt(request.mimetype) if request.mimetype else "none given"
-    raise UnsupportedMediaType(f"Content-Type: {given} is not accepted; send application/json")
+    return services.request_body()

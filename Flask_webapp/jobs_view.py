@@ -72,6 +72,9 @@ def start(fields: dict, upload=None) -> store_jobs.JobRecord:
                 ticker = check_ticker(ticker)
             except DataError as exc:
                 raise JobSettingError(str(exc), field="ticker") from exc
+        # Room for the job before its file is stored: create() asks again, atomically.
+        store_jobs.check_room(services.database().require(JOBS), client(),
+                              services.settings().job_queue_size)
         frame = services.read_upload(upload, ticker)
         if frame.attrs.get("upload_id") is None:
             raise DatabaseUnavailableError("the file could not be stored, so no worker could "
@@ -100,7 +103,14 @@ def start(fields: dict, upload=None) -> store_jobs.JobRecord:
 
 def get(token: str) -> store_jobs.JobRecord:
     """The job ``token`` names; UnknownJobError (404) when none."""
-    return store_jobs.get(services.database().require(JOBS), token)
+    record = store_jobs.get(services.database().require(JOBS), token)
+    if record.reason in (store_jobs.STOPPED, store_jobs.NOT_TAKEN):
+        # Failed here, not by a worker: its progress entry is this reader's to remove.
+        try:
+            services.job_queue().clear_progress(token)
+        except Exception as exc:  # the entry is tiny; the next view tries again
+            log.warning("progress of job %s not cleared: %s", token[:6], type(exc).__name__)
+    return record
 
 
 def cancel(token: str) -> store_jobs.JobRecord:

@@ -33,7 +33,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from stockPredictor.errors import excerpt
 from stockPredictor.settings import origin
 
-from . import errors, forms, services
+from . import errors, forms, services, training_pages
 
 EXPIRED = "This form expired; check the values and send it again."
 NO_REFERRER = ("This form was sent without this site's address as its Referer; check the values "
@@ -121,10 +121,13 @@ def _cors(response: flask.Response) -> flask.Response:
 def _refused_token(exc: CSRFError):
     """The form again, as typed, with one sentence: a token that expired is no one's fault."""
     message = NO_REFERRER if "referrer" in (exc.description or "").lower() else EXPIRED
-    if request.endpoint != "pages.predict":  # the one page form today; any other: the page
-        return errors.error_response(400, "form_expired", message)
     values = request.form.to_dict()
     values.pop(flask.current_app.config["WTF_CSRF_FIELD_NAME"], None)
+    values.pop("training_token", None)  # a secret is never echoed back into a page
+    if request.endpoint == "training.train":  # the training form, as typed
+        return training_pages.render_form(values, status=400, notice=message)
+    if request.endpoint != "pages.predict":  # a button's form (cancel, delete): the page
+        return errors.error_response(400, "form_expired", message)
     name, stored = forms.chosen(values, request.files)
     return forms.render(values, upload=name, status=400, stored=stored, notice=message)
 

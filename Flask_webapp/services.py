@@ -14,10 +14,11 @@ from collections.abc import Callable
 
 import pandas as pd
 from flask import current_app, request
+from werkzeug.exceptions import UnsupportedMediaType
 from stockPredictor.data.csv import MAX_UPLOAD_BYTES, read_csv
 from stockPredictor.data.sources import PriceCache
 from stockPredictor.errors import (DatabaseUnavailableError, DataError, StockPredictorError,
-                                   UnknownUploadError)
+                                   UnknownUploadError, excerpt)
 from stockPredictor.forecast import report, tables
 from stockPredictor.forecast.bands import DEFAULT_LEVEL
 from stockPredictor.forecast.report import Report
@@ -134,6 +135,24 @@ def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> i
     except (DataError, DatabaseUnavailableError) as error:
         log.warning("upload %s not kept: %s", file_name, error)
         return None
+
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def request_body(send: str = "application/json") -> dict:
+    """An API call's fields: its JSON (bounded by security.Request), a form's, or none for an
+    empty body; any other type is a 415 whose sentence ends "send ``send``"."""
+    # Parsed here rather than by webargs: a body of another type gets a 415 instead of being
+    # read as an empty form.
+    if request.is_json:
+        return request.get_json()
+    if request.mimetype in FORM_TYPES:
+        return request.form.to_dict()
+    if not request.mimetype and not request.content_length:
+        return {}
+    given = excerpt(request.mimetype) if request.mimetype else "none given"
+    raise UnsupportedMediaType(f"Content-Type: {given} is not accepted; send {send}")
 
 
 def model_for(frame: pd.DataFrame, name: str | None = None) -> Artifact:

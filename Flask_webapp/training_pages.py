@@ -9,6 +9,7 @@ from marshmallow import EXCLUDE, ValidationError
 from stockPredictor.errors import (ClientBusyError, DatabaseUnavailableError, DataError,
                                    JobSettingError, QueueFullError, StockPredictorError,
                                    UnknownTickerError, UnknownUploadError)
+from stockPredictor.forecast.words import ranges
 from stockPredictor.jobs.spec import ARCHITECTURES, LIMITS
 
 from . import errors, jobs_view, rate_limits, services
@@ -47,15 +48,7 @@ def record_words(record) -> str:
 @bp.app_template_filter("steps")
 def steps(values) -> str:
     """[1, 2, 3, 7] as '1–3 and 7'; 'none' when empty."""
-    values = sorted(int(v) for v in values or ())
-    if not values:
-        return "none"
-    runs, start = [], values[0]
-    for prev, cur in zip(values, values[1:] + [None]):
-        if cur != prev + 1:
-            runs.append(str(start) if start == prev else f"{start}–{prev}")
-            start = cur
-    return runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1]
+    return ranges(sorted(int(v) for v in values or ()))
 
 
 def render_form(values: dict, field_errors: dict | None = None, *, status: int = 200,

@@ -77,6 +77,10 @@ class UnknownJobError(StockPredictorError, LookupError):
     """A job token that names no job (never issued, malformed, or deleted)."""
 
 
+class JobEndedError(StockPredictorError):
+    """A job that ended (cancelled, failed as stale) while its worker was still at it."""
+
+
 EXCERPT_CHARS = 80  # the most of any input an error message quotes
 
 

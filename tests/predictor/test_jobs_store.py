@@ -215,18 +215,80 @@ def test_ended_jobs_are_removed_after_the_retention_unless_their_model_is_kept(e
     then = dt.datetime.now(dt.timezone.utc) - month
     old, kept, recent = (jobs.create(engine, SPEC, client, queue_size=9, now=then).token
                          for client in ("a", "b", "c"))
-    for token in (old, kept):
+    for token in (old, kept, recent):
         jobs.start(engine, token, now=then)
-        jobs.finish(engine, token, "failed", "x", now=then)
-    jobs.start(engine, recent, now=then)
-    jobs.finish(engine, recent, "cancelled", "x")  # ended now: within the retention
     folder = tmp_path / "ibm-lstm-aaaaaa"
     shutil.copytree(Path(jobs.__file__).resolve().parents[3] / "Flask_webapp" / "models" / "ibm",
                     folder)
     model_versions.save(engine, folder, name="ibm-lstm-aaaaaa", job_token=kept, ticker="IBM",
                         scope="ticker", is_default=False, summary={}, keep=5)
+    jobs.finish(engine, old, "failed", "x", now=then)
+    jobs.finish(engine, kept, "succeeded", model_name="ibm-lstm-aaaaaa", now=then)
+    jobs.finish(engine, recent, "cancelled", "x")  # ended now: within the retention
     jobs.create(engine, SPEC, "d", queue_size=9)  # each new job purges
     with pytest.raises(UnknownJobError):
         jobs.get(engine, old)
-    assert jobs.get(engine, kept).status == "failed"  # its model's delete link lives on
+    assert jobs.get(engine, kept).status == "succeeded"  # its model's delete link lives on
     assert jobs.get(engine, recent).status == "cancelled"
+
+
+def test_a_job_no_worker_took_within_the_hour_fails_and_frees_its_slot(engine):
+    then = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=jobs.QUEUED_MAX_S + 60)
+    token = jobs.create(engine, SPEC, "a", queue_size=1, now=then).token
+    young = jobs.create(engine, SPEC, "b", queue_size=2).token  # queued a moment ago
+    assert jobs.get(engine, young).status == "queued"
+    lost = jobs.get(engine, token)
+    assert lost.status == "failed" and lost.reason == jobs.NOT_TAKEN
+    jobs.create(engine, SPEC, "a", queue_size=2)  # its client may start again
+    assert jobs.start(engine, token) is None  # its task, if it ever comes, is skipped
+
+
+def test_the_sweep_fails_jobs_queued_too_long_too(engine):
+    then = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=jobs.QUEUED_MAX_S + 60)
+    token = jobs.create(engine, SPEC, "a", queue_size=5, now=then).token
+    assert jobs.sweep_stale(engine) == [token]
+    assert jobs.active_count(engine) == 0
+
+
+def test_an_ended_job_keeps_its_ending(engine):
+    token = jobs.create(engine, SPEC, "a", queue_size=5).token
+    jobs.start(engine, token)
+    _age(engine, token, jobs.STALE_AFTER_S + 5)
+    assert jobs.get(engine, token).status == "failed"  # read as stale: its worker is gone
+    # The worker was only slow: its late "succeeded" does not overwrite the failure.
+    assert jobs.finish(engine, token, "succeeded", model_name="ibm-lstm-late") is False
+    job = jobs.get(engine, token)
+    assert (job.status, job.model_name, job.reason) == ("failed", None, jobs.STOPPED)
+
+
+def test_check_room_refuses_as_create_would_without_writing(engine):
+    jobs.create(engine, SPEC, "a", queue_size=2)
+    with pytest.raises(ClientBusyError):
+        jobs.check_room(engine, "a", 2)
+    jobs.check_room(engine, "b", 2)  # room for b: nothing raised, nothing written
+    assert jobs.active_count(engine) == 1
+    jobs.create(engine, SPEC, "b", queue_size=2)
+    with pytest.raises(QueueFullError):
+        jobs.check_room(engine, "c", 2)
+
+
+def test_running_ids_name_the_running_jobs_only(engine):
+    running = jobs.create(engine, SPEC, "a", queue_size=5)
+    jobs.create(engine, SPEC, "b", queue_size=5)  # queued
+    jobs.start(engine, running.token)
+    assert jobs.running_ids(engine) == {running.id}
+
+
+def test_ended_rows_past_their_bound_go_oldest_first(engine, monkeypatch):
+    monkeypatch.setattr(jobs, "MAX_ENDED", 2)
+    tokens = []
+    for i, client in enumerate("abc"):
+        token = jobs.create(engine, SPEC, client, queue_size=9).token
+        jobs.start(engine, token)
+        jobs.finish(engine, token, "failed", "x",
+                    now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=10 - i))
+        tokens.append(token)
+    jobs.create(engine, SPEC, "d", queue_size=9)  # each new job purges
+    with pytest.raises(UnknownJobError):
+        jobs.get(engine, tokens[0])
+    assert [jobs.get(engine, t).status for t in tokens[1:]] == ["failed", "failed"]

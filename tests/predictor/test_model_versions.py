@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from stockPredictor.errors import ArtifactError
+from stockPredictor.errors import ArtifactError, JobEndedError
 from stockPredictor.jobs.spec import JobSpec
 from stockPredictor.model import artifacts
 from stockPredictor.store import jobs, model_versions
@@ -26,9 +26,17 @@ def folder(tmp_path) -> Path:
     return Path(shutil.copytree(COMMITTED, tmp_path / "trained"))
 
 
-def _save(engine, folder, name, ticker="IBM", is_default=False, keep=10, job_token=None):
+def _save(engine, folder, name, ticker="IBM", is_default=False, keep=10, job_token=None,
+          incumbent=None):
     return model_versions.save(engine, folder, name=name, job_token=job_token, ticker=ticker,
-                               scope="ticker", is_default=is_default, summary=SUMMARY, keep=keep)
+                               scope="ticker", is_default=is_default, summary=SUMMARY, keep=keep,
+                               incumbent=incumbent)
+
+
+def _running(engine, client: str = "client") -> str:
+    token = jobs.create(engine, JobSpec(ticker="IBM"), client, queue_size=5).token
+    jobs.start(engine, token)
+    return token
 
 
 def test_a_saved_version_gives_back_the_same_files(engine, folder):
@@ -78,7 +86,7 @@ def test_a_name_outside_the_pattern_is_refused(engine, folder, name):
 def test_the_default_moves_to_the_new_version_of_the_same_ticker(engine, folder):
     _save(engine, folder, "ibm-old", is_default=True)
     _save(engine, folder, "msft-one", ticker="MSFT", is_default=True)
-    _save(engine, folder, "ibm-new", is_default=True)
+    _save(engine, folder, "ibm-new", is_default=True, incumbent="ibm-old")
     _save(engine, folder, "ibm-kept")  # not better: kept, not the default
     defaults = {name: (default, ticker)
                 for name, (_, default, ticker) in model_versions.fingerprints(engine).items()}
@@ -128,8 +136,7 @@ def test_listing_is_newest_first_and_never_reads_the_bytes(engine, folder):
 
 
 def test_delete_for_job_removes_only_that_job_s_model(engine, folder):
-    token = jobs.create(engine, JobSpec(ticker="IBM"), "client", queue_size=5).token
-    other = jobs.create(engine, JobSpec(ticker="IBM"), "client-2", queue_size=5).token
+    token, other = _running(engine), _running(engine, "client-2")
     mine = _save(engine, folder, "ibm-mine", job_token=token)
     _save(engine, folder, "ibm-theirs", job_token=other)
     assert mine.job_token == token
@@ -150,3 +157,24 @@ def test_new_names_fit_the_pattern_and_differ(ticker, arch, start):
     assert len(names) > 15
     assert all(NAME.fullmatch(n) and n.startswith(start) and len(n) == len(start) + 6
                for n in names)
+
+
+def test_a_default_stored_meanwhile_is_not_replaced_by_a_model_never_compared_with_it(
+        engine, folder):
+    # Judged against the committed "ibm", but another worker stored a better default meanwhile.
+    assert _save(engine, folder, "ibm-first", is_default=True, incumbent="ibm").is_default
+    late = _save(engine, folder, "ibm-late", is_default=True, incumbent="ibm")
+    assert late.is_default is False
+    fingerprints = model_versions.fingerprints(engine)
+    assert fingerprints["ibm-first"][1] is True and fingerprints["ibm-late"][1] is False
+    # Judged against the default that serves now, it takes over.
+    assert _save(engine, folder, "ibm-next", is_default=True, incumbent="ibm-first").is_default
+
+
+def test_a_job_that_ended_meanwhile_stores_no_model(engine, folder):
+    token = _running(engine)
+    jobs.cancel(engine, token)  # asked while running: the worker has not seen it yet
+    jobs.finish(engine, token, "cancelled", "cancelled")
+    with pytest.raises(JobEndedError, match="cancelled"):
+        _save(engine, folder, "ibm-too-late", job_token=token)
+    assert model_versions.listing(engine) == []

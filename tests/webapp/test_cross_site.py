@@ -272,3 +272,18 @@ def test_the_openapi_document_lists_the_403(client):
             assert "403" in operations[method]["responses"], f"{method} {path}"
     refused = document["paths"]["/api/v1/forecast"]["post"]["responses"]["403"]
     assert "API_ALLOWED_ORIGINS" in unescape(str(refused))
+
+
+def test_an_expired_token_brings_the_training_form_back_as_typed(app, monkeypatch):
+    client = _client(app)
+    token = _token(client)
+    later = itsdangerous.timed.TimestampSigner.get_timestamp
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
+                        lambda self: later(self) + 7200)
+    answer = client.post("/train", data={"ticker": "MSFT", "window": "42", "epochs": "3",
+                                         "training_token": "secret-typed", "csrf_token": token})
+    assert answer.status_code == 400
+    html = answer.get_data(as_text=True)
+    assert EXPIRED in html and 'value="MSFT"' in html and 'value="42"' in html
+    assert "secret-typed" not in html  # a secret is never echoed back
+    assert TOKEN.search(html)[1] != token

@@ -11,7 +11,7 @@ import shutil
 import time
 
 import pytest
-from stockPredictor.jobs.spec import JobSpec
+from stockPredictor.jobs.spec import LIMITS, JobSpec
 from stockPredictor.settings import BUNDLED_MODELS
 from stockPredictor.store import jobs as store_jobs
 from stockPredictor.store import model_versions
@@ -235,10 +235,20 @@ def test_the_model_listing_holds_trained_models_without_tokens(jobs_app, tmp_pat
 
 
 def test_job_spec_defaults_are_what_an_empty_job_gets(jobs_app):
-    # The defaults the OpenAPI document shows are JobSpec's, not a copy that could drift.
-    job = submit(jobs_app.test_client(), {"ticker": "MSFT"}).get_json()
-    spec = JobSpec(ticker="MSFT")
-    assert job["settings"] == spec.to_dict()
+    # The defaults and bounds the OpenAPI document shows are what a job gets and is held to.
+    client = jobs_app.test_client()
+    job = submit(client, {"ticker": "MSFT"}).get_json()
+    assert job["settings"] == JobSpec(ticker="MSFT").to_dict()
+    document = client.get("/api/v1/openapi.json").get_json()
+    body = document["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]
+    schema = body["application/json"]["schema"]
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    shown = schema["properties"]
+    for name in ("window", "units", "layers", "epochs", "learning_rate", "days", "arch"):
+        assert shown[name]["default"] == job["settings"][name], name
+    for name, (low, high) in LIMITS.items():
+        assert (shown[name]["minimum"], shown[name]["maximum"]) == (low, high), name
 
 
 def test_the_documented_errors_are_what_the_app_answers(jobs_app):

@@ -17,11 +17,11 @@ from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 from stockPredictor import store
 from stockPredictor.jobs.queue import JobQueue
 from stockPredictor.settings import Settings
-from stockPredictor.store import model_versions
-from stockPredictor.store.models import Job
+from stockPredictor.store.models import Job, ModelVersion
 
 from tests.jobs_stack import (LONG, TINY, Deployment, call, loaded_tensorflow, new_folder,
                               wait_for, web_processes)
@@ -146,8 +146,11 @@ def served_everywhere(webs, model: str, timeout: float = 30) -> float:
 
 def no_model_left(site: Site, token: str) -> None:
     """The job kept no model: none in the database, none listed, none it may delete."""
-    assert [version for version in model_versions.listing(site.engine)
-            if version.job_token == token] == []
+    with Session(site.engine) as session:
+        job_id = session.scalar(select(Job.id).where(Job.token == token))
+        assert job_id is not None
+        assert session.scalars(select(ModelVersion.name).where(
+            ModelVersion.job_id == job_id)).all() == []
     status, _, body = call(site.webs[0].base, "DELETE", f"/api/v1/jobs/{token}/model")
     assert status == 404, body
 
@@ -263,6 +266,9 @@ def test_kill_9_mid_job_leaves_it_failed_and_the_next_worker_sweeps_its_folder(s
         connection.execute(update(Job).where(Job.token == token).values(
             heartbeat_at=old, started_at=old))
     assert site.temp_folders() == left
+    queue = JobQueue.open(Settings.read(site.deployment.env),
+                          site.deployment.folder / "instance")
+    assert queue.progress(token) is not None  # what the killed run left in the queue's store
     site.worker()  # its start-up sweep fails the job and removes the folder
     with site.engine.connect() as connection:
         status = connection.scalar(select(Job.status).where(Job.token == token))
@@ -271,6 +277,7 @@ def test_kill_9_mid_job_leaves_it_failed_and_the_next_worker_sweeps_its_folder(s
     body = job(web, token)
     assert body["status"] == "failed" and body["model"] is None and body["progress"] is None
     assert "worker stopped" in body["reason"]
+    assert queue.progress(token) is None  # the sweep removed its progress too
     no_model_left(site, token)
 
 

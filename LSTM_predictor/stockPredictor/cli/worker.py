@@ -63,7 +63,9 @@ def _context(settings, engine, instance: Path):
 
     queue = JobQueue.open(settings, instance)
     failed = job_store.sweep_stale(engine)
-    removed = worker.sweep_temp(settings)
+    for token in failed:  # only a running job's page reads its progress
+        queue.clear_progress(token)
+    removed = worker.sweep_temp(settings, engine)
     if failed or removed:
         log.info("a worker died mid-job: %d job(s) marked failed, %d folder(s) removed",
                  len(failed), len(removed))

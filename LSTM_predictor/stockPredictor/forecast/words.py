@@ -37,8 +37,8 @@ def percent(value: float, sign: bool = False) -> str:
     return f"{value:{'+' if sign else ''}.1f}%"
 
 
-def day_ranges(steps: list[int]) -> str:
-    """Steps as ranges in words: [1, 2, 3, 7] -> "days 1–3 and 7", [4] -> "day 4"."""
+def ranges(steps: list[int]) -> str:
+    """Ascending steps as runs in words: [1, 2, 3, 7] -> "1–3 and 7"; [] -> "none"."""
     runs: list[list[int]] = []
     for step in steps:
         if runs and step == runs[-1][1] + 1:
@@ -46,8 +46,14 @@ def day_ranges(steps: list[int]) -> str:
         else:
             runs.append([step, step])
     parts = [f"{a}" if a == b else f"{a}–{b}" for a, b in runs]
-    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return ("day " if len(steps) == 1 else "days ") + text
+    if not parts:
+        return "none"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def day_ranges(steps: list[int]) -> str:
+    """Steps as ranges in words: [1, 2, 3, 7] -> "days 1–3 and 7", [4] -> "day 4"."""
+    return ("day " if len(steps) == 1 else "days ") + ranges(steps)
 
 
 def summary(document: dict, weights: list[float]) -> dict:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..forecast import tables
+from ..forecast.words import ranges
 from ..model.artifacts import Artifact
 from ..model.config import MAX_HORIZON
 from ..model.policy import Policy
@@ -66,8 +67,12 @@ def validation(model: Artifact, frame: pd.DataFrame, ticker: str,
     out = {"start": str(used[0].date()) if len(used) else None,
            "end": str(index[stop - 1].date()) if len(used) else None,
            "origins": int(len(origins)), "steps": steps}
+    # Every mean over the same steps: those where each model there has a figure (a model with
+    # fewer output steps would otherwise be averaged over easier, nearer steps).
+    present = [key for key in ("model", *others) if key in built]
+    common = [row for row in steps if all(row[key] is not None for key in present)]
     for key in ("model", *others):
-        out[f"mean_{key}"] = _mean([row[key] for row in steps])
+        out[f"mean_{key}"] = _mean([row[key] for row in common]) if key in built else None
     return out
 
 
@@ -93,10 +98,14 @@ def decide(record: dict, ticker: str | None, incumbent: Artifact | None,
                        f"{ticker}, so it is not {ticker}'s default; it is kept and can be "
                        f"chosen by name.")
     steps = sum(1 for row in record["steps"] if row["model"] is not None)
-    if incumbent is None or theirs is None:
+    if incumbent is None:
         return True, (f"It is now {ticker}'s default: no model served {ticker} before; over "
                       f"{steps} steps its validation error was {mine:.2f} of no change's on "
                       f"average.")
+    if theirs is None:
+        return False, (f"{incumbent_name}, which serves {ticker}, could not be scored on these "
+                       f"validation days, so the new model is not {ticker}'s default; it is "
+                       f"kept and can be chosen by name.")
     seen = _seen(incumbent, ticker, record)
     general = record.get("mean_general")
     # The general model serves a ticker only while it has no model of its own: say when it
@@ -131,18 +140,8 @@ def policy_steps(model: Artifact) -> tuple[list[int], str]:
         return served, ("Its point policy serves no change (the last close) at every step: on "
                         "validation data its moves did not beat no change clearly enough.")
     return served, (f"Its point policy serves the network's move, shrunk by its validation "
-                    f"evidence, at {_ranges(served)} trading days ahead, and no change at the "
+                    f"evidence, at {ranges(served)} trading days ahead, and no change at the "
                     f"other steps of {len(weights)}.")
-
-
-def _ranges(steps: list[int]) -> str:
-    # [1, 2, 3, 7] -> "1-3 and 7"
-    runs, start = [], steps[0]
-    for prev, cur in zip(steps, steps[1:] + [None]):
-        if cur != prev + 1:
-            runs.append(str(start) if start == prev else f"{start}-{prev}")
-            start = cur
-    return runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1]
 
 
 def held_out_part(record: dict | None, words: str) -> dict:

@@ -86,7 +86,7 @@ class JobQueue:
 
     def revoke(self, task_id: str) -> None:
         """Make the task ``task_id`` a no-op when a consumer takes it (a cancelled job)."""
-        self.huey.revoke_by_id(task_id)
+        self.huey.revoke_by_id(task_id, revoke_once=True)  # its key goes when it is skipped
 
     def put_progress(self, token: str, progress: dict) -> None:
         """Store ``progress`` (JSON) for the job ``token``, replacing the last."""

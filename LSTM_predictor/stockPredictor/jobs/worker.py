@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from ..data.csv import read_csv
 from ..data.sources import PriceCache
-from ..errors import StockPredictorError, without_folders
+from ..errors import JobEndedError, StockPredictorError, without_folders
 from ..model.registry import Registry
 from ..settings import Settings
 from ..store import jobs as job_store
@@ -81,13 +81,16 @@ def training_folder(settings: Settings) -> Path:
     return Path(settings.cache_dir) / TRAINING_FOLDER
 
 
-def sweep_temp(settings: Settings) -> list[str]:
-    """Remove the temporary folders that dead jobs left (the worker starts with none running)."""
+def sweep_temp(settings: Settings, engine: Engine) -> list[str]:
+    """Remove the temporary folders that dead jobs left; a job still running (on another worker
+    sharing this CACHE_DIR, its heartbeat fresh) keeps its folder."""
     folder = training_folder(settings)
+    live = {f"{job_id}.tmp" for job_id in job_store.running_ids(engine)}
     removed = []
     for path in sorted(folder.glob("*.tmp")) if folder.is_dir() else ():
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path.name)
+        if path.name not in live:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
     return removed
 
 
@@ -166,6 +169,7 @@ def abandon(context: Context, token: str) -> None:
     try:
         record = job_store.get(context.engine, token)
         shutil.rmtree(training_folder(context.settings) / f"{record.id}.tmp", ignore_errors=True)
+        context.queue.clear_progress(token)
         if job_store.requeue(context.engine, token, REQUEUED):
             job_store.attach_task(context.engine, token, context.queue.submit(token))
             log.info("job %s queued again: its thread did not stop in time", token[:6])
@@ -187,10 +191,22 @@ def _run(context: Context, record: job_store.JobRecord, watch: _Watch, temp: Pat
     result, folder = train_and_judge(context.settings, context.registry, spec, frame, ticker,
                                      temp, watch.should_stop, progress, phases)
     progress.phase("saving")
-    model_versions.save(context.engine, folder, name=result["model"], job_token=record.token,
-                        ticker=ticker if spec.ticker else None, scope="ticker",
-                        is_default=result["is_default"], summary=result.pop("_summary"),
-                        keep=context.settings.trained_models_max)
+    try:
+        version = model_versions.save(
+            context.engine, folder, name=result["model"], job_token=record.token,
+            ticker=ticker if spec.ticker else None, scope="ticker",
+            is_default=result["is_default"], summary=result.pop("_summary"),
+            keep=context.settings.trained_models_max,
+            incumbent=(result.get("validation") or {}).get("incumbent"))
+    except JobEndedError:  # cancelled or failed as stale meanwhile: that ending stands
+        progress.clear()
+        log.info("job %s ended while saving; its model was not kept", record.token[:6])
+        return
+    if result["is_default"] and not version.is_default:
+        result["is_default"], result["default_reason"] = False, (
+            f"Another model became {ticker}'s default while this one trained, and this one was "
+            f"not compared with it, so it is not the default; it is kept and can be chosen by "
+            f"name.")
     phases.end("saving")
     result["seconds"] = phases.figures()
     job_store.finish(context.engine, record.token, "succeeded", model_name=result["model"],

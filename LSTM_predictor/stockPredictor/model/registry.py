@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,9 @@ class Registry:
     def __init__(self, models_dir: str | os.PathLike | None = None):
         self.models_dir = Path(models_dir) if models_dir else default_models_dir()
         self._models = _Models()
+        # Readers never lock; writers (a poll's refresh, a delete in a request) take turns, so
+        # neither builds its new state from one the other is replacing.
+        self._writing = threading.Lock()
         self.skipped: dict[str, str] = {}
         self.single = False  # True once load() finds models_dir is itself an artifact folder
 
@@ -77,11 +81,12 @@ class Registry:
             for path in folders:
                 self._load_one(path, loaded)
         # Trained models added already stay, unless a committed one now has the name.
-        old = self._models
-        trained = frozenset(name for name in old.trained if name not in loaded)
-        self._models = _Models(
-            {**loaded, **{name: old.artifacts[name] for name in trained}}, trained,
-            {ticker: name for ticker, name in old.defaults.items() if name in trained})
+        with self._writing:
+            old = self._models
+            trained = frozenset(name for name in old.trained if name not in loaded)
+            self._models = _Models(
+                {**loaded, **{name: old.artifacts[name] for name in trained}}, trained,
+                {ticker: name for ticker, name in old.defaults.items() if name in trained})
         return self
 
     def _load_one(self, path: Path, loaded: dict[str, artifacts.Artifact]) -> None:
@@ -97,26 +102,29 @@ class Registry:
         """Serve the trained ``artifact``, replacing one of its name; False (and a log line) when
         a committed model has the name. ``default_for``: the ticker it serves by default.
         """
-        old, name = self._models, artifact.name
-        if name in old.artifacts and name not in old.trained:
-            log.warning("trained model %s not added: a committed model has that name", name)
-            return False
         Policy.of(artifact)  # a damaged policy is refused here, not on every request
-        defaults = {ticker: model for ticker, model in old.defaults.items() if model != name}
-        if default_for:
-            defaults[default_for.upper()] = name
-        self._models = _Models({**old.artifacts, name: artifact}, old.trained | {name}, defaults)
+        with self._writing:
+            old, name = self._models, artifact.name
+            if name in old.artifacts and name not in old.trained:
+                log.warning("trained model %s not added: a committed model has that name", name)
+                return False
+            defaults = {ticker: model for ticker, model in old.defaults.items() if model != name}
+            if default_for:
+                defaults[default_for.upper()] = name
+            self._models = _Models({**old.artifacts, name: artifact}, old.trained | {name},
+                                   defaults)
         return True
 
     def remove(self, name: str) -> bool:
         """Stop serving the trained model ``name``; False when there is none (committed stay)."""
-        old = self._models
-        if name not in old.trained:
-            return False
-        self._models = _Models(
-            {key: value for key, value in old.artifacts.items() if key != name},
-            old.trained - {name},
-            {ticker: model for ticker, model in old.defaults.items() if model != name})
+        with self._writing:
+            old = self._models
+            if name not in old.trained:
+                return False
+            self._models = _Models(
+                {key: value for key, value in old.artifacts.items() if key != name},
+                old.trained - {name},
+                {ticker: model for ticker, model in old.defaults.items() if model != name})
         return True
 
     def names(self) -> list[str]:

@@ -25,8 +25,9 @@ from .db import guarded, writing
 from .models import Job, ModelVersion
 
 __all__ = ["ACTIVE", "DONE", "STALE_AFTER_S", "ClientBusyError", "JobRecord", "QueueFullError",
-           "UnknownJobError", "active_count", "attach_task", "cancel", "create", "finish", "get",
-           "heartbeat", "position", "requeue", "start", "sweep_stale"]
+           "UnknownJobError", "active_count", "attach_task", "cancel", "check_room", "create",
+           "finish", "get", "heartbeat", "position", "requeue", "running_ids", "start",
+           "sweep_stale"]
 
 JOBS = "training jobs"
 ACTIVE = ("queued", "running")
@@ -44,6 +45,12 @@ UNKNOWN_CLIENT = "unknown"  # senders whose address is not known share one slot
 # (its token is that model's delete link): at RATE_LIMIT_JOBS' 5 an hour per client, the table
 # holds what 30 days of jobs leave, each row about 1-5 kB.
 KEEP_DAYS = 30
+# And at most this many ended rows without a kept model in all, the oldest removed first.
+MAX_ENDED = 10_000
+# A job still queued this long was taken by no worker (none runs, or its task was lost): it
+# fails, freeing its client's slot and its place in JOB_QUEUE_SIZE.
+QUEUED_MAX_S = 3600
+NOT_TAKEN = "no worker took the job within an hour, so it was dropped; start it again"
 
 
 class SpecLike(Protocol):
@@ -126,11 +133,16 @@ def _stale(cutoff: dt.datetime):
 def _fail_stale(session: Session, now: dt.datetime, stale_after_s: float,
                 token: str | None = None) -> list[str]:
     cutoff = now - dt.timedelta(seconds=stale_after_s)
-    where = _stale(cutoff) if token is None else _stale(cutoff) & (Job.token == token)
-    tokens = list(session.scalars(select(Job.token).where(where)))
-    if tokens:
-        session.execute(update(Job).where(where, Job.token.in_(tokens)).values(
-            status="failed", reason=STOPPED, finished_at=now))
+    waited = now - dt.timedelta(seconds=QUEUED_MAX_S)
+    tokens = []
+    for where, reason in ((_stale(cutoff), STOPPED),
+                          ((Job.status == "queued") & (Job.created_at < waited), NOT_TAKEN)):
+        where = where if token is None else where & (Job.token == token)
+        found = list(session.scalars(select(Job.token).where(where)))
+        if found:
+            session.execute(update(Job).where(where, Job.token.in_(found)).values(
+                status="failed", reason=reason, finished_at=now))
+        tokens += found
     return tokens
 
 
@@ -149,16 +161,7 @@ def create(engine: Engine, spec: SpecLike, client: str | None, queue_size: int, 
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         _fail_stale(session, now, STALE_AFTER_S)
         _purge(session, now)
-        active = Job.status.in_(ACTIVE)
-        if session.scalar(select(func.count()).select_from(Job).where(
-                active, Job.client == client)):
-            raise ClientBusyError("you already have a training job queued or running: one job "
-                                  "per client at a time, so wait for it to end or cancel it")
-        if (session.scalar(select(func.count()).select_from(Job).where(active)) or 0) \
-                >= queue_size:
-            raise QueueFullError(f"the training queue is full: {queue_size} jobs are queued or "
-                                 f"running (JOB_QUEUE_SIZE={queue_size}), so try again in a few "
-                                 f"minutes")
+        _check_room(session, client, queue_size)
         job = Job(token=secrets.token_urlsafe(32), client=client, ticker=spec.ticker,
                   upload_id=spec.upload_id, spec=spec.to_dict(), status="queued",
                   cancel_requested=False, attempts=0, created_at=now)
@@ -167,11 +170,37 @@ def create(engine: Engine, spec: SpecLike, client: str | None, queue_size: int, 
         return _record(session, job)
 
 
+def _check_room(session: Session, client: str, queue_size: int) -> None:
+    active = Job.status.in_(ACTIVE)
+    if session.scalar(select(func.count()).select_from(Job).where(
+            active, Job.client == client)):
+        raise ClientBusyError("you already have a training job queued or running: one job "
+                              "per client at a time, so wait for it to end or cancel it")
+    if (session.scalar(select(func.count()).select_from(Job).where(active)) or 0) \
+            >= queue_size:
+        raise QueueFullError(f"the training queue is full: {queue_size} jobs are queued or "
+                             f"running (JOB_QUEUE_SIZE={queue_size}), so try again in a few "
+                             f"minutes")
+
+
+@guarded(JOBS)
+def check_room(engine: Engine, client: str | None, queue_size: int) -> None:
+    """Raise what ``create`` would for ``client`` now (ClientBusyError, QueueFullError): the
+    web asks before it stores a job's file, and ``create`` asks again, atomically."""
+    with Session(engine) as session:
+        _check_room(session, client or UNKNOWN_CLIENT, queue_size)
+
+
 def _purge(session: Session, now: dt.datetime) -> None:
-    # Each new job removes the rows of jobs that ended KEEP_DAYS ago and left no model.
+    # Each new job removes the rows of jobs that ended KEEP_DAYS ago and left no model, and
+    # the oldest such rows past MAX_ENDED.
+    ended = Job.status.in_(DONE) & ~exists().where(ModelVersion.job_id == Job.id)
     session.execute(delete(Job).where(
-        Job.status.in_(DONE), Job.finished_at < now - dt.timedelta(days=KEEP_DAYS),
-        ~exists().where(ModelVersion.job_id == Job.id)))
+        ended, Job.finished_at < now - dt.timedelta(days=KEEP_DAYS)))
+    over = list(session.scalars(select(Job.id).where(ended).order_by(
+        Job.finished_at.desc(), Job.id.desc()).offset(MAX_ENDED).limit(1000)))
+    if over:
+        session.execute(delete(Job).where(Job.id.in_(over)))
 
 
 @guarded(JOBS)
@@ -181,7 +210,7 @@ def get(engine: Engine, token: str, *, now: dt.datetime | None = None) -> JobRec
     _check(token)
     with Session(engine) as session:
         job = _job(session, token)
-        if job.status != "running" or not _fail_stale_needed(job, _utc(now)):
+        if not _fail_stale_needed(job, _utc(now)):
             return _record(session, job)
     with Session(writing(engine)) as session, session.begin():
         _fail_stale(session, _utc(now), STALE_AFTER_S, token)
@@ -189,6 +218,11 @@ def get(engine: Engine, token: str, *, now: dt.datetime | None = None) -> JobRec
 
 
 def _fail_stale_needed(job: Job, now: dt.datetime) -> bool:
+    # A running job whose worker is gone, or a queued one no worker took.
+    if job.status == "queued":
+        return _aware(job.created_at) < now - dt.timedelta(seconds=QUEUED_MAX_S)
+    if job.status != "running":
+        return False
     beat = _aware(job.heartbeat_at or job.started_at)
     return beat is None or beat < now - dt.timedelta(seconds=STALE_AFTER_S)
 
@@ -253,16 +287,20 @@ def cancel(engine: Engine, token: str, *, now: dt.datetime | None = None) -> Job
 @guarded(JOBS)
 def finish(engine: Engine, token: str, status: str, reason: str | None = None,
            model_name: str | None = None, result: dict | None = None, *,
-           now: dt.datetime | None = None) -> None:
+           now: dt.datetime | None = None) -> bool:
     """End the job with ``status`` (one of DONE), its one-sentence ``reason``, its model and
-    result."""
+    result; False (nothing written) when it had ended already: a job failed as stale or
+    cancelled meanwhile keeps that ending."""
     if status not in DONE:
         raise ValueError(f"status {excerpt(status)} is not one of {', '.join(DONE)}")
     with Session(writing(engine)) as session, session.begin():
         job = _job(session, token)
+        if job.status not in ACTIVE:
+            return False
         job.status, job.finished_at = status, _utc(now)
         job.reason = reason[:REASON_CHARS] if reason else None
         job.model_name, job.result = model_name, result
+        return True
 
 
 @guarded(JOBS)
@@ -290,9 +328,16 @@ def requeue(engine: Engine, token: str, reason: str, *, now: dt.datetime | None 
 def sweep_stale(engine: Engine, stale_after_s: float = STALE_AFTER_S, *,
                 now: dt.datetime | None = None) -> list[str]:
     """Mark failed every running job whose heartbeat is older than ``stale_after_s`` ("the
-    worker stopped mid-job"); their tokens."""
+    worker stopped mid-job") and every job queued longer than QUEUED_MAX_S; their tokens."""
     with Session(writing(engine)) as session, session.begin():
         return _fail_stale(session, _utc(now), stale_after_s)
+
+
+@guarded(JOBS)
+def running_ids(engine: Engine) -> set[int]:
+    """The ids of the jobs running now (a worker keeps their folders)."""
+    with Session(engine) as session:
+        return set(session.scalars(select(Job.id).where(Job.status == "running")))
 
 
 @guarded(JOBS)

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session, load_only
 
-from ..errors import ArtifactError, excerpt
+from ..errors import ArtifactError, JobEndedError, excerpt
 from ..model import artifacts
 from .db import guarded, writing
 from .models import Job, ModelVersion
@@ -91,13 +91,19 @@ def _read(folder: Path) -> dict[str, bytes]:
 @guarded(MODELS)
 def save(engine: Engine, folder: Path, *, name: str, job_token: str | None, ticker: str | None,
          scope: str, is_default: bool, summary: dict, keep: int,
-         now: dt.datetime | None = None) -> Version:
+         incumbent: str | None = None, now: dt.datetime | None = None) -> Version:
     """Store the artifact in ``folder`` as version ``name``, in one transaction.
 
     Its checksums are verified first (ArtifactError otherwise). When ``is_default``, the
     ticker's other versions stop being its default. Then, past ``keep`` versions, the oldest
     that are no ticker's default are deleted (and, only if that is not enough, the oldest
     defaults: the bound holds whatever was trained); the new one never is.
+
+    ``incumbent`` names the model the new one was judged against: it becomes the default only
+    while the ticker's trained default is still that one (or none), so a default another worker
+    stored meanwhile is never replaced by a model that was not compared with it (the returned
+    version says which). A job that is no longer running (cancelled, failed as stale) stores
+    nothing: JobEndedError.
     """
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise ArtifactError(f"model name {excerpt(name)} is not valid: expected lower-case "
@@ -111,9 +117,17 @@ def save(engine: Engine, folder: Path, *, name: str, job_token: str | None, tick
     with Session(writing(engine), expire_on_commit=False) as session, session.begin():
         if engine.dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-        job_id = None if job_token is None else session.scalar(
-            select(Job.id).where(Job.token == job_token))
+        job_id = None
+        if job_token is not None:
+            job_id, status = session.execute(select(Job.id, Job.status).where(
+                Job.token == job_token)).one_or_none() or (None, None)
+            if status != "running":
+                raise JobEndedError(f"the job is {status or 'gone'}, so its model was not kept")
         is_default = bool(is_default and ticker)
+        if is_default:
+            current = session.scalar(select(ModelVersion.name).where(
+                ModelVersion.ticker == ticker, ModelVersion.is_default.is_(True)))
+            is_default = current is None or current == incumbent
         if is_default:
             session.execute(update(ModelVersion).where(
                 ModelVersion.ticker == ticker, ModelVersion.is_default.is_(True)).values(
