@@ -29,15 +29,16 @@ class _Incumbent(SimpleNamespace):
 INCUMBENT = _Incumbent(name="ibm", seen=False)
 
 
-@pytest.mark.parametrize("mine, theirs, expected", [
-    (0.97, 0.99, True),     # below the incumbent: the new default
-    (0.99, 0.99, False),    # a tie is not better
-    (1.02, 0.99, False),    # worse
+@pytest.mark.parametrize("mine, theirs, expected, said", [
+    (0.97, 0.99, True, ("0.970", "0.990")),        # below the incumbent: the new default
+    (0.99, 0.99, False, ("0.9900", "0.9900")),     # a tie is not better
+    (1.02, 0.99, False, ("1.020", "0.990")),       # worse
+    (0.9902, 0.9904, True, ("0.9902", "0.9904")),  # apart only in the fourth place: shown
 ])
-def test_only_a_lower_validation_figure_takes_over(mine, theirs, expected):
+def test_only_a_lower_validation_figure_takes_over(mine, theirs, expected, said):
     is_default, why = decide(_record(mine, theirs), "IBM", INCUMBENT, "ibm")
     assert is_default is expected
-    assert f"{mine:.4f}" in why and f"{theirs:.4f}" in why and "ibm" in why
+    assert f"{said[0]} of no change's" in why and f"below {said[1]} for ibm" in why
 
 
 def test_a_model_trained_on_a_file_is_never_a_default():
@@ -68,4 +69,4 @@ def test_an_incumbent_that_saw_the_dates_is_said_to_be_flattered():
 
 def test_a_better_general_model_is_said_when_it_is_not_the_incumbent():
     _, why = decide(_record(0.98, 0.99, general=0.95), "IBM", INCUMBENT, "ibm")
-    assert "general model's was lower still (0.9500)" in why
+    assert "general model's was lower still (0.950)" in why

@@ -19,8 +19,8 @@ from stockPredictor.store import model_versions
 # A finished job's result, shaped as the spec's worker writes it (spec21.md "Worker").
 RESULT = {
     "model": "ibm-lstm-abc123", "is_default": False,
-    "default_reason": "It is kept but is not IBM's default: its validation error was 1.0100 of "
-                      "no change's, not below 0.9990 for ibm.",
+    "default_reason": "It is kept but is not IBM's default: its validation error was 1.010 of "
+                      "no change's, not below 0.999 for ibm.",
     "validation": {"start": "2009-04-08", "end": "2011-03-17", "origins": 480,
                    "steps": [{"h": h, "model": 1.01, "general": 0.998, "incumbent": 0.999}
                              for h in range(1, 31)],

@@ -149,7 +149,7 @@ def test_a_succeeded_job_says_how_its_model_did(jobs_app, tmp_path):
     page = client.get(f"/jobs/{token}").get_data(as_text=True)
     fragment = client.get(f"/jobs/{token}?fragment=result").get_data(as_text=True)
     assert 'id="job-outcome"' in fragment and "<html" not in fragment
-    for text in ("did not beat no change", "1.0100 of no change", RESULT["default_reason"],
+    for text in ("did not beat no change", "1.010 of no change", RESULT["default_reason"],
                  RESULT["test"]["words"], "p = 0.03<", RESULT["policy_words"],
                  'href="/prediction/IBM?model=ibm-lstm-abc123"', "Delete this model"):
         assert text in html.unescape(page), text

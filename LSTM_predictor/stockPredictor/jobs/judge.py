@@ -107,18 +107,21 @@ def decide(record: dict, ticker: str | None, incumbent: Artifact | None,
                        f"validation days, so the new model is not {ticker}'s default; it is "
                        f"kept and can be chosen by name.")
     seen = _seen(incumbent, ticker, record)
+    # Three places, as the page's figures; four when three would show a tie that is not one.
+    mine_, theirs_ = (f"{v:.3f}" if round(mine, 3) != round(theirs, 3) else f"{v:.4f}"
+                      for v in (mine, theirs))
     general = record.get("mean_general")
     # The general model serves a ticker only while it has no model of its own: say when it
     # did better all the same, so that a "default" is never read as "the best there is".
-    also = (f" The general model's was lower still ({general:.4f})."
+    also = (f" The general model's was lower still ({general:.3f})."
             if general is not None and general < mine and incumbent_name != GENERAL else "")
     if mine < theirs:
         return True, (f"It is now {ticker}'s default: over {steps} steps its validation error "
-                      f"was {mine:.4f} of no change's on average, below {theirs:.4f} for "
+                      f"was {mine_} of no change's on average, below {theirs_} for "
                       f"{incumbent_name}, which served {ticker} until now{seen}.{also}")
     return False, (f"It is kept but is not {ticker}'s default: over {steps} steps its "
-                   f"validation error was {mine:.4f} of no change's on average, not below "
-                   f"{theirs:.4f} for {incumbent_name}, which still serves {ticker}{seen}. "
+                   f"validation error was {mine_} of no change's on average, not below "
+                   f"{theirs_} for {incumbent_name}, which still serves {ticker}{seen}. "
                    f"Choose it by name to forecast with it.")
 
 
