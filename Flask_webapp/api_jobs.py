@@ -61,7 +61,7 @@ def _errors(*statuses: int):
 def submit():
     """Start a training job: it is queued at once (202) and a worker trains it."""
     jobs_view.check_training_token(request.headers.get("X-Training-Token"))
-    record = jobs_view.start(schemas.JobRequest().load(_body()))
+    record = jobs_view.start(schemas.JobRequest().load(services.request_body()))
     answer = jobs_view.as_json(jobs_view.get(record.token), alive=True)
     return jsonify(answer), 202, {"Location": answer["links"]["self"]}
 
@@ -98,7 +98,3 @@ def cancel(token: str):
 def delete_model(token: str):
     """Delete the model a job trained (the job's token is the only key to it)."""
     return jsonify(deleted=jobs_view.delete_model(token))
-
-
-def _body():
-    return services.request_body()

@@ -24,8 +24,6 @@ if __name__ == "__main__" and not __package__:
     sys.exit(main())
 
 import atexit
-import datetime as dt
-import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -35,8 +33,6 @@ from flask import Flask, request
 from stockPredictor import store
 from stockPredictor.data.csv import MAX_UPLOAD_BYTES
 from stockPredictor.data.sample import SAMPLE_TICKERS
-from stockPredictor.data.sources import PriceCache
-from stockPredictor.data.yahoo import from_yahoo, import_yfinance
 from stockPredictor.forecast.report import ORIGINS_KEPT
 from stockPredictor.jobs.queue import JobQueue
 from stockPredictor.lru import BoundedCache, ByteBoundedLRU
@@ -44,7 +40,7 @@ from stockPredictor.model.registry import Registry
 from stockPredictor.settings import ENVIRONMENT, Settings
 from stockPredictor.store import ledger
 from stockPredictor.store.live import LiveRecords
-from stockPredictor.store.prices import PriceStore
+from stockPredictor.store.price_cache import price_cache
 from stockPredictor.store.trained import TrainedModels
 from stockPredictor.store.writer import LedgerWriter
 from threadpoolctl import threadpool_limits
@@ -115,7 +111,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     # The ledger keys each worker queued lately: a live forecast's entry is built once a day.
     app.extensions["ledger_keys"] = ledger.Queued()
     app.extensions["live_records"] = LiveRecords()
-    app.extensions["price_cache"] = _price_cache(settings, database)
+    app.extensions["price_cache"] = price_cache(settings, database.engine)
     if settings.blas_threads > 0:
         # Process-wide, and inherited by the workers gunicorn forks from this process.
         threadpool_limits(limits=settings.blas_threads, user_api="blas")
@@ -148,27 +144,6 @@ def _refresh_trained() -> None:
     if endpoint in ("static", "healthz") or request.path.startswith("/static/"):
         return
     services.trained_models().refresh(services.registry())
-
-
-def _price_cache(settings: Settings, database: store.Database) -> PriceCache:
-    # Yahoo's prices go through the shared store: one fetch per ticker and interval across every
-    # worker and dyno, and one back-off when Yahoo says no (Yahoo directly while the database
-    # does not answer). yfinance keeps its small caches under CACHE_DIR. Every fetch ends
-    # within YAHOO_DEADLINE, and a failed one keeps every worker off Yahoo for YAHOO_BACKOFF.
-    fetch = functools.partial(from_yahoo, cache_dir=settings.cache_dir,
-                              deadline=settings.yahoo_deadline)
-    backoff = dt.timedelta(seconds=settings.yahoo_backoff)
-    if settings.price_source != "sample":
-        # Imported now (before gunicorn forks, with --preload), not in the first request,
-        # where its second or two would be taken from that fetch's deadline.
-        import_yfinance(settings.cache_dir)
-    price_store = None if database.engine is None else PriceStore(
-        database.engine, fetch, recheck=dt.timedelta(seconds=settings.price_ttl),
-        source_backoff=backoff, max_tickers=settings.price_store_tickers,
-        wait=settings.yahoo_deadline + 2.0)  # another worker's fetch ends by its deadline
-    return PriceCache(settings.price_source, store=price_store, cache_dir=settings.cache_dir,
-                      ttl=settings.store_read_ttl if price_store else settings.price_ttl,
-                      retry_after=settings.yahoo_backoff, deadline=settings.yahoo_deadline)
 
 
 def _database(app: Flask, settings: Settings) -> store.Database:

@@ -12,7 +12,7 @@ import hmac
 import logging
 import time
 
-from flask import request, url_for
+from flask import url_for
 from markupsafe import Markup
 from stockPredictor.data.tickers import check_ticker
 from stockPredictor.errors import (DatabaseUnavailableError, DataError, JobSettingError,
@@ -20,7 +20,7 @@ from stockPredictor.errors import (DatabaseUnavailableError, DataError, JobSetti
 from stockPredictor.forecast import report
 from stockPredictor.jobs.spec import JobSpec
 from stockPredictor.store import jobs as store_jobs
-from stockPredictor.store import model_versions, uploads
+from stockPredictor.store import model_versions
 
 from . import errors, links, services
 
@@ -51,11 +51,6 @@ def check_training_token(given: str | None) -> None:
         raise errors.TrainingTokenError(TOKEN_WRONG)
 
 
-def client() -> str:
-    """The requesting client as the store counts it: a keyed hash of its address (or /64)."""
-    return uploads.client_key(request.remote_addr, services.settings().key) or "unknown"
-
-
 def start(fields: dict, upload=None) -> store_jobs.JobRecord:
     """Queue a job with the settings ``fields`` (a form's text or JSON values) on a ticker's
     prices, a stored upload (``upload_id``) or the CSV file ``upload``, which is stored first.
@@ -73,7 +68,7 @@ def start(fields: dict, upload=None) -> store_jobs.JobRecord:
             except DataError as exc:
                 raise JobSettingError(str(exc), field="ticker") from exc
         # Room for the job before its file is stored: create() asks again, atomically.
-        store_jobs.check_room(services.database().require(JOBS), client(),
+        store_jobs.check_room(services.database().require(JOBS), services.client(),
                               services.settings().job_queue_size)
         frame = services.read_upload(upload, ticker)
         if frame.attrs.get("upload_id") is None:
@@ -88,7 +83,8 @@ def start(fields: dict, upload=None) -> store_jobs.JobRecord:
         else:
             services.load_prices(spec.ticker)  # unknown: 404; kept in the price store for it
     engine = services.database().require(JOBS)
-    record = store_jobs.create(engine, spec, client(), services.settings().job_queue_size)
+    record = store_jobs.create(engine, spec, services.client(),
+                               services.settings().job_queue_size)
     try:
         task_id = services.job_queue().submit(record.token)
     except Exception as exc:  # Redis down or refusing: the row must not wait forever

@@ -78,6 +78,12 @@ def load_prices(ticker: str) -> pd.DataFrame:
     return cache.load(ticker)
 
 
+def client() -> str | None:
+    """The requesting client as the store counts it (upload budgets, one job at a time): a
+    keyed hash of its address or IPv6 /64, never the address; None when it is unknown."""
+    return uploads.client_key(request.remote_addr, settings().key)
+
+
 def read_upload(upload, ticker: str | None = None,
                 check: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
     """Prices from an uploaded CSV file, parsed by the package's reader, and kept in the store.
@@ -130,7 +136,7 @@ def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> i
     try:
         return uploads.save(database().require(UPLOADS), content, file_name,
                             {"ticker": ticker or None},
-                            client=uploads.client_key(request.remote_addr, settings().key),
+                            client=client(),
                             budgets=uploads.Budgets.of(settings()))
     except (DataError, DatabaseUnavailableError) as error:
         log.warning("upload %s not kept: %s", file_name, error)

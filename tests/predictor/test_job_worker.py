@@ -17,6 +17,7 @@ from stockPredictor.model import artifacts
 from stockPredictor.model.registry import Registry
 from stockPredictor.settings import Settings
 from stockPredictor.store import database_url, engine_for, jobs, model_versions, upgrade, uploads
+from stockPredictor.store.price_cache import price_cache
 
 pytestmark = pytest.mark.slow  # trains small models with Keras
 
@@ -50,7 +51,7 @@ def context(tmp_path):
     engine = engine_for(url)
     queue = _recording(JobQueue.open(settings, tmp_path / "instance"))
     built = worker.Context(settings, engine, queue, Registry(settings.models_dir).load(),
-                           worker.price_cache(settings, engine))
+                           price_cache(settings, engine))
     yield built
     engine.dispose()
 

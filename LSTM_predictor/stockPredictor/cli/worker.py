@@ -59,6 +59,7 @@ def _context(settings, engine, instance: Path):
     from ..jobs.queue import JobQueue
     from ..model.registry import Registry
     from ..store import jobs as job_store
+    from ..store.price_cache import price_cache
     from ..store.trained import TrainedModels
 
     queue = JobQueue.open(settings, instance)
@@ -69,7 +70,7 @@ def _context(settings, engine, instance: Path):
     if failed or removed:
         log.info("a worker died mid-job: %d job(s) marked failed, %d folder(s) removed",
                  len(failed), len(removed))
-    prices = worker.price_cache(settings, engine)  # yfinance's curl_cffi before TensorFlow
+    prices = price_cache(settings, engine)  # yfinance's curl_cffi before TensorFlow
     from ..training import job_callback  # TensorFlow loads here
 
     if not job_callback.limit_threads(settings.train_threads):

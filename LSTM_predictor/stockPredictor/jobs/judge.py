@@ -20,16 +20,7 @@ from ..forecast.words import ranges
 from ..model.artifacts import Artifact
 from ..model.config import MAX_HORIZON
 from ..model.policy import Policy
-from ..model.registry import GENERAL, Registry
-
-
-def general_model(registry: Registry) -> Artifact | None:
-    """The committed general model (the one a ticker without its own model gets), or None."""
-    committed = {n: a for n, a in registry.artifacts.items() if n not in registry.trained}
-    if GENERAL in committed:
-        return committed[GENERAL]
-    general = [a for a in committed.values() if a.scope == "general"]
-    return max(general, key=lambda a: a.metadata.get("created_at", "")) if general else None
+from ..model.registry import GENERAL
 
 
 def validation(model: Artifact, frame: pd.DataFrame, ticker: str,

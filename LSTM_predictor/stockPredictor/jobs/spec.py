@@ -14,12 +14,10 @@ from typing import Mapping
 
 from ..data.tickers import check_ticker
 from ..errors import DataError, JobSettingError, excerpt
-from ..model import config as model_config_module
-from ..model.config import ModelConfig, TrainConfig
+from ..model.config import ARCHITECTURES, ModelConfig, TrainConfig
 
 __all__ = ["ARCHITECTURES", "JobSettingError", "JobSpec", "LIMITS"]
 
-ARCHITECTURES = model_config_module.ARCHITECTURES
 # (lowest, highest) of each numeric setting, both allowed.
 LIMITS: dict[str, tuple[int | float, int | float]] = {
     "window": (5, 120),
@@ -31,7 +29,6 @@ LIMITS: dict[str, tuple[int | float, int | float]] = {
 }
 _WHOLE = re.compile(r"[+]?\d{1,9}")
 _DECIMAL = re.compile(r"[+]?(?:\d{1,9}(?:\.\d{0,12})?|\.\d{1,12})(?:[eE][+-]?\d{1,3})?")
-_OPTIONAL = ("ticker", "upload_id")
 
 
 @dataclass(frozen=True)

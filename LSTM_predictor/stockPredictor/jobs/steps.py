@@ -6,8 +6,6 @@ Keras is imported inside ``train_and_judge`` only, when a job runs.
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import logging
 import time
 from pathlib import Path
@@ -15,35 +13,16 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
 
-from ..data.sources import PriceCache
-from ..data.yahoo import from_yahoo, import_yfinance
 from ..errors import NotTrainedError
 from ..model.registry import Registry
 from ..settings import Settings
 from ..store import model_versions
-from ..store.prices import PriceStore
 from . import judge
 from .queue import JobQueue
 from .spec import JobSpec
 
 log = logging.getLogger(__name__)
-
-
-def build_price_cache(settings: Settings, engine: Engine | None) -> PriceCache:
-    """Prices through the shared price store, built as the web app builds its own (app.py)."""
-    fetch = functools.partial(from_yahoo, cache_dir=settings.cache_dir,
-                              deadline=settings.yahoo_deadline)
-    if settings.price_source != "sample":
-        import_yfinance(settings.cache_dir)  # curl_cffi before TensorFlow: they clash otherwise
-    store = None if engine is None else PriceStore(
-        engine, fetch, recheck=dt.timedelta(seconds=settings.price_ttl),
-        source_backoff=dt.timedelta(seconds=settings.yahoo_backoff),
-        max_tickers=settings.price_store_tickers, wait=settings.yahoo_deadline + 2.0)
-    return PriceCache(settings.price_source, store=store, cache_dir=settings.cache_dir,
-                      ttl=settings.store_read_ttl if store else settings.price_ttl,
-                      retry_after=settings.yahoo_backoff, deadline=settings.yahoo_deadline)
 
 
 class Phases:
@@ -150,7 +129,7 @@ def train_and_judge(settings: Settings, registry: Registry, spec: JobSpec, frame
         incumbent = registry.model_for(ticker)
     except NotTrainedError:
         incumbent = None
-    general = judge.general_model(registry)
+    general = registry.general()
     validation = judge.validation(model, frame, ticker,
                                   {"general": general, "incumbent": incumbent})
     validation["incumbent"] = incumbent.name if incumbent is not None else None

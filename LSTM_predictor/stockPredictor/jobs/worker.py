@@ -34,7 +34,7 @@ from ..store import jobs as job_store
 from ..store import model_versions, uploads
 from .queue import HANDLERS, JobQueue
 from .spec import JobSpec
-from .steps import Phases, Progress, build_price_cache, train_and_judge
+from .steps import Phases, Progress, train_and_judge
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ HEARTBEAT_S = 1.0  # how often a running job beats and reads its cancel flag
 REQUEUED = "the worker was stopped; the job was queued again"
 STOPPED_AGAIN = "the worker was stopped twice while running this job, so it was not retried"
 
-__all__ = ["Context", "abandon", "install", "price_cache", "run_job", "sweep_temp"]
+__all__ = ["Context", "abandon", "install", "run_job", "sweep_temp"]
 
 
 @dataclass
@@ -68,12 +68,6 @@ def install(context: Context) -> None:
     global _context
     _context = context
     HANDLERS["train"] = run_job
-
-
-def price_cache(settings: Settings, engine: Engine | None) -> PriceCache:
-    """The prices a job trains on, from the same shared store the web reads (app.py builds the
-    same for its requests)."""
-    return build_price_cache(settings, engine)
 
 
 def training_folder(settings: Settings) -> Path:

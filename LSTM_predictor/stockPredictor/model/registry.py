@@ -139,6 +139,19 @@ class Registry:
             raise NotTrainedError(f"no model named {name!r}; loaded models: "
                                   f"{', '.join(self.names()) or 'none'}") from None
 
+    def general(self) -> artifacts.Artifact | None:
+        """The committed general model (the one called ``general``, else the newest of scope
+        general): what serves a ticker that has no model of its own; None when none is loaded."""
+        return self._general(self._models)
+
+    @staticmethod
+    def _general(state: _Models) -> artifacts.Artifact | None:
+        committed = {n: a for n, a in state.artifacts.items() if n not in state.trained}
+        if GENERAL in committed:
+            return committed[GENERAL]
+        general = [a for a in committed.values() if a.scope == "general"]
+        return max(general, key=lambda a: a.metadata.get("created_at", "")) if general else None
+
     def model_for(self, ticker: str) -> artifacts.Artifact:
         """The ticker's default trained model, else its own committed model, else the general one.
 
@@ -159,11 +172,9 @@ class Registry:
         own = [a for a in committed if a.scope == "ticker" and a.tickers == [ticker]]
         if own:
             return max(own, key=lambda a: a.metadata.get("created_at", ""))
-        if GENERAL in models and GENERAL not in trained:
-            return models[GENERAL]
-        general = [a for a in committed if a.scope == "general"]
-        if general:
-            return max(general, key=lambda a: a.metadata.get("created_at", ""))
+        general = self._general(state)
+        if general is not None:
+            return general
         # No folder in the message: it may reach a web answer, where a server path has no place.
         raise NotTrainedError(f"no model for {ticker!r} and no general model is loaded; "
                               "train one with `stock-predictor train`")
