@@ -39,7 +39,9 @@ def frames(args, notes: bool = True) -> dict[str, pd.DataFrame]:
     """The prices the arguments name, by ticker; ``notes`` prints what reading them fixed."""
     if args.csv:
         paths = args.csv if isinstance(args.csv, list) else [args.csv]
-        loaded = [csv.read_csv(p) for p in paths]
+        # A local file is read whole: the day bound is the web upload's cost bound, and a cut
+        # here would fall before --start/--end and drop the days they ask for.
+        loaded = [csv.read_csv(p, whole=True) for p in paths]
     else:
         tickers = args.ticker if isinstance(args.ticker, list) else [args.ticker]
         # yfinance may print; stdout is for the command's own output (one JSON document).

@@ -29,8 +29,9 @@ __all__ = ["BITSTAMP", "FIRST_DATE", "KAGGLE", "LAYOUTS", "MAX_CSV_BYTES", "MAX_
            "MAX_UPLOAD_BYTES", "NASDAQ", "OTHER", "YAHOO", "YAHOO_PLAIN", "CsvSource",
            "file_name", "layout_of", "parse", "read_bytes", "read_csv", "read_text"]
 
-# Days of a CSV file kept, the most recent: a forecast's cost grows with the days it scores.
-# 5,000 trading days are 20 years; read_csv says in attrs["notices"] when it cut a file.
+# Days of an uploaded CSV file kept, the most recent: a forecast's cost grows with the days it
+# scores. 5,000 trading days are 20 years; read_csv says in attrs["notices"] when it cut a file.
+# The web's bound only: the command line reads a local file whole (read_csv(whole=True)).
 MAX_DAILY_ROWS = 5_000
 
 
@@ -83,18 +84,20 @@ def parse(source: CsvSource, max_days: int | None = None,
     return frame, layout_of(columns)
 
 
-def read_csv(source: CsvSource, ticker: str | None = None) -> pd.DataFrame:
+def read_csv(source: CsvSource, ticker: str | None = None,
+             whole: bool = False) -> pd.DataFrame:
     """Prices from a CSV path or file object with a date column and a close or price column.
 
     Any delimiter, encoding and row order; a long file with a symbol column gives the rows of
     ``ticker``, or of its only symbol. Bounded: at most MAX_CSV_BYTES of text and MAX_CSV_ROWS
-    rows are read, and the most recent MAX_DAILY_ROWS days kept. ``attrs["notices"]`` lists,
+    rows are read, and the most recent MAX_DAILY_ROWS days kept, the web's cost bound (with
+    ``whole``, as the command line reads a local file, every day). ``attrs["notices"]`` lists,
     one sentence each, what was cut or fixed (empty when nothing was); ``attrs["file_name"]``
     is the file's base name (None without one). The ticker is ``ticker``, else the file's
     symbol, else one taken from the file name.
     """
     chosen = check_ticker(ticker) if ticker is not None and str(ticker).strip() else None
-    frame, shape = parse(source, max_days=MAX_DAILY_ROWS, symbol=chosen)
+    frame, shape = parse(source, max_days=None if whole else MAX_DAILY_ROWS, symbol=chosen)
     notices = list(frame.attrs.get("notices", []))
     symbol = str(frame.attrs.get("symbol") or "")
     if chosen is None and is_ticker(symbol):
