@@ -7,10 +7,13 @@ evaluate.backtest: horizon 30, an origin every trading day, 80% bands, from the 
 model's validation split for each ticker to the last origin with 30 days of outcomes in the
 bundled sample (2013-03-01): the test split, which no choice read (bench/select_model.py chose on
 validation). A model is scored on each ticker it was trained on that has such origins (FB,
-listed 2012, has none). Several tickers: each ratio is the mean of the per-ticker ratios, and
-each p-value is a Diebold-Mariano test on the daily cross-ticker mean of naive-scaled errors
-(training/policy_fit.py, pooled_test). Prints the markdown tables README shows. These numbers
-only report: none of them decided anything.
+listed 2012, has none). Every figure is in relative units (metrics.py), so dear days and dear
+tickers do not dominate: each error is divided by its origin's close (MAE vs naive is the ratio
+of those, evaluate's mae_relative_vs_naive) and bands get the interval (Winkler) score on log
+prices. Several tickers: each ratio is the mean of the per-ticker ratios, and each p-value is a
+Diebold-Mariano test on the daily cross-ticker mean of those errors, scaled by each ticker's mean
+naive one (training/policy_fit.py, pooled_test). Prints the markdown tables README shows. These
+numbers only report: none of them decided anything.
 """
 
 from __future__ import annotations
@@ -53,16 +56,18 @@ def backtests(artifact, decay="default") -> list:
 
 def pooled(results, method: str) -> tuple[np.ndarray, np.ndarray]:
     """Per step: the mean of per-ticker MAE/naive, and the pooled Diebold-Mariano p-value."""
-    ratios = np.mean([r.metrics()[method]["mae_vs_naive"] for r in results], axis=0)
+    ratios = np.mean([r.metrics()[method]["mae_relative_vs_naive"] for r in results], axis=0)
     p_values = []
     for k in range(HORIZON):
         ours, naive = [], []
         for r in results:
             actual = r.actual[:, k]
-            scale = np.mean(np.abs(actual - r.forecasts["naive"][:, k]))
-            ours.append(pd.Series(np.abs(actual - r.forecasts[method][:, k]) / scale, r.origins))
-            naive.append(pd.Series(np.abs(actual - r.forecasts["naive"][:, k]) / scale,
-                                   r.origins))
+            # Errors in units of each origin's close, then of the ticker's mean naive error.
+            theirs = np.abs(actual - r.forecasts["naive"][:, k]) / r.last_closes
+            mine = np.abs(actual - r.forecasts[method][:, k]) / r.last_closes
+            scale = np.mean(theirs)
+            ours.append(pd.Series(mine / scale, r.origins))
+            naive.append(pd.Series(theirs / scale, r.origins))
         p_values.append(policy_fit.pooled_test(ours, naive, k + 1)[1])
     return ratios, np.array(p_values)
 
@@ -79,8 +84,8 @@ def main() -> None:
     points = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     tests = ["| model | forecast | " + " | ".join(f"p h={h}" for h in STEPS) + " |",
              "|---|---|" + "---|" * len(STEPS)]
-    band_rows = ["| model | ticker | 80% coverage h=1..30, min-max | mean | interval score "
-                 "vs unscaled band |", "|---|---|---|---|---|"]
+    band_rows = ["| model | ticker | 80% coverage h=1..30, min-max | mean | log interval "
+                 "score vs unscaled band |", "|---|---|---|---|---|"]
     for name in registry.names():
         artifact = registry.get(name)
         results = backtests(artifact)
@@ -99,13 +104,14 @@ def main() -> None:
         unscaled = backtests(artifact, decay=None)
         for r, u in zip(results, unscaled):
             ours, theirs = r.metrics()[name], u.metrics()[name]
-            ratio = np.nanmean(ours["interval_score"]) / np.nanmean(theirs["interval_score"])
+            ratio = (np.nanmean(ours["interval_score_log"])
+                     / np.nanmean(theirs["interval_score_log"]))
             band_rows.append(f"| {name} | {r.ticker} | {np.nanmin(ours['coverage']):.1%}-"
                              f"{np.nanmax(ours['coverage']):.1%} | "
                              f"{np.nanmean(ours['coverage']):.1%} | {ratio:.3f} |")
     print(f"Held-out test period, horizon {HORIZON}, an origin every trading day, bundled sample "
-          f"prices. MAE vs naive (below 1 beats no change; several tickers: mean of per-ticker "
-          f"ratios):\n")
+          f"prices. MAE vs naive, each error in units of its origin's close (below 1 beats no "
+          f"change; several tickers: mean of per-ticker ratios):\n")
     print("\n".join(points))
     print("\nTwo-sided Diebold-Mariano p-values against naive, same origins (a dash: the "
           "forecast is naive itself at that step):\n")

@@ -12,7 +12,8 @@ validation split (training/policy_fit.py). Every choice is then made on the vali
   no price of the test split is read. AAPL, IBM and MSFT validate on 2009-04 to 2011-03, GOOG on
   2010-08 to 2011-11; FB (listed 2012) has too few validation days to score.
 - the winner of a group has the lowest mean over steps 1..30 of the served forecast's MAE vs
-  naive (pooled: the mean over tickers of each ticker's ratio, evaluate.summary), ties broken by
+  naive in origin-close units (pooled: the mean over tickers of each ticker's ratio of errors
+  each divided by its origin's close, evaluate.summary's mae_relative_vs_naive), ties broken by
   the raw network's, among the candidates whose raw network is on average no worse than naive
   (a policy cannot make a broken network trustworthy: a MinMax model that is 1.7 times worse
   than naive keeps a few lucky steps). With no such candidate, the one with the lowest raw mean
@@ -20,7 +21,8 @@ validation split (training/policy_fit.py). Every choice is then made on the vali
   or below naive on validation by construction, so the worst step cannot decide.
 - the band method, one for every model: the general winner's validation backtests with bands
   scaled by EWMA volatility of several decays, and unscaled (today's band before this change).
-  The chosen decay has the lowest mean interval (Winkler) score among those whose pooled 80%
+  The chosen decay has the lowest mean interval (Winkler) score on log prices (unit-free,
+  metrics.log_interval_score; each ticker weighs the same) among those whose pooled 80%
   coverage lies within 75-85% at every step; bands.VOLATILITY_DECAY must equal it (the run says
   whether it does).
 
@@ -63,6 +65,9 @@ ALL_TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
 SCORED = ("AAPL", "GOOG", "IBM", "MSFT")  # FB has no origin after its training data
 HORIZON = 30
 STEPS = (1, 5, 10, 20, 30)
+# Every comparison in relative units (metrics.py): errors in units of each origin's close and
+# interval scores on log prices, so a ticker's dear years or a dear ticker do not dominate.
+POINT = "mae_relative_vs_naive"
 
 
 @dataclass(frozen=True)
@@ -158,10 +163,10 @@ def score(model: artifacts.Artifact, tickers: list[str], frames: dict) -> dict:
     pooled = evaluate.summary(results)
     raw = f"{model.name} (raw)"
     if raw in results[0].forecasts:
-        scores = [r.metrics()[raw]["mae_vs_naive"] for r in results]
+        scores = [r.metrics()[raw][POINT] for r in results]
         pooled["raw_mae_vs_naive"] = metrics.rounded(np.mean(scores, axis=0))
     else:
-        pooled["raw_mae_vs_naive"] = pooled["mae_vs_naive"]
+        pooled["raw_mae_vs_naive"] = pooled[POINT]
     pooled["served_steps"] = int(sum(w > 0 for w in model.metadata["policy"]["weights"]))
     return pooled
 
@@ -174,7 +179,7 @@ def winner(rows: dict[str, dict]) -> str:
     eligible = [n for n in rows if mean(n, "raw_mae_vs_naive") <= 1.0]
     if not eligible:  # no network beat naive on validation: the least bad one, likely all naive
         return min(rows, key=lambda n: mean(n, "raw_mae_vs_naive"))
-    return min(eligible, key=lambda n: (mean(n, "mae_vs_naive"), mean(n, "raw_mae_vs_naive")))
+    return min(eligible, key=lambda n: (mean(n, POINT), mean(n, "raw_mae_vs_naive")))
 
 
 def _ratio(value) -> str:
@@ -188,14 +193,14 @@ def _share(value) -> str:
 def table(rows: dict[str, dict], info: dict[str, str]) -> str:
     """A markdown table: one row per candidate, served and raw, on validation origins."""
     head = (["candidate", "train s, epochs (best)", "origins", "steps served"]
-            + [f"MAE/naive h={h}" for h in STEPS]
+            + [f"rel MAE/naive h={h}" for h in STEPS]
             + ["mean h=1..30", "worst h=1..30", "raw mean h=1..30", "raw worst h=1..30"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, row in rows.items():
-        served = np.array(row["mae_vs_naive"], dtype=float)
+        served = np.array(row[POINT], dtype=float)
         raw = np.array(row["raw_mae_vs_naive"], dtype=float)
         cells = [name, info.get(name, ""), str(row["origins"]), str(row["served_steps"])]
-        cells += [_ratio(row["mae_vs_naive"][h - 1]) for h in STEPS]
+        cells += [_ratio(row[POINT][h - 1]) for h in STEPS]
         cells += [f"{np.nanmean(served):.3f}", f"{np.nanmax(served):.3f}",
                   f"{np.nanmean(raw):.3f}", f"{np.nanmax(raw):.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -208,15 +213,14 @@ DECAYS = (None, 0.9, 0.94, 0.97, 0.99)
 def band_contest(model: artifacts.Artifact, tickers: list[str], frames: dict) -> tuple[str, object]:
     """A markdown table of band methods on ``model``'s validation origins, and the chosen decay."""
     head = ["band", "coverage h=1..30 pooled, min-max", "per ticker min-max",
-            "interval score vs unscaled"]
+            "log interval score vs unscaled"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     base, chosen, best = None, None, np.inf
     for decay in DECAYS:
         results = validation_backtests(model, tickers, frames, decay)
         scores = [r.metrics()[model.name] for r in results]
         coverage = np.mean([s["coverage"] for s in scores], axis=0)
-        interval = np.mean([np.nanmean(s["interval_score"] / r.closes.mean())
-                            for s, r in zip(scores, results)])
+        interval = np.mean([np.nanmean(s["interval_score_log"]) for s in scores])
         base = interval if decay is None else base
         each = [f"{r.ticker} {np.nanmin(s['coverage']):.0%}-{np.nanmax(s['coverage']):.0%}"
                 for r, s in zip(results, scores)]

@@ -52,6 +52,37 @@ def relative_mae(actual, forecast, reference) -> np.ndarray:
     return np.divide(ours, theirs, out=np.full(ours.shape, np.nan), where=theirs > 0)
 
 
+def _origin_closes(last_close, rows: int) -> np.ndarray:
+    last = np.asarray(last_close, dtype=np.float64).reshape(-1, 1)
+    if last.shape[0] != rows:
+        raise DataError(f"{last.shape[0]} origin closes for {rows} origins; expected one each")
+    if not (last > 0).all():  # NaN fails too: a relative error needs a positive price
+        raise DataError("origin closes must be positive numbers to scale errors by")
+    return last
+
+
+def mae_relative(actual, forecast, last_close) -> np.ndarray:
+    """MAE in units of each origin's close, per step: mean_i |y_ih - f_ih| / c_i.
+
+    c_i is the last close at origin i, so 0.01 is an error of 1% of the price the forecast was
+    made from. Unlike ``mae``, scaling every price by k leaves it unchanged, so origins,
+    periods and tickers of any price level weigh the same.
+    """
+    actual, forecast = _pair(actual, forecast)
+    return _mean(np.abs(actual - forecast) / _origin_closes(last_close, actual.shape[0]))
+
+
+def relative_mae_of_close(actual, forecast, reference, last_close) -> np.ndarray:
+    """``relative_mae`` in origin-close units: sum_i |y_ih - f_ih|/c_i / sum_i |y_ih - r_ih|/c_i.
+
+    < 1 is better. Each origin's errors count in proportion to its own price, so on a series
+    that grows 150x the last years do not outweigh the first (``relative_mae`` lets them).
+    """
+    ours = mae_relative(actual, forecast, last_close)
+    theirs = mae_relative(actual, reference, last_close)
+    return np.divide(ours, theirs, out=np.full(ours.shape, np.nan), where=theirs > 0)
+
+
 def directional_accuracy(actual, forecast, last_close) -> np.ndarray:
     """Share of origins where the forecast moved the same way as the price, per step.
 
@@ -250,16 +281,38 @@ def interval_score(actual, low, high, level: float) -> np.ndarray:
     S_ih = (u - l) + (2/alpha)(l - y)[y < l] + (2/alpha)(y - u)[y > u], alpha = 1 - level,
     for outcome y and band [l, u]. Origins with a NaN outcome or bound are left out of that step.
     """
-    if (isinstance(level, bool) or not isinstance(level, (int, float, np.floating))
-            or not 0 < level < 1):
-        raise DataError(f"level {level!r} is not valid: expected a number between 0 and 1, "
-                        f"exclusive (0.8 for an 80% band)")
+    alpha = _alpha(level)
     actual, low = _pair(actual, low)
     _, high = _pair(actual, high)
-    alpha = 1.0 - level
     with np.errstate(invalid="ignore"):  # NaN comparisons; those cells are blanked below
         below = np.where(actual < low, low - actual, 0.0)
         above = np.where(actual > high, actual - high, 0.0)
     scores = (high - low) + (2.0 / alpha) * (below + above)
     scores[np.isnan(actual) | np.isnan(low) | np.isnan(high)] = np.nan
     return _mean(scores)
+
+
+def _alpha(level) -> float:
+    if (isinstance(level, bool) or not isinstance(level, (int, float, np.floating))
+            or not 0 < level < 1):
+        raise DataError(f"level {level!r} is not valid: expected a number between 0 and 1, "
+                        f"exclusive (0.8 for an 80% band)")
+    return 1.0 - level
+
+
+def log_interval_score(actual, low, high, level: float) -> np.ndarray:
+    """Mean interval (Winkler) score per step on log prices; lower is better, unit-free.
+
+    ``interval_score`` of log y against [log l, log u]: with alpha = 1 - level,
+    S_ih = log(u/l) + (2/alpha) log(l/y)[y < l] + (2/alpha) log(y/u)[y > u].
+    0.1 is a band about 10% of the price wide (or its miss penalties). Scaling every price by k
+    leaves it unchanged, so periods and tickers of any price level weigh the same. Origins with
+    a NaN outcome or bound are left out of that step; a price <= 0 has no log and is refused.
+    """
+    _alpha(level)
+    actual, low = _pair(actual, low)
+    _, high = _pair(actual, high)
+    for name, values in (("outcomes", actual), ("lower bounds", low), ("upper bounds", high)):
+        if (values[~np.isnan(values)] <= 0).any():
+            raise DataError(f"{name} must be positive to score on log prices")
+    return interval_score(np.log(actual), np.log(low), np.log(high), level)
