@@ -166,8 +166,9 @@ class ClosePoint(ma.Schema):
 
     date = fields.String(required=True)
     close = fields.Float(required=True, allow_none=True)
-    low = fields.Float()
-    high = fields.Float()
+    low = fields.Float(allow_none=True, metadata={
+        "description": "null at a step too short of history for a band"})
+    high = fields.Float(allow_none=True)
 
 
 class PastForecast(ma.Schema):
@@ -217,8 +218,9 @@ class BandPoint(ma.Schema):
     """A day's band at one level."""
 
     date = fields.String(required=True)
-    low = fields.Float(required=True)
-    high = fields.Float(required=True)
+    low = fields.Float(required=True, allow_none=True, metadata={
+        "description": "null at a step too short of history for a band"})
+    high = fields.Float(required=True, allow_none=True)
 
 
 class Outcome(ma.Schema):

@@ -198,7 +198,8 @@ def test_evaluate_json_out_and_plot(tmp_path, capsys):
                                    "moving_average"}
     for values in data["models"].values():
         assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "p_value_vs_naive",
-                               "directional_accuracy", "coverage", "interval_score"}
+                               "directional_accuracy", "coverage", "interval_score",
+                               "mae_relative", "mae_relative_vs_naive", "interval_score_log"}
         assert all(len(v) == 5 for v in values.values())
     # The ibm model serves no change at every step: exactly naive, so p = 1 against it.
     assert data["models"]["ibm"]["mae_vs_naive"] == [1.0] * 5

@@ -218,7 +218,8 @@ def test_to_dict_and_to_frame_shapes(general):
     assert set(data["models"]) == {"general", "general (raw)", *BASELINES}
     for values in data["models"].values():
         assert set(values) == {"mae", "rmse", "mape", "mae_vs_naive", "p_value_vs_naive",
-                               "directional_accuracy", "coverage", "interval_score"}
+                               "directional_accuracy", "coverage", "interval_score",
+                               "mae_relative", "mae_relative_vs_naive", "interval_score_log"}
         assert all(len(v) == 3 for v in values.values())
     assert data["models"]["naive"]["mae_vs_naive"] == [1.0, 1.0, 1.0]
     frame = result.to_frame()

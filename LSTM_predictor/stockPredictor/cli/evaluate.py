@@ -122,15 +122,22 @@ def backtest_table(result: Backtest) -> str:
              f"{day(result.origins[-1])} ({every}), horizon {h}, model {result.model}, "
              f"{result.level:.0%} bands",
              f"{'step':>4}  {'method':<{name_width}}  {'MAE':>10}  {'MAE/naive':>9}  "
-             f"{'p vs naive':>10}  {'direction':>9}  {'coverage':>8}"]
+             f"{'MAE %':>6}  {'rel/naive':>9}  {'p vs naive':>10}  {'direction':>9}  "
+             f"{'coverage':>8}  {'log IS':>7}"]
     for step in steps:
         for i, (name, values) in enumerate(scores.items()):
             k = step - 1
             lines.append(f"{step if i == 0 else '':>4}  {name:<{name_width}}  "
                          f"{values['mae'][k]:>10.4f}  {values['mae_vs_naive'][k]:>9.3f}  "
+                         f"{100 * values['mae_relative'][k]:>6.3f}  "
+                         f"{values['mae_relative_vs_naive'][k]:>9.3f}  "
                          f"{p_cell(values['p_value_vs_naive'][k]):>10}  "
                          f"{_percent(values['directional_accuracy'][k]):>9}  "
-                         f"{_percent(values['coverage'][k]):>8}")
+                         f"{_percent(values['coverage'][k]):>8}  "
+                         f"{values['interval_score_log'][k]:>7.4f}")
+    banded = int(result.banded.sum())
+    lines.append(f"note: coverage and log IS read the {banded} of {len(result.origins)} origins "
+                 f"where every method has a band at every step")
     inside = int(result.in_training.sum())
     if result.trained_until is None:
         lines.append("note: the model does not say which dates it was trained on")
@@ -140,6 +147,11 @@ def backtest_table(result: Backtest) -> str:
     else:
         lines.append(f"note: no origin lies inside the model's training period "
                      f"(to {day(result.trained_until)})")
+    lines.append("units: MAE in price; MAE/naive, a ratio of price errors (the dearest days "
+                 "weigh most); MAE %: each error in percent of its origin's close; rel/naive: "
+                 "the ratio of those (every day weighs the same: compare periods and tickers "
+                 "with it); log IS: the interval (Winkler) score of the band on log prices, "
+                 "unit-free, lower is better")
     lines.append("MAE/naive below 1 beats the naive forecast; p vs naive: the chance of a "
                  "difference at least this large if the method were no better or worse than "
                  "naive (Diebold-Mariano); direction: share of origins where the forecast moved "

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import StockPredictorError
 from ..forecast import report
 from ..forecast.bands import DEFAULT_LEVEL, LEVELS, level_list
@@ -55,8 +57,9 @@ def cmd_predict(args) -> int:
         print(f"  {'date':<10}  {'close':>10}  {'change':>7}  {result.level:.0%} band")
     for i, (date, close) in enumerate(zip(result.dates, result.closes)):
         change = close / result.last_close - 1
-        band = (f"  {price_text(result.lows[i]):>10} to {price_text(result.highs[i])}"
-                if banded else "")
+        band = ("" if not banded else f"  {'(none: too little history)':>10}"
+                if np.isnan(result.lows[i]) else
+                f"  {price_text(result.lows[i]):>10} to {price_text(result.highs[i])}")
         print(f"  {date.date()}  {price_text(close):>10}  {change:+7.2%}{band}")
     if not banded:
         print("  (no band: too little history before the forecast date to calibrate one)")

@@ -10,7 +10,9 @@ conformal band). Nothing after t is used, so a band is as honest as the forecast
 With n errors the quantile is the ceil((n + 1) * level)-th smallest, the finite-sample rule that
 makes coverage at least ``level`` when scores are exchangeable; daily prices only approximate
 that, so backtests report the coverage actually observed. With fewer than MIN_CALIBRATION past
-errors at a step there is no band at all: a quantile of a few overlapping errors is a guess.
+errors at a step there is no band at that step: a quantile of a few overlapping errors is a
+guess. Each step decides alone (``has_band``), for the forecast served and the backtest alike,
+so a step's band is served exactly when ``evaluate`` scores it.
 """
 
 from __future__ import annotations
@@ -242,8 +244,16 @@ def widths_at(closes: np.ndarray, positions: np.ndarray, errors: np.ndarray,
     return {level: width * sigma[origins - low, None] for level, width in scaled.items()}
 
 
+def has_band(halfwidth: np.ndarray) -> np.ndarray:
+    """Where a step has a band: its half-width is known (MIN_CALIBRATION past errors of that
+    step or more). The one rule both the served forecast and ``evaluate`` follow, per step."""
+    return np.isfinite(np.asarray(halfwidth, dtype=np.float64))
+
+
 def band(forecasts: np.ndarray, halfwidth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds forecast * exp(-q) and forecast * exp(q); NaN without a forecast."""
+    """Lower and upper bounds forecast * exp(-q) and forecast * exp(q); NaN without a forecast
+    and at steps without a band (``has_band``)."""
     forecasts = np.asarray(forecasts, dtype=np.float64)
-    positive = np.where(forecasts > 0, forecasts, np.nan)
-    return positive * np.exp(-halfwidth), positive * np.exp(halfwidth)
+    positive = np.where((forecasts > 0) & has_band(halfwidth), forecasts, np.nan)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return positive * np.exp(-halfwidth), positive * np.exp(halfwidth)

@@ -7,12 +7,16 @@ it: by default the range starts after that period, and any origin inside it is c
 reported. The model is scored as it is served, its point policy applied (model/policy.py); where the
 policy changes anything, the raw network is scored beside it as "<model> (raw)". Every forecast
 gets a band calibrated on errors known by its origin (see bands.py), so the coverage a backtest
-reports is what a user would have seen; every method's errors are tested against naive's with
-a Diebold-Mariano test per step (``p_value_vs_naive``, two-sided).
+reports is what a user would have seen: a step has a band exactly where the served forecast
+serves one (bands.has_band). Band scores read one set of origins at every step, those where every
+method has a band and an outcome at every step (``banded``; to_dict says how many). Every
+method's errors are tested against naive's with a Diebold-Mariano test per step
+(``p_value_vs_naive``, two-sided).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -30,7 +34,16 @@ from .baselines import BASELINES, FUNCTIONS
 from .predict import DEFAULT_HORIZON, check_horizon
 
 METRICS = ("mae", "rmse", "mape", "mae_vs_naive", "p_value_vs_naive", "directional_accuracy",
-           "coverage", "interval_score")
+           "coverage", "interval_score", "mae_relative", "mae_relative_vs_naive",
+           "interval_score_log")
+# The unit of each metric, which to_dict reports. Price units read well for one short period
+# but let the dearest years or tickers dominate; compare periods and tickers in relative units.
+UNITS = {"mae": "price", "rmse": "price", "mape": "percent of the outcome",
+         "mae_vs_naive": "ratio of price-unit MAEs", "p_value_vs_naive": "probability",
+         "directional_accuracy": "share", "coverage": "share",
+         "interval_score": "price", "mae_relative": "fraction of the origin's close",
+         "mae_relative_vs_naive": "ratio of MAEs in origin-close units",
+         "interval_score_log": "log price (unit-free)"}
 
 
 @dataclass(frozen=True)
@@ -63,11 +76,29 @@ class Backtest:
                        "p_value_vs_naive": self.p_values(f),
                        "directional_accuracy": metrics.directional_accuracy(
                            self.actual, f, self.last_closes),
-                       "coverage": metrics.coverage(self.actual, self.lows[name],
-                                                    self.highs[name]),
+                       "coverage": metrics.coverage(*self.banded_bounds(name)),
                        "interval_score": metrics.interval_score(
-                           self.actual, self.lows[name], self.highs[name], self.level)}
+                           *self.banded_bounds(name), self.level),
+                       "mae_relative": metrics.mae_relative(self.actual, f, self.last_closes),
+                       "mae_relative_vs_naive": metrics.relative_mae_of_close(
+                           self.actual, f, naive, self.last_closes),
+                       "interval_score_log": metrics.log_interval_score(
+                           *self.banded_bounds(name), self.level)}
                 for name, f in self.forecasts.items()}
+
+    @functools.cached_property
+    def banded(self) -> np.ndarray:
+        """(n,) True at the origins where every method has a band and an outcome at every step:
+        the one set of origins every band score (coverage, interval scores) reads."""
+        common = ~np.isnan(self.actual).any(axis=1)
+        for name in self.forecasts:
+            common &= ~(np.isnan(self.lows[name]) | np.isnan(self.highs[name])).any(axis=1)
+        return common
+
+    def banded_bounds(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The outcomes and ``name``'s band bounds at the ``banded`` origins."""
+        common = self.banded
+        return self.actual[common], self.lows[name][common], self.highs[name][common]
 
     def p_values(self, forecasts: np.ndarray) -> np.ndarray:
         """Two-sided Diebold-Mariano p-value of absolute errors against naive's, per step."""
@@ -81,6 +112,7 @@ class Backtest:
                 "start": _day(self.origins[0]), "end": _day(self.origins[-1]),
                 "level": self.level, "trained_until": _day(self.trained_until),
                 "origins_in_training": int(self.in_training.sum()),
+                "banded_origins": int(self.banded.sum()), "units": dict(UNITS),
                 "models": {name: {k: metrics.rounded(v) for k, v in values.items()}
                            for name, values in self.metrics().items()}}
 
@@ -97,7 +129,8 @@ class Backtest:
         return pd.concat(parts, ignore_index=True)
 
 
-SUMMARY_METRICS = ("mae_vs_naive", "p_value_vs_naive", "directional_accuracy", "coverage")
+SUMMARY_METRICS = ("mae_vs_naive", "p_value_vs_naive", "directional_accuracy", "coverage",
+                   "mae_relative_vs_naive", "interval_score_log")
 
 
 def summary(results: Sequence[Backtest]) -> dict:
@@ -128,14 +161,17 @@ def summary(results: Sequence[Backtest]) -> dict:
              "horizon": first.horizon, "stride": first.stride, "level": first.level,
              "origins": sum(len(r.origins) for r in results),
              "origins_in_training": sum(int(r.in_training.sum()) for r in results),
-             "pooling": "mean over tickers of each ticker's value per step"}
+             "pooling": "mean over tickers of each ticker's value per step",
+             "units": {m: UNITS[m] for m in SUMMARY_METRICS}}
     entry.update({metric: pooled(model, metric) for metric in SUMMARY_METRICS})
     entry["baselines"] = {name: {metric: pooled(name, metric) for metric in SUMMARY_METRICS}
                           for name in BASELINES}
     entry["per_ticker"] = {r.ticker: {"start": _day(r.origins[0]), "end": _day(r.origins[-1]),
                                       "origins": len(r.origins),
                                       "trained_until": _day(r.trained_until),
-                                      "mae_vs_naive": metrics.rounded(s[model]["mae_vs_naive"])}
+                                      "mae_vs_naive": metrics.rounded(s[model]["mae_vs_naive"]),
+                                      "mae_relative_vs_naive": metrics.rounded(
+                                          s[model]["mae_relative_vs_naive"])}
                            for r, s in zip(results, scores)}
     return entry
 

@@ -19,8 +19,8 @@ from ..lru import ByteBoundedLRU
 from ..model.artifacts import Artifact
 from ..model.config import MAX_HORIZON
 from . import tables
-from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, LEVELS, band, check_level, log_errors,
-                    widths_at)
+from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, LEVELS, band, check_level, has_band,
+                    log_errors, widths_at)
 
 DEFAULT_HORIZON = 4
 
@@ -37,7 +37,8 @@ class Forecast:
     dates: pd.DatetimeIndex
     closes: np.ndarray
     # The band: at ``level`` (0.8 = 80%) the close should lie between lows and highs. None when
-    # no band was asked for or the history was too short to calibrate one.
+    # no band was asked for or no step's history was long enough to calibrate one; NaN at a
+    # step too short of history (its band is not served, as evaluate does not score it).
     level: float | None = None
     lows: np.ndarray | None = None
     highs: np.ndarray | None = None
@@ -57,8 +58,7 @@ class Forecast:
                 "notices": list(self.notices)}
         if self.level is not None:
             data["level"] = self.level
-            for row, low, high in zip(rows, rounding.prices(self.lows),
-                                      rounding.prices(self.highs)):
+            for row, low, high in zip(rows, _bounds(self.lows), _bounds(self.highs)):
                 row["low"], row["high"] = low, high
         return data
 
@@ -68,6 +68,11 @@ class Forecast:
         if self.level is not None:
             columns.update(low=self.lows, high=self.highs)
         return pd.DataFrame(columns, index=self.dates)
+
+
+def _bounds(values) -> list:
+    # A step without a band is null in JSON, never NaN.
+    return [None if v != v else v for v in rounding.prices(values)]
 
 
 def check_horizon(horizon: int, limit: int = MAX_HORIZON) -> int:
@@ -186,11 +191,12 @@ def band_widths(table: tables.ForecastTable, row: int, steps: int, levels,
 
 def bands_of(closes: np.ndarray, widths: dict[float, np.ndarray]
              ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    """The band around ``closes`` at each level of ``band_widths``' answer; a level with a
-    step too short of history to calibrate is left out whole."""
+    """The band around ``closes`` at each level of ``band_widths``' answer, NaN at a step too
+    short of history to calibrate (``has_band``, the rule ``evaluate`` scores by); a level with
+    no step banded is left out."""
     horizon = len(closes)
     return {level: band(closes, width[:horizon]) for level, width in widths.items()
-            if not np.isnan(width[:horizon]).any()}
+            if has_band(width[:horizon]).any()}
 
 
 def bands_at(table: tables.ForecastTable, row: int, closes: np.ndarray, levels,

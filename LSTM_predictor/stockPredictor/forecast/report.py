@@ -90,7 +90,9 @@ class Report:
         bands = {}
         for level in levels:
             low, high = next(cut), next(cut)
-            bands[f"{level:g}"] = [{"date": d, "low": lo, "high": hi}
+            # null at a step too short of history for a band (bands.has_band), never NaN
+            bands[f"{level:g}"] = [{"date": d, "low": None if lo != lo else lo,
+                                    "high": None if hi != hi else hi}
                                    for d, lo, hi in zip(dates, low, high)]
         baselines = {name: [{"date": d, "close": c} for d, c in zip(dates, next(cut))]
                      for name in self.baselines}
@@ -123,7 +125,9 @@ class Report:
                    "mean_absolute_percent": round(float(
                        np.mean(np.abs(errors) / self.actual[known]) * 100), 2),
                    "level": self.forecast.level, "inside": None}
-        if self.forecast.level is not None:
+        # Counted only when every known day has a band: "k of n inside" then reads true.
+        if self.forecast.level is not None \
+                and not np.isnan(self.forecast.lows[known]).any():
             low, high = self.forecast.lows[known], self.forecast.highs[known]
             summary["inside"] = int(((low <= self.actual[known])
                                      & (self.actual[known] <= high)).sum())

@@ -79,7 +79,7 @@ def _headline(document: dict, weights: list[float]) -> str:
         move = (end["close"] / document["last_close"] - 1) * 100
         sentence = (f"{ticker}: {price_text(end['close'])} expected on {end['date']}, {days} "
                     f"ahead ({percent(move, sign=True)} from the close of {last} on {as_of}).")
-    if document["level"] is not None and "low" in rows[-1]:
+    if document["level"] is not None and rows[-1].get("low") is not None:
         sentence += (f" The {document['level']:.0%} band on {rows[-1]['date']} runs from "
                      f"{price_text(rows[-1]['low'])} to {price_text(rows[-1]['high'])}.")
     return sentence

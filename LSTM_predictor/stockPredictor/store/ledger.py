@@ -122,8 +122,10 @@ def entry(report: Report, kind: str | None = None) -> Entry:
     for level, (low, high) in BAND_COLUMNS.items():
         if level in forecast.bands:
             lows, highs = forecast.bands[level]
-            bands[low] = np.asarray(lows, np.float64).tolist()
-            bands[high] = np.asarray(highs, np.float64).tolist()
+            # None (NULL) at a step too short of history for a band, never NaN
+            bands[low] = [None if v != v else v for v in np.asarray(lows, np.float64).tolist()]
+            bands[high] = [None if v != v else v
+                           for v in np.asarray(highs, np.float64).tolist()]
     known = report.actual
     rows = [dict(step=step + 1, day=day, close=closes[step],
                  **{column: bands[column][step] for column in bands},
