@@ -71,3 +71,61 @@ def test_no_band_from_too_few_past_errors(regime):
     row = 20 + bands.MIN_CALIBRATION - 1
     width = bands.widths(closes, positions, errors, np.array([row, row + 2]), 0.8)
     assert np.isnan(width[0, 0]) and not np.isnan(width[1, 0])
+
+
+@pytest.fixture(scope="module")
+def episodes():
+    """Closes whose daily volatility jumps from 0.8% to 3.8% every 400 days and decays back
+    with a 15-day half-life; naive forecasts of them; origins from row 1400 on."""
+    rng = np.random.default_rng(5)
+    days = np.arange(6000)
+    sigma = 0.008 + 0.03 * 0.5 ** ((days % 400) / 15.0)
+    closes = 100 * np.exp(np.cumsum(rng.normal(0.0, sigma)))
+    positions = np.arange(len(closes))
+    naive = np.repeat(closes[:, None], 30, axis=1)
+    errors = bands.log_errors(closes, positions, naive)
+    return closes, positions, naive, errors, np.arange(1400, len(closes) - 30)
+
+
+def _scored(episodes, phi):
+    closes, positions, naive, errors, rows = episodes
+    width = bands.widths(closes, positions, errors, rows, 0.8, phi=phi)
+    lows, highs = bands.band(naive[rows], width)
+    actual = closes[rows[:, None] + np.arange(1, 31)]
+    flags = band_flags(actual, lows, highs)
+    # The interval (Winkler) score on log prices at 80%, written out here.
+    lo, hi, y = np.log(lows), np.log(highs), np.log(actual)
+    score = hi - lo + 10 * np.maximum(lo - y, 0) + 10 * np.maximum(y - hi, 0)
+    return flags, score
+
+
+def test_term_structure_band_covers_every_step_after_jumps_that_decay(episodes):
+    flags, _ = _scored(episodes, bands.TERM_PHI)
+    coverage = coverage_of(flags)
+    assert len(coverage) == 30
+    assert 0.75 <= coverage.min() and coverage.max() <= 0.85, coverage
+
+
+def test_term_structure_beats_todays_volatility_carried_flat(episodes):
+    # Long after a jump the slow EWMA still remembers it; a month out, volatility has returned
+    # to its long-run level, which the term structure expects and a flat scale does not.
+    rows = episodes[-1]
+    calm = (rows % 400) > 200
+    term_flags, term_score = _scored(episodes, bands.TERM_PHI)
+    flat_flags, flat_score = _scored(episodes, 1.0)
+    term_far = coverage_of(term_flags[calm])[19:].mean()
+    flat_far = coverage_of(flat_flags[calm])[19:].mean()
+    assert term_far > flat_far + 0.01, (term_far, flat_far)
+    assert np.nanmean(term_score) < 0.995 * np.nanmean(flat_score)
+
+
+def test_phi_one_is_todays_volatility_carried_flat(regime):
+    # Each step's conformal quantile absorbs a constant factor: sqrt(h) times today's
+    # volatility gives the same band as today's volatility alone.
+    closes, positions, naive, errors = regime
+    rows = np.arange(600, 700)
+    flat = bands.widths(closes, positions, errors, rows, 0.8, phi=1.0)
+    sigma = bands.volatility(closes, np.arange(len(closes)))
+    scores = errors / sigma[:, None]
+    by_hand = bands.halfwidths(positions, scores, rows, 0.8) * sigma[rows, None]
+    np.testing.assert_allclose(flat, by_hand, rtol=1e-9)

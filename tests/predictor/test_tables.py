@@ -58,14 +58,23 @@ class Direct:
         weights = VOLATILITY_DECAY ** np.arange(len(returns))[::-1]
         return max(np.sqrt(np.sum(weights * returns ** 2) / np.sum(weights)), 1e-4)
 
+    def scale(self, row: int, h: int) -> float:
+        """The volatility expected over h days at ``row``: day k weighs today's variance by
+        0.9^(k-1) and the mean square of the last 1000 returns by the rest."""
+        returns = np.diff(np.log(self.closes[max(0, row - 1000):row + 1]))
+        long_run = np.mean(returns ** 2) if len(returns) >= 20 else np.nan
+        today = self.sigma(row) ** 2
+        return np.sqrt(sum(0.9 ** (k - 1) * today + (1 - 0.9 ** (k - 1)) * long_run
+                           for k in range(1, h + 1)))
+
     def band(self, row: int, horizon: int, known_until: int, level: float = 0.8):
         """Per step: the quantile of the last 250 scaled errors known at ``row``, rescaled."""
         widths = []
         for h in range(1, horizon + 1):
             origins = range(max(self.first, row - h - 249), row - h + 1)
-            scores = [abs(np.log(self.closes[o + h] / self.forecast(o)[h - 1])) / self.sigma(o)
-                      for o in origins if o + h <= known_until]
-            widths.append(conformal_quantile(scores, level) * self.sigma(row)
+            scores = [abs(np.log(self.closes[o + h] / self.forecast(o)[h - 1]))
+                      / self.scale(o, h) for o in origins if o + h <= known_until]
+            widths.append(conformal_quantile(scores, level) * self.scale(row, h)
                           if len(scores) >= 60 else np.nan)
         return np.array(widths)
 

@@ -1,18 +1,23 @@
-"""Conformal forecast bands that follow volatility: quantiles of past scaled errors, per step.
+"""Conformal forecast bands that follow volatility and its term structure, per step.
 
-The band for step h at origin t is ``forecast * exp(+-q * sigma_t)``. sigma_t is the current
-volatility, an exponentially weighted root mean square of the daily log returns up to t (decay
-VOLATILITY_DECAY over the last VOLATILITY_RETURNS returns); q is the conformal quantile of the
-scaled errors ``|log(actual / forecast)| / sigma_o`` of the step-h forecasts made at the latest
-``calibration`` origins o whose outcome was already known at t (o + h <= t). A calm year followed
-by a storm thus widens the band as the storm starts, rather than a year later (a normalised
-conformal band). Nothing after t is used, so a band is as honest as the forecast it surrounds.
-With n errors the quantile is the ceil((n + 1) * level)-th smallest, the finite-sample rule that
-makes coverage at least ``level`` when scores are exchangeable; daily prices only approximate
-that, so backtests report the coverage actually observed. With fewer than MIN_CALIBRATION past
-errors at a step there is no band at that step: a quantile of a few overlapping errors is a
-guess. Each step decides alone (``has_band``), for the forecast served and the backtest alike,
-so a step's band is served exactly when ``evaluate`` scores it.
+The band for step h at origin t is ``forecast * exp(+-q * s_th)``. s_th is the volatility
+expected over the h days after t: sqrt(sum_{k=1..h} (phi^(k-1) v_t + (1 - phi^(k-1)) L_t)),
+where v_t is today's variance (an exponentially weighted mean square of the daily log returns
+up to t, decay VOLATILITY_DECAY over the last VOLATILITY_RETURNS returns) and L_t the long-run
+variance (the plain mean square of the last LONG_RUN_RETURNS returns). Tomorrow is expected to
+be as volatile as today; a month out, volatility has mostly returned to its long-run level,
+because it mean-reverts (phi = TERM_PHI a day). q is the conformal quantile of the scaled errors
+``|log(actual / forecast)| / s_oh`` of the step-h forecasts made at the latest ``calibration``
+origins o whose outcome was already known at t (o + h <= t). A calm year followed by a storm
+thus widens the near steps of the band as the storm starts, rather than a year later, and the
+far steps less (a normalised conformal band). Nothing after t is used, so a band is as honest
+as the forecast it surrounds. With n errors the quantile is the ceil((n + 1) * level)-th
+smallest, the finite-sample rule that makes coverage at least ``level`` when scores are
+exchangeable; daily prices only approximate that, so backtests report the coverage actually
+observed. With fewer than MIN_CALIBRATION past errors at a step there is no band at that step:
+a quantile of a few overlapping errors is a guess. Each step decides alone (``has_band``), for
+the forecast served and the backtest alike, so a step's band is served exactly when
+``evaluate`` scores it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,13 @@ LEVELS = (0.5, 0.8, 0.95)  # the levels offered; any level strictly between 0 an
 VOLATILITY_DECAY = 0.99
 VOLATILITY_RETURNS = 100  # returns a volatility reads; the weight of the oldest is 0.99 ** 99
 MIN_VOLATILITY_RETURNS = 20
+# Chosen on four validation folds of the sample tickers (2002-2011) by bench/bands_study.py: of
+# phi in 0, 0.9, 0.95 .. 0.995 and 1 (today's volatility carried flat, the former band), 0.9
+# had the lowest mean interval score, 0.991 / 1.001 of a plain rolling conformal band at 80% /
+# 95% (flat: 1.007 / 1.044; GARCH(1,1)-t: 1.003 / 1.017).
+TERM_PHI = 0.9
+LONG_RUN_RETURNS = 1000  # about four years of returns in the long-run variance
+_MEAN_ROWS = 4096  # rows whose long-run windows are summed at a time: 32 MB
 _VOLATILITY_FLOOR = 1e-4  # a flat price (no returns) still gets a band of a basis point
 _FEW_ORIGINS = 16  # up to this many origins (a request's band), gathering the windows is fastest
 _GATHER_WINDOWS = 4096  # windows ranked at a time: 8 MB of errors
@@ -211,24 +223,74 @@ def volatility(closes: np.ndarray, rows: np.ndarray, decay: float = VOLATILITY_D
     return np.where(enough, np.maximum(sigma, _VOLATILITY_FLOOR), np.nan)
 
 
+def long_run_variance(closes: np.ndarray, rows: np.ndarray,
+                      window: int = LONG_RUN_RETURNS) -> np.ndarray:
+    """Mean square of the daily log returns up to each of ``rows``, the last ``window`` of them.
+
+    Like ``volatility`` it reads rows t - window .. t alone, summed the same way whatever the
+    other rows, so a request's band equals its table's. NaN with fewer than
+    MIN_VOLATILITY_RETURNS returns.
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    if not len(rows):
+        return np.empty(0)
+    low = max(0, int(rows.min()) - window)
+    closes = np.asarray(closes, dtype=np.float64)[low:int(rows.max()) + 1]
+    rows = rows - low
+    with np.errstate(divide="ignore", invalid="ignore"):
+        squared = np.diff(np.log(closes)) ** 2
+    squared[~np.isfinite(squared)] = np.nan
+    padded = np.concatenate([np.full(window + 1, np.nan), squared])
+    view = sliding_window_view(padded, window)
+    out = np.full(len(rows), np.nan)
+    for i in range(0, len(rows), _MEAN_ROWS):
+        windows = view[rows[i:i + _MEAN_ROWS] + 1]
+        known = ~np.isnan(windows)
+        count = known.sum(axis=1)
+        total = np.where(known, windows, 0.0).sum(axis=1)
+        out[i:i + _MEAN_ROWS] = np.where(count >= MIN_VOLATILITY_RETURNS,
+                                         total / np.maximum(count, 1), np.nan)
+    return out
+
+
+def term_scale(closes: np.ndarray, rows: np.ndarray, steps: int,
+               decay: float = VOLATILITY_DECAY, phi: float = TERM_PHI) -> np.ndarray:
+    """The volatility expected over the next 1..``steps`` days at each of ``rows``, (rows, steps).
+
+    sqrt(sum_{k=1..h} (phi^(k-1) v + (1 - phi^(k-1)) L)), v today's EWMA variance
+    (``volatility`` squared) and L the long-run variance; phi = 1 carries today's volatility
+    flat to every step. NaN where either is unknown.
+    """
+    today = volatility(closes, rows, decay) ** 2
+    if phi == 1.0:
+        long_run = today  # not read: every weight on today's variance
+    else:
+        long_run = long_run_variance(closes, rows)
+    weights = np.cumsum(phi ** np.arange(steps, dtype=np.float64))
+    variance = (long_run[:, None] * np.arange(1, steps + 1)
+                + (today - long_run)[:, None] * weights)
+    return np.sqrt(np.maximum(variance, 0.0))
+
+
 def widths(closes: np.ndarray, positions: np.ndarray, errors: np.ndarray, origins: np.ndarray,
            level: float = DEFAULT_LEVEL, calibration: int = CALIBRATION_ORIGINS,
            min_calibration: int = MIN_CALIBRATION,
-           decay: float | None = VOLATILITY_DECAY) -> np.ndarray:
+           decay: float | None = VOLATILITY_DECAY, phi: float = TERM_PHI) -> np.ndarray:
     """Band half-widths in log units (origins, H) that follow volatility; see the module doc.
 
     ``errors`` are the log errors of the forecasts made at consecutive rows ``positions`` of
     ``closes``. ``decay=None`` gives the unscaled conformal band (a constant width between
-    recalibrations), kept for comparison.
+    recalibrations) and ``phi=1`` today's volatility carried flat, both kept for comparison.
     """
     return widths_at(closes, positions, errors, origins, (level,), calibration,
-                     min_calibration, decay)[level]
+                     min_calibration, decay, phi)[level]
 
 
 def widths_at(closes: np.ndarray, positions: np.ndarray, errors: np.ndarray,
               origins: np.ndarray, levels, calibration: int = CALIBRATION_ORIGINS,
               min_calibration: int = MIN_CALIBRATION,
-              decay: float | None = VOLATILITY_DECAY) -> dict[float, np.ndarray]:
+              decay: float | None = VOLATILITY_DECAY,
+              phi: float = TERM_PHI) -> dict[float, np.ndarray]:
     """``widths`` at each of ``levels``, from one set of scaled past errors."""
     if decay is None:
         return halfwidths_at(positions, errors, origins, levels, calibration, min_calibration)
@@ -238,10 +300,10 @@ def widths_at(closes: np.ndarray, positions: np.ndarray, errors: np.ndarray,
     # One pass over the rows both read: the origins lie among or just after the positions.
     low = min(positions.min(initial=origins.min()), origins.min())
     high = max(positions.max(initial=origins.max()), origins.max())
-    sigma = volatility(closes, np.arange(low, high + 1), decay)
-    scores = errors / sigma[positions - low, None]
+    scale = term_scale(closes, np.arange(low, high + 1), errors.shape[1], decay, phi)
+    scores = errors / scale[positions - low]
     scaled = halfwidths_at(positions, scores, origins, levels, calibration, min_calibration)
-    return {level: width * sigma[origins - low, None] for level, width in scaled.items()}
+    return {level: width * scale[origins - low] for level, width in scaled.items()}
 
 
 def has_band(halfwidth: np.ndarray) -> np.ndarray:

@@ -12,8 +12,9 @@ mechanism computes the model's forecasts, so they can never disagree.
 Tables are built in blocks of BLOCK_ROWS origins, each in batched runtime calls, and kept in a
 byte-bounded LRU cache. A block's key is the model (with its policy) and the closes its contents
 depend on (its origins' windows, the LOOKBACK origins before it whose errors calibrate its bands,
-the returns their volatilities read, and the outcomes up to MAX_HORIZON days after it), so new
-prices at the end of a series change the key of the last block or two only: a daily update
+the returns their volatilities read, LONG_RUN_RETURNS of them for the long-run variance, and the
+outcomes up to MAX_HORIZON days after it), so new prices at the end of a series change the key
+of the last block or two only: a daily update
 rebuilds about a block, not the series. A forecast and its band read the rows from
 ``as_of - LOOKBACK`` to ``as_of``, and a year's track record lies inside them: at most two
 blocks.
@@ -34,8 +35,8 @@ from ..model.artifacts import Artifact
 from ..model.config import MAX_HORIZON
 from ..model.policy import Policy
 from ..settings import Settings
-from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, LEVELS, VOLATILITY_DECAY,
-                    VOLATILITY_RETURNS, band, log_errors, widths_at)
+from .bands import (CALIBRATION_ORIGINS, DEFAULT_LEVEL, LEVELS, LONG_RUN_RETURNS, TERM_PHI,
+                    VOLATILITY_DECAY, VOLATILITY_RETURNS, band, log_errors, widths_at)
 from .metrics import band_flags
 
 BLOCK_ROWS = 512
@@ -102,7 +103,7 @@ class ForecastTable:
         self.built = 0  # blocks this table computed (the rest came from the cache)
         # model.json is not covered by the file checksums: its policy is part of the key.
         self.model_key = (model.name, *sorted(model.metadata.get("files", {}).values()),
-                          self.policy.weights, VOLATILITY_DECAY, LEVELS)
+                          self.policy.weights, VOLATILITY_DECAY, TERM_PHI, LEVELS)
         self._blocks: dict[int, Block] = {}
 
     def __len__(self) -> int:
@@ -168,7 +169,8 @@ class ForecastTable:
     def _key(self, k: int) -> tuple:
         # What block k's contents depend on: closes from its earliest calibration window's
         # first input to its last outcome. Equal closes there give an equal block.
-        start = max(0, k * BLOCK_ROWS - LOOKBACK - max(self.first, VOLATILITY_RETURNS))
+        reach = max(self.first, VOLATILITY_RETURNS, LONG_RUN_RETURNS)
+        start = max(0, k * BLOCK_ROWS - LOOKBACK - reach)
         stop = min(len(self), (k + 1) * BLOCK_ROWS + self.steps)
         digest = hashlib.blake2b(self.closes[start:stop].tobytes(), digest_size=16).digest()
         return (*self.model_key, k, start, stop, digest)
