@@ -5,7 +5,7 @@ Usage: python bench/select_model.py [--tickers IBM ...] [--variants] [--keep DIR
 Each candidate is trained by running `stock-predictor train ...` as a subprocess (the command is
 printed, so a shipped model's command is exactly one shown here) into a temporary folder, or
 reused from --keep DIR when an earlier run left it there. `train` fits the point policy on the
-validation split (training/policy_fit.py). Every choice is then made on the validation splits alone:
+validation folds (training/smooth_policy.py). Every choice is then made on validation data alone:
 
 - candidates are backtested with evaluate.backtest, horizon 30, an origin every trading day, from
   each ticker's last training day to its validation end (`train_end`, `val_end` in model.json):
@@ -24,7 +24,8 @@ validation split (training/policy_fit.py). Every choice is then made on the vali
   The chosen decay has the lowest mean interval (Winkler) score on log prices (unit-free,
   metrics.log_interval_score; each ticker weighs the same) among those whose pooled 80%
   coverage lies within 75-85% at every step; bands.VOLATILITY_DECAY must equal it (the run says
-  whether it does).
+  whether it does). The band's term structure on top of it (bands.TERM_PHI) is chosen by
+  bench/bands_study.py on several validation folds.
 
 The held-out test period (after `val_end`) is scored once, after the choice, by
 bench/accuracy.py on the committed models. "general" is chosen among the scale-free models
@@ -59,7 +60,7 @@ from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.errors import DataError  # noqa: E402
 from stockPredictor.forecast import bands, evaluate, metrics  # noqa: E402
 from stockPredictor.model import artifacts  # noqa: E402
-from stockPredictor.training import policy_fit  # noqa: E402
+from stockPredictor.training import smooth_policy  # noqa: E402
 
 ALL_TICKERS = ("AAPL", "FB", "GOOG", "IBM", "MSFT")
 SCORED = ("AAPL", "GOOG", "IBM", "MSFT")  # FB has no origin after its training data
@@ -125,7 +126,7 @@ def train(candidate: Candidate, folder: Path) -> tuple[artifacts.Artifact, float
         model = artifacts.load(out)
         if "policy" not in model.metadata:
             frames = {t: load_prices(t, "sample") for t in model.tickers}
-            artifacts.update_metadata(out, policy=policy_fit.fit(model, frames))
+            artifacts.update_metadata(out, policy=smooth_policy.fit_entry(model, frames))
             model = artifacts.load(out)
         print("  reused the model trained before", flush=True)
         return model, 0.0

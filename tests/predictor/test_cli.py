@@ -299,9 +299,15 @@ def test_fit_policy_adds_a_policy_without_retraining(tmp_path, capsys):
     assert (tmp_path / "ibm" / "model.h5").read_bytes() == h5
     assert after["files"] == before["files"]
     entry = after["policy"]
-    assert entry["fitted_on"] == "validation" and entry["tickers"] == ["IBM"]
+    assert entry["fitted_on"] == "validation folds" and entry["tickers"] == ["IBM"]
+    assert entry["method"] == "constant-shrinkage" and len(set(entry["weights"])) == 1
     assert len(entry["weights"]) == 30 and entry["end"] <= before["data"]["IBM"]["val_end"]
-    assert "point policy fitted on validation data" in out and "wrote" in out
+    assert "point policy (constant-shrinkage" in out and "wrote" in out
+    # The former rule on request: a weight per step, with its evidence per step.
+    assert main(["fit-policy", "--model", str(tmp_path / "ibm"), "--form", "per-step"]) == 0
+    entry = artifacts.verify(tmp_path / "ibm")["policy"]
+    assert entry["fitted_on"] == "validation" and len(entry["evidence"]) == 30
+    assert "point policy fitted on validation data" in capsys.readouterr().out
 
 
 def test_fit_policy_refuses_a_ticker_the_model_never_saw(tmp_path, capsys):

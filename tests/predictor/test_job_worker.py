@@ -168,14 +168,14 @@ def test_a_bad_upload_fails_with_a_sentence(context, content, words):
 
 
 def test_a_training_error_fails_the_job_and_leaves_no_folder(context, monkeypatch):
-    from stockPredictor.training import policy_fit
+    from stockPredictor.training import smooth_policy
 
     folder = str(worker.training_folder(context.settings))
 
-    def broken(model, frames):  # fails inside artifacts.save, with the model half written
+    def broken(model, frames, **options):  # fails inside artifacts.save, the model half written
         raise RuntimeError(f"disk trouble in {folder}/x")
 
-    monkeypatch.setattr(policy_fit, "fit", broken)
+    monkeypatch.setattr(smooth_policy, "fit_entry", broken)
     token = _job(context, epochs=1)
     worker.run_job(token, context)
     job = jobs.get(context.engine, token)

@@ -53,7 +53,8 @@ def test_weights_come_from_validation_data_only(tiny_artifact, walk):
 
 def test_train_records_the_policy_and_the_forecast_applies_it(tiny_artifact, walk):
     entry = tiny_artifact.metadata["policy"]
-    assert entry["method"] == policy.METHOD and len(entry["evidence"]) == 5
+    assert entry["method"] == "constant-shrinkage" and entry["fitted_on"] == "validation folds"
+    assert len(entry["weights"]) == 5 and len(set(entry["weights"])) == 1
     result = forecast(walk, tiny_artifact, horizon=5, level=None)
     table = tables.table_for(walk, tiny_artifact)
     raw = table.forecasts([len(walk) - 1], 5, raw=True)[0]

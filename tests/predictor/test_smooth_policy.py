@@ -146,3 +146,35 @@ def test_the_entry_is_one_weight_for_every_step_and_the_policy_reads_it(tiny_art
     model = type("M", (), {"metadata": {"policy": entry}, "name": "m",
                            "config": tiny_artifact.config})()
     assert Policy.of(model).weights == tuple(entry["weights"])
+
+
+def test_without_a_fold_every_step_serves_no_change(tiny_artifact, walk):
+    entry = sp.fit_entry(tiny_artifact, {"WALK": walk}, years=1, count=3, min_origins=10_000)
+    assert entry["weights"] == [0.0] * tiny_artifact.config.output_steps
+    assert "no validation fold" in entry["reason"]
+    assert "no change" in sp.describe(entry)
+
+
+def test_the_committed_general_models_30_day_path_moves_from_day_one():
+    # The served path is the network's path shrunk by one weight, so it bends where the network
+    # bends and nowhere else: never flat for days and then turning (the old per-step policy
+    # served exactly no change for days 1-10 and the network's move from day 11).
+    from stockPredictor.data import sample
+    from stockPredictor.forecast.predict import forecast
+    from stockPredictor.forecast.tables import table_for
+    from stockPredictor.lru import ByteBoundedLRU
+    from stockPredictor.model import artifacts
+    from stockPredictor.settings import BUNDLED_MODELS
+
+    model = artifacts.load(BUNDLED_MODELS / "general")
+    weights = np.array(model.metadata["policy"]["weights"])
+    assert len(weights) == 30 and sp.smoothness(weights) <= 0.1
+    assert model.metadata["policy"]["fitted_on"] == "validation folds"
+    frame = sample.from_sample("MSFT")
+    served = forecast(frame, model, 30, cache=ByteBoundedLRU(1 << 26)).closes
+    row = len(frame) - 1
+    raw = table_for(frame, model, ByteBoundedLRU(1 << 26)).forecasts([row], 30, raw=True)[0]
+    last = frame["close"].iloc[-1]
+    served_moves, raw_moves = np.log(served / last), np.log(raw / last)
+    assert np.all(np.abs(served_moves[:10]) > 0), served_moves[:10]
+    np.testing.assert_allclose(served_moves, weights * raw_moves, rtol=1e-9, atol=1e-12)

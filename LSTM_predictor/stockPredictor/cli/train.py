@@ -15,7 +15,7 @@ from ..errors import DataError
 from ..model import artifacts
 from ..model.config import ARCHITECTURES, TARGETS, ModelConfig, TrainConfig
 from ..settings import SOURCES
-from ..training import policy_fit
+from ..training import smooth_policy
 from .data import add_data_args, frames
 from .support import Interrupted, check_folder_for, command, seed, setting
 
@@ -46,7 +46,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_fit_policy(args) -> int:
-    """Fit an existing model's point policy on its validation split and record it."""
+    """Fit an existing model's point policy on its validation folds and record it."""
     model = artifacts.load(args.model)
     data = model.metadata.get("data") or {}
     if args.ticker or args.csv:
@@ -58,8 +58,8 @@ def cmd_fit_policy(args) -> int:
     if unknown:
         raise DataError(f"model {model.name!r} was not trained on {', '.join(unknown)}; its "
                         f"policy is fitted on the validation splits of {', '.join(data)}")
-    entry = policy_fit.fit(model, given)
-    print(policy_fit.describe(entry))
+    entry = smooth_policy.fit_entry(model, given, form=args.form)
+    print(smooth_policy.describe(entry))
     artifacts.update_metadata(args.model, policy=entry)
     print(f"wrote {Path(args.model) / artifacts.META_FILE}")
     return 0
@@ -115,8 +115,12 @@ def register(sub) -> None:
     _add_train_args(train)
 
     fit_policy = command(sub, "fit-policy", cmd_fit_policy,
-                         "fit a trained model's point policy on its validation split")
+                         "fit a trained model's point policy on its validation folds")
     fit_policy.add_argument("--model", type=Path, required=True, help="artifact folder")
+    fit_policy.add_argument("--form", choices=smooth_policy.FORMS, default=smooth_policy.FORM,
+                            help="how the weights vary with the step: one weight for the "
+                            "whole path (constant, chosen on validation), per-step, isotonic "
+                            "or curve (default: %(default)s)")
     data = fit_policy.add_mutually_exclusive_group()
     data.add_argument("--ticker", action="append",
                       help="a ticker it was trained on (default: all of them)")

@@ -6,22 +6,18 @@ served forecast at step h is the network's forecast shrunk toward the last close
     served_h = c_t * (f_h / c_t) ** w_h,  i.e.  log(served_h / c_t) = w_h * log(f_h / c_t),
 
 with a weight w_h in [0, 1] per step. w_h = 0 serves the naive forecast itself, w_h = 1 the raw
-network. The weights are fitted on the model's validation split only (never its test split nor
-anything later), in two moves per step:
-
-1. b_h is the grid value (0, 0.05, ..., 1) with the lowest validation MAE relative to naive,
-   pooled as the mean over tickers of each ticker's ratio (so no price level dominates);
-2. b_h is shrunk by the strength of the evidence that it beats naive on the same data:
-   w_h = b_h * max(0, 1 - 1 / t_h^2), where t_h is the Diebold-Mariano statistic of naive's
-   absolute errors against the shrunk forecast's (HAC variance with h - 1 lags, Harvey-
-   Leybourne-Newbold correction) on the daily cross-ticker mean of price-normalised errors.
-   Where t_h <= 1 (one-sided p above about 0.16) the evidence is not convincing and w_h = 0:
-   the forecast is "no change". As t_h grows the weight approaches b_h: the positive-part
-   James-Stein factor, which shrinks an estimated gain toward zero by its own noise.
-
-The fit lives in training/policy_fit.py. The rule was fixed before the held-out test period was
-scored (a hard gate at p < 0.05 left every step of every candidate at 0 on validation, i.e.
-naive everywhere). ``p_value_one_sided`` is recorded beside each weight.
+network. The weights are fitted on validation data only (never the test split nor anything
+later), by training/smooth_policy.py in the form chosen there (FORM): one weight c for the whole
+path, the c with the lowest mean validation MAE relative to naive over steps and folds (each
+fold one ticker's window of years, so no price level or period dominates), shrunk by the
+strength of the evidence that the path beats naive: w = c * max(0, 1 - 1 / t^2), t the
+Diebold-Mariano statistic of the path's mean loss against naive's (HAC variance, Harvey-
+Leybourne-Newbold correction) on the daily cross-fold mean of price-normalised errors. Where
+t <= 1 the evidence is not convincing and every weight is 0: the forecast is "no change". One
+weight for every step keeps the served path the network's own shape, scaled, so it never sits
+flat for days and then bends. policy_fit.py holds the former per-step rule (each step's best
+weight shrunk by its own t), still offered by ``fit-policy --form per-step``; the Policy here
+reads any form, since each is a weight per step.
 
 model.json keeps the weights and this evidence under ``policy``; an artifact without one serves
 the raw network (``Policy.identity``).

@@ -1,4 +1,4 @@
-"""Fitting a model's point policy (model/policy.py) on its validation split, and its evidence.
+"""The per-step point policy (``fit-policy --form per-step``), and the tests every form uses.
 
 Per step h, the grid weight with the lowest validation MAE relative to naive (pooled as the mean
 over tickers of each ticker's ratio) is shrunk by the Diebold-Mariano evidence that it beats

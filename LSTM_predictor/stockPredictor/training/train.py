@@ -26,7 +26,7 @@ from ..model import artifacts
 from ..model.config import MAX_HORIZON, ModelConfig, TrainConfig
 from ..model.policy import Policy
 from ..model.windowing import Windowing, time_split
-from . import policy_fit
+from . import policy_fit, smooth_policy
 from .networks import build_model
 
 
@@ -116,8 +116,8 @@ def fit(frames: Mapping[str, pd.DataFrame], model_config: ModelConfig,
 
     def fit_policy(folder) -> dict:
         # On the saved network through the runtime, as it will be served; validation rows only.
-        fitted = policy_fit.fit(artifacts.load(folder), frames)
-        report(policy_fit.describe(fitted))
+        fitted = smooth_policy.fit_entry(artifacts.load(folder), frames)
+        report(smooth_policy.describe(fitted))
         return {"policy": fitted}
 
     path = artifacts.save(out_dir, model, windowing.scaler_, meta, finish=fit_policy)
