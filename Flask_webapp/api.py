@@ -184,7 +184,8 @@ def forecast():
         # Refused (model, horizon, as_of) before the file is stored: a refused upload keeps
         # nothing.
         frame = services.read_upload(upload, args["ticker"],
-                                     check=lambda prices: forms.check(prices, args))
+                                     check=lambda prices: forms.check(prices, args),
+                                     as_of=args["as_of"])
     elif args["ticker"]:
         frame = services.load_prices(args["ticker"])
     else:

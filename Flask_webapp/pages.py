@@ -107,7 +107,7 @@ def predict():
         args = schemas.ForecastRequest().load(schemas.form_fields(form))
         asked = {key: args[key] for key in OPTIONS}
         if stored is not None:
-            frame, _ = services.load_upload(stored)
+            frame, _ = services.load_upload(stored, as_of=args["as_of"])
             forms.check(frame, args)
             return redirect(links.upload(stored, **asked), 303)
         if name is None and not args["ticker"]:
@@ -119,7 +119,8 @@ def predict():
                 nonlocal frame
                 frame = prices
                 forms.check(prices, args)
-            frame = services.read_upload(request.files["file"], args["ticker"], check=check)
+            frame = services.read_upload(request.files["file"], args["ticker"], check=check,
+                                         as_of=args["as_of"])
         else:
             frame = services.load_prices(check_ticker(args["ticker"]))
             forms.check(frame, args)
@@ -169,7 +170,10 @@ def upload_prediction(upload_id: int):
     """The forecast of a stored upload: its permanent address, as the API's "url" gives it."""
     values, frame = _asked(request.args), None
     try:
-        frame, options = services.load_upload(upload_id, viewed=True)
+        # The link's as_of as written: the reader ignores one that is not a date, and
+        # _options refuses it below.
+        frame, options = services.load_upload(upload_id, viewed=True,
+                                              as_of=request.args.get("as_of"))
         values["ticker"] = values["ticker"] or options.get("ticker") or ""
         report = _forecast(frame, _options())
     except ValidationError as exc:
@@ -191,7 +195,7 @@ def download(ticker: str, kind: str):
 @bp.route("/prediction/upload/<int:upload_id>/forecast.<any(csv, json):kind>")
 def upload_download(upload_id: int, kind: str):
     """A stored upload's forecast as a CSV or JSON file."""
-    frame, _ = services.load_upload(upload_id)
+    frame, _ = services.load_upload(upload_id, as_of=request.args.get("as_of"))
     return forecast_page.download(_forecast(frame, _options()), kind)
 
 

@@ -85,8 +85,13 @@ def client() -> str | None:
 
 
 def read_upload(upload, ticker: str | None = None,
-                check: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
+                check: Callable[[pd.DataFrame], None] | None = None,
+                as_of=None) -> pd.DataFrame:
     """Prices from an uploaded CSV file, parsed by the package's reader, and kept in the store.
+
+    A file longer than the reader's MAX_DAILY_ROWS keeps the days around ``as_of`` when its
+    newest lack them (data.csv.cut), and says so in ``attrs["notices"]``; the store keeps the
+    whole file, so each later read keeps the days around the as_of it is read for.
 
     ``attrs["upload_id"]`` is the stored file's id (None when the database is down), which gives
     the forecast its permanent link. The file is kept only once it has been read, and ``check``
@@ -97,15 +102,17 @@ def read_upload(upload, ticker: str | None = None,
     # Read once: the app refuses a longer body before it is read, and one byte past the limit is
     # enough for the reader to refuse a longer file.
     content = bytes(upload.read(MAX_UPLOAD_BYTES + 1))
-    frame = _parse_upload(content, upload.filename, ticker)
+    frame = _parse_upload(content, upload.filename, ticker, as_of)
     if check is not None:
         check(frame)
     frame.attrs["upload_id"] = _keep_upload(content, frame.attrs.get("file_name"), ticker)
     return frame
 
 
-def load_upload(upload_id: int, viewed: bool = False) -> tuple[pd.DataFrame, dict]:
-    """The prices of the stored upload ``upload_id`` and the options it was sent with.
+def load_upload(upload_id: int, viewed: bool = False,
+                as_of=None) -> tuple[pd.DataFrame, dict]:
+    """The prices of the stored upload ``upload_id`` and the options it was sent with: the
+    days around ``as_of`` (the link's) when the file is cut, as ``read_upload`` keeps them.
 
     ``viewed``: a person opened its page, which keeps it from the purge (the clock moves at
     most once a day); downloads and the form's reuse write nothing. A removed upload is an
@@ -117,16 +124,18 @@ def load_upload(upload_id: int, viewed: bool = False) -> tuple[pd.DataFrame, dic
     stored = uploads.load(engine, upload_id, touch=viewed,
                           days=settings().upload_retention_days)
     options = dict(stored.options)
-    frame = _parse_upload(bytes(stored.content), stored.file_name, options.get("ticker"))
+    frame = _parse_upload(bytes(stored.content), stored.file_name, options.get("ticker"),
+                          as_of)
     frame.attrs["upload_id"] = upload_id
     return frame, options
 
 
-def _parse_upload(content: bytes, file_name: str | None, ticker: str | None) -> pd.DataFrame:
+def _parse_upload(content: bytes, file_name: str | None, ticker: str | None,
+                  as_of=None) -> pd.DataFrame:
     # A file object, never a path: nothing on disk is named after what a request sent.
     source = io.BytesIO(content)
     source.name = file_name  # the page's title and data card name the file, as for an upload
-    return read_csv(source, ticker=ticker)
+    return read_csv(source, ticker=ticker, as_of=as_of)
 
 
 def _keep_upload(content: bytes, file_name: str | None, ticker: str | None) -> int | None:

@@ -208,7 +208,11 @@ class TrackRecord(ma.Schema):
     directional_accuracy = fields.List(fields.Float(allow_none=True), metadata={
         "description": "per step: share of forecasts that moved the way the price did"})
     coverage = fields.List(fields.Float(allow_none=True), metadata={
-        "description": "per step: share of actual prices inside the band"})
+        "description": "per step: share of actual prices inside the band, on the "
+                       "banded_origins alone"})
+    banded_origins = fields.Integer(metadata={
+        "description": "the origins coverage scores: those with a band at every step, so "
+                       "every step's coverage reads the same ones (at most origins)"})
     verdict = fields.String()
     past = fields.List(fields.Nested(PastForecast), metadata={
         "description": "the forecasts horizon days ahead made at the same origins, oldest first"})

@@ -90,10 +90,9 @@ class Backtest:
     def banded(self) -> np.ndarray:
         """(n,) True at the origins where every method has a band and an outcome at every step:
         the one set of origins every band score (coverage, interval scores) reads."""
-        common = ~np.isnan(self.actual).any(axis=1)
-        for name in self.forecasts:
-            common &= ~(np.isnan(self.lows[name]) | np.isnan(self.highs[name])).any(axis=1)
-        return common
+        return metrics.banded(*(metrics.band_flags(self.actual, self.lows[name],
+                                                   self.highs[name])
+                                for name in self.forecasts))
 
     def banded_bounds(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The outcomes and ``name``'s band bounds at the ``banded`` origins."""

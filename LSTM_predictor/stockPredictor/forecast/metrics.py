@@ -118,6 +118,16 @@ def coverage_of(flags) -> np.ndarray:
     return np.divide(inside, known, out=np.full(flags.shape[1], np.nan), where=known > 0)
 
 
+def banded(*flags) -> np.ndarray:
+    """(n,) True at the origins where every ``band_flags`` array given, (n, H), is known at
+    every step: a band and an outcome. Per-step coverage read on these origins alone is read on
+    one set at every step (evaluate's ``banded_origins``, the track record's alike)."""
+    common = np.ones(np.atleast_2d(flags[0]).shape[0], bool)
+    for each in flags:
+        common &= (np.atleast_2d(each) >= 0).all(axis=1)
+    return common
+
+
 def coverage(actual, low, high) -> np.ndarray:
     """Share of outcomes inside their band, per step: mean_i [l_ih <= y_ih <= h_ih].
 

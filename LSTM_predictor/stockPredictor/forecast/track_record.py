@@ -5,8 +5,10 @@ The set is the last ``origins`` trading days (a year by default; None: all the s
 whose outcomes ``steps`` days on were known by ``as_of``. Every figure is scored on it: the error
 against no change at each step 1..steps (the by-step picture, and at the chosen horizon the
 card's figure), the p-values, direction and band coverage, and the forecasts ``horizon`` days
-ahead beside what happened (the past-forecasts picture). ``steps`` is the model's (30), fewer
-only where a short series would otherwise leave fewer than MIN_FORECASTS origins.
+ahead beside what happened (the past-forecasts picture). Band coverage reads the part of the
+set with a band at every step (``banded_origins`` of them, metrics.banded, as evaluate's).
+``steps`` is the model's (30), fewer only where a short series would otherwise leave fewer than
+MIN_FORECASTS origins.
 """
 
 from __future__ import annotations
@@ -94,15 +96,19 @@ def _figures(table: tables.ForecastTable, index: pd.DatetimeIndex, rows: np.ndar
     last = table.closes[rows]
     naive = np.repeat(last[:, None], steps, axis=1)
     weights = np.asarray(table.policy.weights[:steps])
+    # Coverage on one set at every step, as evaluate's: the origins with a band at every step.
+    flags = table.flags(rows, steps, level)
+    common = metrics.banded(flags)
     per_step = {"mae_vs_naive": metrics.relative_mae(actual, forecasts, naive),
                 "p_value_vs_naive": metrics.p_values_vs_naive(actual, forecasts, naive),
                 # A step served as no change never moves: its direction is not a score.
                 "directional_accuracy": np.where(
                     weights > 0, metrics.directional_accuracy(actual, forecasts, last), np.nan),
-                "coverage": metrics.coverage_of(table.flags(rows, steps, level))}
+                "coverage": metrics.coverage_of(flags[common])}
     model: Artifact = table.model
     return {"start": iso_days(index.values[rows[:1]])[0],
             "end": iso_days(index.values[rows[-1:]])[0], "level": level,
+            "banded_origins": int(common.sum()),
             "origins_in_training": int(model.in_training(index[rows], ticker).sum()),
             "policy_weights": [float(w) for w in weights],
             **{name: metrics.rounded(values) for name, values in per_step.items()}}
