@@ -17,6 +17,7 @@ from markupsafe import Markup
 from stockPredictor import rounding
 from stockPredictor.data import info
 from stockPredictor.forecast.bands import LEVELS
+from stockPredictor.forecast import words
 from stockPredictor.forecast.report import Report
 
 from . import links
@@ -58,9 +59,14 @@ def page(report: Report, frame: pd.DataFrame):
     file_notices = [n for n in frame.attrs.get("notices", ()) if n != UNKEPT]
     banner = [n for n in report.notices if n not in file_notices]
     past = report.record.get("past") or []
+    # The days a band leaves out (too short a history that far ahead), said under the chart
+    # and in the table in the one wording the package uses.
+    unbanded = [step for step, row in enumerate(document["forecast"], 1)
+                if "low" in row and row["low"] is None]
     return render_template("show_prediction.html", result=document, chart=chart(report, frame),
                            downloads=downloads(report, document, asked), again=again,
                            banner=banner, levels=levels, file_notices=file_notices,
+                           no_band=words.no_band(unbanded), no_band_why=words.NO_BAND_WHY,
                            past_rows=past_rows(past[-PAST_ROWS_SHOWN:]),
                            past_shown=min(len(past), PAST_ROWS_SHOWN))
 

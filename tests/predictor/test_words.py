@@ -121,3 +121,12 @@ def test_real_reports_are_in_plain_words(registry, ticker, horizon, as_of):
         assert jargon.lower() not in text.lower(), (jargon, text)
     assert said["headline"].startswith(f"{ticker}: ")
     assert (said["outcome"] is not None) == (as_of is not None)
+
+
+def test_days_without_a_band_are_named_with_the_reason():
+    assert words.no_band([]) is None
+    assert words.no_band([11, 12, 13]).startswith("Days 11–13 have no band: fewer than 60 past ")
+    assert words.no_band([2, 5]).startswith("Days 2 and 5 have no band:")
+    assert words.no_band([30]).startswith("Day 30 has no band:")
+    for jargon in JARGON:
+        assert jargon.lower() not in words.no_band([30]).lower()

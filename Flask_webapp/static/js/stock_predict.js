@@ -6,7 +6,10 @@
  *     {"ticker", "as_of", "horizon", "history": [{date, close}], "forecast": [{date, close, low?, high?}],
  *      "actual": [{date, close|null}] | null, "level": 0.8 | null,
  *      "bands": {"0.5": [{date, low, high}], ...}, "baselines": {"naive": [...], "long_run_drift": [...]}}
+ *     (low and high are null at a step with no band: too few past errors that many days ahead)
  *   #prediction-chart     chart container; gets data-as-of-marker, data-visible-from, data-visible-to
+ *                         and data-band-steps, the forecast steps of each shape the band was last
+ *                         drawn as ("1-3 5-10"; empty when none)
  *   #prediction-controls  optional, [hidden] until drawn: buttons [data-baseline] and
  *                         [data-view="near|all"], each with aria-pressed. The band's level is
  *                         chosen by links that reload the page (the table and downloads follow it)
@@ -51,49 +54,78 @@
   function BandView() {
     this.bars = [];
     this.options = null;
+    this.onDrawn = null;
   }
   BandView.prototype.renderer = function () {
     var view = this;
     return {
       draw: function (target, priceToY) {
         var bars = view.bars;
-        if (bars.length < 2 || !view.options) {
+        if (!bars.length || !view.options) {
+          view.report([]);
           return;
         }
         target.useMediaCoordinateSpace(function (scope) {
           var ctx = scope.context;
-          var upper = [];
-          var lower = [];
+          // One polygon per run of banded days: a day without a band breaks the band there.
+          var runs = {};
+          var order = [];
           bars.forEach(function (bar) {
-            var highY = priceToY(bar.originalData.high);
-            var lowY = priceToY(bar.originalData.low);
-            if (highY !== null && lowY !== null) {
-              upper.push([bar.x, highY]);
-              lower.push([bar.x, lowY]);
+            var row = bar.originalData;
+            var highY = priceToY(row.high);
+            var lowY = priceToY(row.low);
+            if (highY === null || lowY === null || !SC.isFiniteNumber(row.run)) {
+              return;
+            }
+            if (!runs[row.run]) {
+              runs[row.run] = { upper: [], lower: [], steps: [] };
+              order.push(row.run);
+            }
+            runs[row.run].upper.push([bar.x, highY]);
+            runs[row.run].lower.push([bar.x, lowY]);
+            if (row.step > 0) {
+              runs[row.run].steps.push(row.step);
             }
           });
-          if (upper.length < 2) {
-            return;
-          }
-          ctx.beginPath();
-          ctx.moveTo(upper[0][0], upper[0][1]);
-          upper.forEach(function (point) { ctx.lineTo(point[0], point[1]); });
-          lower.slice().reverse().forEach(function (point) { ctx.lineTo(point[0], point[1]); });
-          ctx.closePath();
-          ctx.fillStyle = view.options.fillColor;
-          ctx.fill();
-          // Outline the high and low edges only, not the vertical closing side at the last day.
+          var drawn = [];
           ctx.lineWidth = 1;
+          ctx.fillStyle = view.options.fillColor;
           ctx.strokeStyle = view.options.edgeColor;
-          [upper, lower].forEach(function (edge) {
+          order.forEach(function (key) {
+            var run = runs[key];
+            var upper = run.upper;
+            var lower = run.lower;
+            if (upper.length < 2) {
+              // A lone banded day between days without one: a bar from its low to its high.
+              ctx.fillRect(upper[0][0] - 2, upper[0][1], 4, Math.max(1, lower[0][1] - upper[0][1]));
+              drawn.push(run.steps);
+              return;
+            }
             ctx.beginPath();
-            ctx.moveTo(edge[0][0], edge[0][1]);
-            edge.forEach(function (point) { ctx.lineTo(point[0], point[1]); });
-            ctx.stroke();
+            ctx.moveTo(upper[0][0], upper[0][1]);
+            upper.forEach(function (point) { ctx.lineTo(point[0], point[1]); });
+            lower.slice().reverse().forEach(function (point) { ctx.lineTo(point[0], point[1]); });
+            ctx.closePath();
+            ctx.fill();
+            // Outline the high and low edges only, not the vertical sides at a run's ends.
+            [upper, lower].forEach(function (edge) {
+              ctx.beginPath();
+              ctx.moveTo(edge[0][0], edge[0][1]);
+              edge.forEach(function (point) { ctx.lineTo(point[0], point[1]); });
+              ctx.stroke();
+            });
+            drawn.push(run.steps);
           });
+          view.report(drawn);
         });
       }
     };
+  };
+  /* Tells the page the forecast steps of each shape the last frame drew (tests read them). */
+  BandView.prototype.report = function (shapes) {
+    if (this.onDrawn) {
+      this.onDrawn(shapes);
+    }
   };
   BandView.prototype.update = function (data, options) {
     this.bars = data.bars;
@@ -169,16 +201,46 @@
   AsOfLine.prototype.updateAllViews = function () {};
   AsOfLine.prototype.paneViews = function () { return [this.view]; };
 
-  /* Band rows of one level covering every forecast day, or null: a partial band would hide gaps. */
+  /*
+   * Band rows of one level on the forecast days that have one, or null when none has. Each step
+   * has a band or not on its own (null where too few past errors calibrate it), so the rows carry
+   * their step (1 = the first forecast day) and their run: banded days in a row share a run, and
+   * a day without a band ends it, so the chart draws nothing there rather than bridging the gap.
+   */
   function cleanBand(rows, forecast) {
     var byDay = {};
     (Array.isArray(rows) ? rows : []).forEach(function (row) {
       if (row && SC.isFiniteNumber(row.low) && SC.isFiniteNumber(row.high) && row.low <= row.high) {
-        byDay[row.date] = { date: row.date, low: row.low, high: row.high };
+        byDay[row.date] = row;
       }
     });
-    var kept = forecast.map(function (row) { return byDay[row.date]; });
-    return kept.length && kept.every(Boolean) ? kept : null;
+    var kept = [];
+    var run = 0;
+    forecast.forEach(function (row, index) {
+      var band = byDay[row.date];
+      if (band) {
+        kept.push({ date: row.date, low: band.low, high: band.high, step: index + 1, run: run });
+      } else if (kept.length && kept[kept.length - 1].run === run) {
+        run += 1;
+      }
+    });
+    return kept.length ? kept : null;
+  }
+
+  /* Steps as runs in words, as the page's sentences write them: [1, 2, 3, 7] -> "days 1–3 and 7". */
+  function dayRanges(steps) {
+    var runs = [];
+    steps.forEach(function (step) {
+      var last = runs[runs.length - 1];
+      if (last && step === last[1] + 1) {
+        last[1] = step;
+      } else {
+        runs.push([step, step]);
+      }
+    });
+    var parts = runs.map(function (r) { return r[0] === r[1] ? String(r[0]) : r[0] + '–' + r[1]; });
+    var text = parts.length > 1 ? parts.slice(0, -1).join(', ') + ' and ' + parts[parts.length - 1] : parts[0];
+    return (steps.length === 1 ? 'day ' : 'days ') + text;
   }
 
   function levelKey(level) {
@@ -213,9 +275,12 @@
     if (!rows) {
       return [];
     }
-    var points = rows.map(function (row) { return { time: row.date, low: row.low, high: row.high }; });
-    if (anchorRow && points[0].time > anchorRow.date) {
-      points.unshift({ time: anchorRow.date, low: anchorRow.close, high: anchorRow.close });
+    var points = rows.map(function (row) {
+      return { time: row.date, low: row.low, high: row.high, step: row.step, run: row.run };
+    });
+    // The band fans out from the last close only when the first forecast day has one.
+    if (anchorRow && points[0].step === 1 && points[0].time > anchorRow.date) {
+      points.unshift({ time: anchorRow.date, low: anchorRow.close, high: anchorRow.close, step: 0, run: points[0].run });
     }
     return points;
   }
@@ -288,7 +353,17 @@
     var state = { chart: chart, container: container, level: null, shown: {}, series: {} };
 
     // Created first so it is drawn under the lines; empty until a level is chosen.
-    state.series.band = chart.addCustomSeries(new BandView(), {
+    var bandView = new BandView();
+    // "1-3 5-10": one shape over steps 1 to 3, another over 5 to 10.
+    bandView.onDrawn = function (shapes) {
+      var text = shapes.filter(function (steps) { return steps.length; }).map(function (steps) {
+        return steps[0] + '-' + steps[steps.length - 1];
+      }).join(' ');
+      if (container.getAttribute('data-band-steps') !== text) {
+        container.setAttribute('data-band-steps', text);
+      }
+    };
+    state.series.band = chart.addCustomSeries(bandView, {
       fillColor: colors.bandFill,
       edgeColor: colors.bandEdge,
       color: colors.forecast,
@@ -362,6 +437,8 @@
       var band = state.level ? bandMaps[state.level][date] : null;
       if (band) {
         add('band', levelLabel(state.level), SC.formatPrice(band.low) + ' – ' + SC.formatPrice(band.high));
+      } else if (state.level && maps.forecast[date] !== undefined) {
+        add('band', levelLabel(state.level), 'no band');
       }
       add('actual', 'Actual', maps.actual[date] === undefined ? undefined : SC.formatPrice(maps.actual[date]));
       Object.keys(baselines).forEach(function (name) {
@@ -398,7 +475,7 @@
         { kind: 'history', label: 'Price history', shown: history.length > 0 },
         { kind: 'as-of', label: 'As of ' + asOf, shown: Boolean(asOf && history.length) },
         { kind: 'forecast', label: 'Forecast', shown: forecast.length > 0 },
-        { kind: 'band', label: state.level ? levelLabel(state.level) : '', shown: Boolean(state.level) },
+        { kind: 'band', label: state.level ? bandLegend(state) : '', shown: Boolean(state.level) },
         { kind: 'actual', label: 'Actual price', shown: actual.length > 0 }
       ];
       Object.keys(baselines).forEach(function (name) {
@@ -419,6 +496,16 @@
     showLevel(state, chosen && levels[chosen] ? chosen : null);
     showView(state, 'near');
     return state;
+  }
+
+  /* "80% band", or "80% band: days 1–10 (no band on the others)" when some days have none. */
+  function bandLegend(state) {
+    var rows = state.levels[state.level];
+    if (rows.length === state.forecast.length) {
+      return levelLabel(state.level);
+    }
+    return levelLabel(state.level) + ': ' + dayRanges(rows.map(function (row) { return row.step; })) +
+      ' (no band on the others)';
   }
 
   function showLevel(state, key) {

@@ -18,11 +18,15 @@ The page, the API, the JSON download and the CLI all print these same sentences.
 from __future__ import annotations
 
 from ..rounding import price_text
+from .bands import MIN_CALIBRATION
 from .track_record import MIN_FORECASTS, SIGNIFICANCE
 
 NO_CHANGE = "“no change”"
 # Why a step serves the last close: the point policy's rule, in words.
 NOT_BEATEN = f"did not beat {NO_CHANGE} convincingly on years it was not trained on"
+# Why a step has no band (bands.has_band): its rule, in words.
+NO_BAND_WHY = (f"fewer than {MIN_CALIBRATION} past forecasts that many days ahead could be "
+               "checked before the forecast date, too few to calibrate one")
 
 
 def p_words(p: float | None) -> str | None:
@@ -54,6 +58,14 @@ def ranges(steps: list[int]) -> str:
 def day_ranges(steps: list[int]) -> str:
     """Steps as ranges in words: [1, 2, 3, 7] -> "days 1–3 and 7", [4] -> "day 4"."""
     return ("day " if len(steps) == 1 else "days ") + ranges(steps)
+
+
+def no_band(steps: list[int]) -> str | None:
+    """Which forecast days have no band, and why: "Days 11–20 have no band: fewer than ..."."""
+    if not steps:
+        return None
+    verb = "has" if len(steps) == 1 else "have"
+    return f"{day_ranges(steps).capitalize()} {verb} no band: {NO_BAND_WHY}."
 
 
 def summary(document: dict, weights: list[float]) -> dict:
@@ -126,13 +138,18 @@ def _trust(document: dict, weights: list[float]) -> str:
 
 def _coverage(document: dict) -> str | None:
     record, h, level = document["track_record"], document["horizon"], document["level"]
-    if level is None or not record.get("available") or record["origins"] < MIN_FORECASTS:
+    if level is None or not record.get("available"):
         return None
+    # Coverage reads the origins with a band at every step: fewer than all on a short series.
+    banded = record.get("banded_origins", record["origins"])
     share = (record.get("coverage") or [None] * h)[h - 1]
-    if share is None:
+    if share is None or banded < MIN_FORECASTS:
         return None
     ahead = "the next day's close" if h == 1 else f"the close {h} days ahead"
-    return (f"{_span(record).capitalize()}, {ahead} fell inside the {level:.0%} band "
+    span = _span(record) if banded == record["origins"] else (
+        f"on the {banded:,} of the last {record['origins']:,} trading days with a band at "
+        f"every step")
+    return (f"{span[0].upper()}{span[1:]}, {ahead} fell inside the {level:.0%} band "
             f"{percent(share * 100)} of the time, against the {level:.0%} it aims for.")
 
 
