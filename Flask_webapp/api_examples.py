@@ -16,12 +16,13 @@ SAMPLE_DATA = {"source": "sample", "source_label": "Bundled sample (Quandl WIKI,
                "fetched_at": "2026-11-23T09:02:56+00:00", "first_date": "2000-03-01",
                "last_date": "2013-03-01", "age_days": 5015, "stale": False, "file_name": None,
                "notice": SAMPLE_NOTICE, "notices": [SAMPLE_NOTICE]}
-POLICY = {"method": "shrink-toward-naive", "fitted_on": "validation"}
+# Both models' policies were fitted on the same validation folds (the earliest from 2001-04-06).
+POLICY = {"method": "constant-shrinkage", "fitted_on": "validation folds", "start": "2001-04-06"}
 IBM_MODEL = {
     "name": "ibm", "scope": "ticker", "arch": "lstm", "target": "log_return", "window": 20,
     "tickers": ["IBM"], "trained_from": "2000-03-01", "trained_to": "2011-03-18",
     "data_to": "2013-03-01",
-    "policy": {**POLICY, "start": "2009-04-08", "end": "2011-03-17", "served_steps": 0},
+    "policy": {**POLICY, "end": "2011-02-03", "served_steps": 0},
     "network_test_mae_vs_naive": [
         1.0, 1.0005, 1.0004, 1.0004, 1.0008, 1.0011, 1.0013, 1.0013, 1.0016, 1.0011, 1.0015,
         1.0015, 1.001, 1.0009, 1.0006, 1.0006, 1.0005, 1.0002, 0.9999, 0.9997, 0.9995, 0.999,
@@ -30,7 +31,7 @@ GENERAL_MODEL = {
     "name": "general", "scope": "general", "arch": "lstm", "target": "log_return", "window": 60,
     "tickers": ["AAPL", "FB", "GOOG", "IBM", "MSFT"], "trained_from": "2000-03-01",
     "trained_to": "2013-01-17", "data_to": "2013-03-01",
-    "policy": {**POLICY, "start": "2009-04-08", "end": "2013-01-16", "served_steps": 20},
+    "policy": {**POLICY, "end": "2011-10-04", "served_steps": 30},
     "network_test_mae_vs_naive": [
         1.0004, 0.9941, 0.9935, 0.9927, 0.9851, 0.9799, 0.9814, 0.9783, 0.9801, 0.9758, 0.9687,
         0.9691, 0.965, 0.9676, 0.9699, 0.9706, 0.9683, 0.9712, 0.9713, 0.9726, 0.9716, 0.9707,
@@ -109,39 +110,40 @@ def summary(headline: str, trust: str = NO_CHANGE_TRUST, coverage: str | None = 
 FORECAST = {
     "ticker": "IBM", "model": "ibm", "as_of": "2013-03-01", "source": "sample",
     "last_close": 175.2712, "horizon": 2, "level": 0.8,
-    "forecast": rows(NEXT_DAYS, close=[175.2712] * 2, low=[173.2962, 172.3598],
-                     high=[177.2687, 178.2318]),
-    "bands": {"0.5": rows(NEXT_DAYS, low=[174.3629, 173.7381], high=[176.1842, 176.8178]),
-              "0.8": rows(NEXT_DAYS, low=[173.2962, 172.3598], high=[177.2687, 178.2318]),
-              "0.95": rows(NEXT_DAYS, low=[171.2791, 169.8541], high=[179.3563, 180.8611])},
+    "forecast": rows(NEXT_DAYS, close=[175.2712] * 2, low=[173.2962, 172.3756],
+                     high=[177.2687, 178.2154]),
+    "bands": {"0.5": rows(NEXT_DAYS, low=[174.3629, 173.7616], high=[176.1842, 176.7939]),
+              "0.8": rows(NEXT_DAYS, low=[173.2962, 172.3756], high=[177.2687, 178.2154]),
+              "0.95": rows(NEXT_DAYS, low=[171.2791, 170.0617], high=[179.3563, 180.6402])},
     "actual": None, "outcome": None,
     "baselines": {"naive": rows(NEXT_DAYS, close=[175.2712] * 2),
                   "long_run_drift": rows(NEXT_DAYS, close=[175.3177, 175.3642])},
     "track_record": {
         "available": True, "origins": 250, "steps": 30, "horizon": 2, "start": "2012-01-19",
-        "end": "2013-01-16", "level": 0.8, "origins_in_training": 0, **NO_CHANGE,
-        "coverage": [0.832, 0.816, 0.824, 0.828, 0.836, 0.828, 0.82, 0.816, 0.812, 0.804, 0.808,
-                     0.788, 0.78, 0.756, 0.756, 0.756, 0.748, 0.74, 0.752, 0.756, 0.768, 0.78,
-                     0.784, 0.788, 0.784, 0.788, 0.764, 0.78, 0.792, 0.788],
+        "end": "2013-01-16", "level": 0.8, "banded_origins": 250, "origins_in_training": 0,
+        **NO_CHANGE,
+        "coverage": [0.832, 0.824, 0.828, 0.84, 0.86, 0.848, 0.832, 0.844, 0.832, 0.824, 0.812,
+                     0.804, 0.788, 0.788, 0.776, 0.768, 0.78, 0.8, 0.772, 0.78, 0.792, 0.796,
+                     0.792, 0.804, 0.788, 0.804, 0.796, 0.816, 0.808, 0.828],
         "verdict": NO_CHANGE_VERDICT,
         "past": rows(("2012-01-23", "2012-01-24"), forecast=[152.6895, 159.4561],
                      actual=[160.691, 162.3404], last_close=[152.6895, 159.4561])},
     "model_info": IBM_MODEL, "data": SAMPLE_DATA, "notices": [SAMPLE_NOTICE], "kind": "replay",
     "summary": summary(
         "IBM: no change expected over the next 2 trading days; the forecast is the close of "
-        "175.27 on 2013-03-01. The 80% band on 2013-03-05 runs from 172.36 to 178.23.",
+        "175.27 on 2013-03-01. The 80% band on 2013-03-05 runs from 172.38 to 178.22.",
         coverage="Over the last 250 trading days, the close 2 days ahead fell inside the 80% band "
-        "81.6% of the time, against the 80% it aims for."),
+        "82.4% of the time, against the 80% it aims for."),
     "url": None}
 PAST_REQUEST = {"ticker": "IBM", "horizon": 2, "as_of": "2013-02-26", "level": 0.8}
 PAST_DAYS = ("2013-02-27", "2013-02-28")
 PAST_FORECAST = {
     **FORECAST, "as_of": "2013-02-26", "last_close": 172.0147,
-    "forecast": rows(PAST_DAYS, close=[172.0147] * 2, low=[170.1076, 169.1865],
-                     high=[173.9432, 174.8902]),
-    "bands": {"0.5": rows(PAST_DAYS, low=[171.1506, 170.5344], high=[172.8832, 173.5079]),
-              "0.8": rows(PAST_DAYS, low=[170.1076, 169.1865], high=[173.9432, 174.8902]),
-              "0.95": rows(PAST_DAYS, low=[168.1328, 166.7469], high=[175.9862, 177.4489])},
+    "forecast": rows(PAST_DAYS, close=[172.0147] * 2, low=[170.1076, 169.2225],
+                     high=[173.9432, 174.8529]),
+    "bands": {"0.5": rows(PAST_DAYS, low=[171.1506, 170.5504], high=[172.8832, 173.4916]),
+              "0.8": rows(PAST_DAYS, low=[170.1076, 169.2225], high=[173.9432, 174.8529]),
+              "0.95": rows(PAST_DAYS, low=[168.1328, 166.9427], high=[175.9862, 177.2408])},
     "actual": rows(PAST_DAYS, close=[174.7702, 173.4745]),
     "outcome": {"days": 2, "mean_error": -2.10764, "mean_absolute_error": 2.10764,
                 "mean_absolute_percent": 1.21, "level": 0.8, "inside": 1},
@@ -149,16 +151,16 @@ PAST_FORECAST = {
                   "long_run_drift": rows(PAST_DAYS, close=[172.0594, 172.1041])},
     "track_record": {
         **FORECAST["track_record"], "start": "2012-01-13", "end": "2013-01-11",
-        "coverage": [0.832, 0.812, 0.816, 0.82, 0.832, 0.828, 0.82, 0.82, 0.816, 0.804, 0.812,
-                     0.792, 0.792, 0.764, 0.764, 0.764, 0.752, 0.744, 0.752, 0.756, 0.768, 0.78,
-                     0.784, 0.788, 0.784, 0.788, 0.764, 0.78, 0.792, 0.788],
+        "coverage": [0.832, 0.82, 0.82, 0.832, 0.856, 0.848, 0.832, 0.844, 0.832, 0.824, 0.812,
+                     0.804, 0.788, 0.788, 0.772, 0.768, 0.776, 0.8, 0.768, 0.776, 0.796, 0.8,
+                     0.788, 0.804, 0.784, 0.796, 0.784, 0.808, 0.804, 0.832],
         "past": rows(("2012-01-18", "2012-01-19"), forecast=[151.5391, 152.2496],
                      actual=[153.1547, 152.6895], last_close=[151.5391, 152.2496])},
     "summary": summary(
         "IBM: no change expected over the next 2 trading days; the forecast is the close of "
-        "172.01 on 2013-02-26. The 80% band on 2013-02-28 runs from 169.19 to 174.89.",
+        "172.01 on 2013-02-26. The 80% band on 2013-02-28 runs from 169.22 to 174.85.",
         coverage="Over the last 250 trading days, the close 2 days ahead fell inside the 80% band "
-        "81.2% of the time, against the 80% it aims for.",
+        "82.0% of the time, against the 80% it aims for.",
         outcome="What happened: on the 2 days whose close is known, the forecast was off by "
         "2.11 on average (1.2% of the price), and 2.11 below the close on balance; 1 of 2 "
         "closes fell inside the 80% band.")}
@@ -308,16 +310,16 @@ LEDGER_PATH = "/api/v1/forecasts?ticker=IBM&limit=10"
 # last 300 days standing in for Yahoo's answer): whatever horizon and level were asked, its one
 # entry holds the model's 30 days and the band at every level; here the 80% band (level=0.8).
 _LIVE_BANDS = [  # (month-day of 2013, low, high)
-    ("03-04", 173.2902, 177.2748), ("03-05", 172.2165, 178.38), ("03-06", 171.5399, 179.0836),
-    ("03-07", 170.6632, 180.0036), ("03-08", 170.1834, 180.5111), ("03-11", 169.6767, 181.0501),
-    ("03-12", 169.3795, 181.3678), ("03-13", 169.2227, 181.5358), ("03-14", 168.7509, 182.0434),
-    ("03-15", 168.6243, 182.1801), ("03-18", 168.1378, 182.7072), ("03-19", 167.3072, 183.6143),
-    ("03-20", 167.3615, 183.5547), ("03-21", 166.9122, 184.0488), ("03-22", 166.6487, 184.3398),
-    ("03-25", 166.6668, 184.3197), ("03-26", 166.2835, 184.7446), ("03-27", 165.8365, 185.2426),
-    ("03-28", 165.3893, 185.7435), ("04-01", 165.424, 185.7046), ("04-02", 165.3907, 185.742),
-    ("04-03", 165.2466, 185.9039), ("04-04", 165.018, 186.1614), ("04-05", 165.0515, 186.1236),
-    ("04-08", 165.2038, 185.9521), ("04-09", 164.8045, 186.4027), ("04-10", 165.047, 186.1288),
-    ("04-11", 165.1373, 186.027), ("04-12", 164.8234, 186.3812), ("04-15", 164.705, 186.5152)]
+    ("03-04", 173.2902, 177.2748), ("03-05", 172.2198, 178.3767), ("03-06", 171.5467, 179.0765),
+    ("03-07", 170.6904, 179.9748), ("03-08", 170.1502, 180.5463), ("03-11", 169.7547, 180.9669),
+    ("03-12", 169.3949, 181.3513), ("03-13", 169.136, 181.6289), ("03-14", 168.7894, 182.0019),
+    ("03-15", 168.6897, 182.1095), ("03-18", 168.242, 182.5941), ("03-19", 167.4324, 183.477),
+    ("03-20", 167.3957, 183.5172), ("03-21", 167.1475, 183.7897), ("03-22", 166.6368, 184.3529),
+    ("03-25", 166.6388, 184.3507), ("03-26", 166.3319, 184.6909), ("03-27", 166.0339, 185.0224),
+    ("03-28", 165.6059, 185.5006), ("04-01", 165.5613, 185.5505), ("04-02", 165.6457, 185.456),
+    ("04-03", 165.581, 185.5285), ("04-04", 165.3092, 185.8335), ("04-05", 165.3027, 185.8409),
+    ("04-08", 165.4816, 185.6399), ("04-09", 164.9631, 186.2234), ("04-10", 165.1639, 185.997),
+    ("04-11", 165.0845, 186.0865), ("04-12", 164.9766, 186.2082), ("04-15", 164.8828, 186.3141)]
 LEDGER = {"total": 1, "total_capped": False, "older": None, "newer": None, "forecasts": [{
     "id": 1, "ticker": "IBM", "model": "ibm", "source": "yahoo", "as_of": "2013-03-01",
     "horizon": 30, "level": 0.8, "created_at": "2026-11-23T10:35:02+00:00",

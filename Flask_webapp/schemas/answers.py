@@ -67,9 +67,13 @@ class Health(ma.Schema):
 class PolicySummary(ma.Schema):
     """The model's point policy in brief: how and on which days it was fitted."""
 
-    method = fields.String(allow_none=True)
+    method = fields.String(allow_none=True, metadata={
+        "description": "how the weights were fitted: constant-shrinkage (one weight for every "
+                       "step, as the bundled models), isotonic-shrinkage, curve-shrinkage, or "
+                       "shrink-toward-naive (each step's weight on its own evidence)"})
     fitted_on = fields.String(allow_none=True, metadata={
-        "description": "the split it was fitted on (never the test split)"})
+        "description": "the data it was fitted on: validation folds, or the validation split "
+                       "(never the test split)"})
     start = fields.String(allow_none=True, metadata={"description": "first origin it read"})
     end = fields.String(allow_none=True, metadata={"description": "last origin it read"})
     served_steps = fields.Integer(metadata={
@@ -96,7 +100,8 @@ class ModelSummary(ma.Schema):
                        "held-out test windows at training time, before its point policy (not "
                        "the served forecast's: its record is the answer's track_record)"})
     policy = fields.Nested(PolicySummary, allow_none=True, metadata={
-        "description": "the per-step weight toward the naive forecast; null: the raw network"})
+        "description": "how its point policy was fitted (the share of the network's move it "
+                       "serves at each step; the rest is no change); null: the raw network"})
 
 
 class ModelList(ma.Schema):

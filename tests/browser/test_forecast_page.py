@@ -10,6 +10,7 @@ import io
 import json
 import re
 
+import pytest
 from playwright.sync_api import expect
 from stockPredictor.data.sample import from_sample
 
@@ -20,12 +21,35 @@ def summary(page):
     return page.locator("#forecast-summary")
 
 
+def answer(page) -> dict:
+    """The page's forecast as its JSON download: the API's answer, read beside the page."""
+    href = page.get_by_role("link", name="JSON").get_attribute("href")
+    return page.request.get(href).json()
+
+
 def test_the_answer_is_said_in_plain_words_beside_the_chart(page, screenshot):
+    # The general model serves part of its move at 10 days: the headline names the close.
     page.goto("/prediction/MSFT?horizon=10")
     headline = page.locator("#summary-headline")
-    expect(headline).to_contain_text("MSFT: no change expected over the next 10 trading days")
-    expect(headline).to_contain_text("The 80% band on")
-    expect(page.locator("#summary-trust")).to_contain_text("so the forecast is the last close")
+    expect(headline).to_contain_text("MSFT: ")
+    said = re.search(r"MSFT: ([\d,.]+) expected on (\S+), 10 trading days ahead \(([+-][\d.]+)% "
+                     r"from the close of ([\d,.]+) on (\S+)\)\. The 80% band on (\S+) runs "
+                     r"from ([\d,.]+) to ([\d,.]+)\.", headline.inner_text())
+    assert said, headline.inner_text()
+    doc = answer(page)
+    end, last = doc["forecast"][-1], doc["last_close"]
+    assert abs(end["close"] - last) > 1e-6  # not the last close: the model's move is served
+    number = [float(said.group(i).replace(",", "")) for i in (1, 3, 4, 7, 8)]
+    assert number[0] == pytest.approx(end["close"], abs=0.006)
+    assert number[1] == pytest.approx((end["close"] / last - 1) * 100, abs=0.051)
+    assert number[2] == pytest.approx(last, abs=0.006)
+    assert number[3:] == pytest.approx([end["low"], end["high"]], abs=0.006)
+    assert [said.group(i) for i in (2, 5, 6)] == [end["date"], doc["as_of"], end["date"]]
+    # How it did against no change at 10 days, as its track record measured it.
+    ratio = doc["track_record"]["mae_vs_naive"][9]
+    expect(page.locator("#summary-trust")).to_contain_text(
+        f"its forecasts 10 days ahead missed the close by {abs(1 - ratio) * 100:.1f}% "
+        f"{'less' if ratio < 1 else 'more'} than “no change” did")
     canvas_box(page, "#prediction-chart")
     # Read before anything else: on a desktop beside the chart, on a phone just above it, and
     # on either without scrolling past a screenful.
@@ -42,19 +66,30 @@ def test_the_answer_is_said_in_plain_words_beside_the_chart(page, screenshot):
 
 
 def test_a_forecast_that_is_flat_for_some_days_says_which_and_why(page):
-    page.goto("/prediction/MSFT?horizon=30")
-    days = page.locator("#summary-days")
-    expect(days).to_contain_text("Days 1–10 are the last close")
-    expect(days).to_contain_text("Days 11–30 add part of its move")
-    # True of the numbers: the table's first ten forecasts are the last close, the 11th is not.
+    # IBM's own model serves no change on every day: the headline and the trust say so and why.
+    page.goto("/prediction/IBM?horizon=30")
+    expect(page.locator("#summary-headline")).to_contain_text(
+        "IBM: no change expected over the next 30 trading days")
+    expect(page.locator("#summary-trust")).to_contain_text(
+        "did not beat “no change” convincingly on years it was not trained on, so the forecast "
+        "is the last close")
+    # The day-by-day sentence is for a forecast that mixes flat days with moving ones.
+    expect(page.locator("#summary-days")).to_have_count(0)
+    # True of the numbers: every forecast is the last close.
     data = json.loads(page.locator("#prediction-data").text_content())
     last = data["history"][-1]["close"]
-    closes = [row["close"] for row in data["forecast"]]
-    assert all(abs(c - last) < 1e-9 for c in closes[:10]) and abs(closes[10] - last) > 1e-6
+    assert all(abs(row["close"] - last) < 1e-9 for row in data["forecast"])
+    # The general model moves from day 1: no day is flat, so none is said to be.
+    page.goto("/prediction/MSFT?horizon=30")
+    expect(page.locator("#summary-headline")).not_to_contain_text("no change expected")
+    expect(page.locator("#summary-days")).to_have_count(0)
+    data = json.loads(page.locator("#prediction-data").text_content())
+    last = data["history"][-1]["close"]
+    assert all(abs(row["close"] - last) > 1e-6 for row in data["forecast"])
 
 
 def test_the_past_forecasts_are_drawn_beside_no_change_and_say_when_they_are_the_same(page):
-    page.goto("/prediction/MSFT?horizon=10")
+    page.goto("/prediction/IBM?horizon=10")  # IBM's own model: no change at every step
     figure = page.locator("#record-past")
     figure.scroll_into_view_if_needed()
     expect(page.locator("#record-past-legend")).to_contain_text(
@@ -156,15 +191,21 @@ def test_a_tap_on_a_chart_shows_its_tooltip(browser, base_url):
 
 
 def test_the_yardsticks_say_when_they_lie_on_the_forecast(page):
-    page.goto("/prediction/MSFT?horizon=10")
+    page.goto("/prediction/IBM?horizon=10")  # IBM's own model: no change at every step
     canvas_box(page, "#prediction-chart")
     page.get_by_role("button", name="No change", exact=True).click()
     expect(page.locator("#chart-status")).to_contain_text(
         "No change is the same as the forecast on every day shown")
+    # The general model moves from day 1: no day lies on no change, so nothing is said.
     page.goto("/prediction/MSFT?horizon=30")
+    data = json.loads(page.locator("#prediction-data").text_content())
+    last = data["history"][-1]["close"]
+    assert all(abs(row["close"] - last) > 1e-6 for row in data["forecast"])
     canvas_box(page, "#prediction-chart")
     page.get_by_role("button", name="No change", exact=True).click()
-    expect(page.locator("#chart-status")).to_contain_text("on 10 of 30 days")
+    expect(page.get_by_role("button", name="No change", exact=True)).to_have_attribute(
+        "aria-pressed", "true")
+    expect(page.locator("#chart-status")).not_to_contain_text("the same as the forecast")
 
 
 def test_charts_have_no_link_inside_and_the_footer_credits_the_library(page):
