@@ -78,6 +78,7 @@ bench: $(VENV)/.dev postgresql /usr/bin/chromium redis-server
 	$(BIN)/python bench/accuracy.py
 	$(BIN)/python bench/bench_abuse.py
 	$(BIN)/python bench/bench_jobs.py
+	$(BIN)/python bench/bench_watchlist.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -45,8 +45,8 @@ from stockPredictor.store.trained import TrainedModels
 from stockPredictor.store.writer import LedgerWriter
 from threadpoolctl import threadpool_limits
 
-from . import (api, api_jobs, assets, errors, origins, pages, rate_limits, security, services,
-               training_pages)
+from . import (api, api_jobs, api_watchlists, assets, errors, origins, pages, rate_limits,
+               security, services, training_pages, watchlist_pages)
 
 # Flask's own settings (not the deployment's, which stockPredictor.settings reads).
 FLASK_DEFAULTS = {
@@ -125,9 +125,11 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.extensions["jobs"] = JobQueue.open(settings, Path(app.instance_path))
     app.register_blueprint(pages.bp)
     app.register_blueprint(training_pages.bp)
+    app.register_blueprint(watchlist_pages.bp)
     rest = api.Api(app)
     rest.register_blueprint(api.blp)
     rest.register_blueprint(api_jobs.blp)
+    rest.register_blueprint(api_watchlists.blp)
     app.add_url_rule("/healthz", "healthz", api.healthz)
     errors.register(app)
     security.register(app)

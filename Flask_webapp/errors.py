@@ -12,6 +12,7 @@ from stockPredictor.errors import (ArtifactError, ClientBusyError, DatabaseUnava
                                    SettingError, SourceUnavailableError, StockPredictorError,
                                    UnknownJobError, UnknownTickerError, UnknownUploadError,
                                    excerpt, without_folders)
+from stockPredictor.store.watchlists import WatchlistBoundError, WatchlistNotFound
 from werkzeug.exceptions import HTTPException
 
 from . import security
@@ -31,6 +32,7 @@ PACKAGE_ERRORS = (
     (UnknownUploadError, 404, "unknown_upload"),
     (NotTrainedError, 404, "unknown_model"),
     (UnknownJobError, 404, "unknown_job"),
+    (WatchlistNotFound, 404, "unknown_watchlist"),
     (TrainingTokenError, 403, "training_token"),
     (ClientBusyError, 429, "client_busy"),
     (QueueFullError, 503, "queue_full"),
@@ -117,6 +119,17 @@ def _package_error(exc: StockPredictorError):
     return error_response(status, code, f"{field}: {message}" if field else message, retry)
 
 
+# A watchlist's bound: its status (413, 422, 429) and code say which bound was passed.
+WATCHLIST_BOUNDS = {"tickers": "too_many_tickers", "name": "name_too_long",
+                    "per_day": "too_many_watchlists", "refresh": "refresh_too_soon"}
+
+
+def _watchlist_bound(exc: WatchlistBoundError):
+    retry = [("Retry-After", str(exc.retry_after))] if exc.retry_after else None
+    return error_response(exc.status, WATCHLIST_BOUNDS.get(exc.bound, "invalid_input"), str(exc),
+                          retry)
+
+
 def _http_error(exc: HTTPException):
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
@@ -148,6 +161,7 @@ def _unexpected(exc: Exception):
 def register(app: Flask) -> None:
     """Route every error of ``app`` through ``error_response``."""
     app.register_error_handler(StockPredictorError, _package_error)
+    app.register_error_handler(WatchlistBoundError, _watchlist_bound)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ValidationError, _validation_error)
     app.register_error_handler(Exception, _unexpected)

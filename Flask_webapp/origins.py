@@ -43,7 +43,8 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 OTHER_SITES = ("cross-site", "same-site")
 # What a browser on an allowed site may send and read (API_ALLOWED_ORIGINS), and for how long it
 # may remember a preflight's answer.
-CORS_METHODS, CORS_HEADERS, CORS_MAX_AGE = "GET, POST", "Content-Type", "600"
+# PUT and DELETE: the watchlists' API replaces and deletes a list.
+CORS_METHODS, CORS_HEADERS, CORS_MAX_AGE = "GET, POST, PUT, DELETE", "Content-Type", "600"
 
 
 class SessionInterface(SecureCookieSessionInterface):

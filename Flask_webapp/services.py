@@ -78,6 +78,11 @@ def load_prices(ticker: str) -> pd.DataFrame:
     return cache.load(ticker)
 
 
+def price_cache() -> PriceCache:
+    """This process's price cache (a watchlist reads its stored frames through it)."""
+    return current_app.extensions["price_cache"]
+
+
 def client() -> str | None:
     """The requesting client as the store counts it (upload budgets, one job at a time): a
     keyed hash of its address or IPv6 /64, never the address; None when it is unknown."""

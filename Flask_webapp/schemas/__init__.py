@@ -8,6 +8,8 @@ from .jobs import (Deleted, Job, JobLinks, JobProgress, JobRequest, JobResult, J
                    TokenPath, TrainedModel, WorkerState)
 from .requests import (BandLevel, Day, ForecastOptions, ForecastRequest, ForecastUpload,
                        HistoryQuery, LedgerQuery, TickerPath, WholeNumber, form_fields)
+from .watchlists import (Queued, RowsQuery, Watchlist, WatchlistPath, WatchlistRequest, WatchRow,
+                         WatchTable)
 
 __all__ = ["BandLevel", "BandPoint", "ClosePoint", "DatabaseHealth", "Day", "Deleted", "Error",
            "ForecastOptions", "ForecastRequest", "ForecastResult", "ForecastUpload", "Freshness",
@@ -15,4 +17,5 @@ __all__ = ["BandLevel", "BandPoint", "ClosePoint", "DatabaseHealth", "Day", "Del
            "JobResult", "JobSettings", "LedgerEntry", "LedgerList", "LedgerQuery", "LedgerRow",
            "ModelList", "ModelSummary", "Outcome", "PastForecast", "PolicySummary", "PriceRow",
            "StockInfo", "TickerPath", "TokenPath", "TrackRecord", "TrainedModel", "WholeNumber",
-           "WorkerState", "form_fields"]
+           "WorkerState", "form_fields", "Queued", "RowsQuery", "Watchlist", "WatchlistPath",
+           "WatchlistRequest", "WatchRow", "WatchTable"]

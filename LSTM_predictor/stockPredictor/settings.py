@@ -215,6 +215,15 @@ class Settings:
     model_poll_s: float = 5.0  # seconds between a web process's looks for newly trained models
     trained_models_max: int = 50  # trained models kept; past it the oldest non-default goes
     train_threads: int = 1  # TensorFlow threads a worker trains with; 0: TensorFlow's default
+    # Watchlists (issue 22; README "Watchlists"): tickers per list through the page and the
+    # API, name length, lists a client may make per rolling 24 h (counted in the database).
+    watchlist_page_tickers: int = 50
+    watchlist_api_tickers: int = 500
+    watchlist_name_chars: int = 80
+    watchlists_per_day: int = 20
+    watchlist_refresh_s: float = 300.0  # one price refresh per list per this many seconds
+    watchlist_summaries_max: int = 20000  # summaries kept; past it the oldest are evicted
+    watchlist_keep_days: int = 365  # a list nobody opened this long is removed
     proxy_hops: int = 1  # proxies trusted in X-Forwarded-For/-Proto: Heroku's router is one
     debug: bool = False  # Flask's debugger and reloader, for `python Flask_webapp/app.py`
     traceback: bool = False  # the command line shows a traceback for an unexpected error
@@ -303,6 +312,13 @@ ENVIRONMENT: dict[str, tuple[str, Callable]] = {
     "MODEL_POLL_S": ("model_poll_s", _positive),
     "TRAINED_MODELS_MAX": ("trained_models_max", _whole(1)),
     "TRAIN_THREADS": ("train_threads", _whole(0)),
+    "WATCHLIST_PAGE_TICKERS": ("watchlist_page_tickers", _whole(1)),
+    "WATCHLIST_API_TICKERS": ("watchlist_api_tickers", _whole(1)),
+    "WATCHLIST_NAME_CHARS": ("watchlist_name_chars", _whole(1)),
+    "WATCHLISTS_PER_DAY": ("watchlists_per_day", _whole(1)),
+    "WATCHLIST_REFRESH_S": ("watchlist_refresh_s", _seconds),
+    "WATCHLIST_SUMMARIES_MAX": ("watchlist_summaries_max", _whole(1)),
+    "WATCHLIST_KEEP_DAYS": ("watchlist_keep_days", _whole(1)),
     "PROXY_HOPS": ("proxy_hops", _whole(0)),
     "FLASK_DEBUG": ("debug", _flag),
     "STOCK_PREDICTOR_DEBUG": ("traceback", _flag),

@@ -12,7 +12,7 @@ from stockPredictor.store import database_url, engine_for, upgrade, writing
 from stockPredictor.store.models import Base
 
 TABLES = {"prices", "fetch_state", "forecasts", "forecast_rows", "uploads", "upload_contents",
-          "jobs", "model_versions", "alembic_version"}
+          "jobs", "model_versions", "watchlists", "watch_summaries", "alembic_version"}
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -43,7 +43,7 @@ def _check_migrated(url: str) -> None:
             # The migrations build exactly what the models describe.
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
             assert connection.execute(text("select version_num from alembic_version")
-                                      ).scalar() == "0005"
+                                      ).scalar() == "0006"
     finally:
         engine.dispose()
 

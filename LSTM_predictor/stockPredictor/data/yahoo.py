@@ -19,7 +19,7 @@ import time
 from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -45,6 +45,9 @@ class YahooBusyError(SourceUnavailableError):
 
 
 _deadline = threading.local()  # .at: the monotonic time the fetch this thread runs must end
+# .at: the monotonic time a batched download (yahoo_batch) must end, for the calls of threads
+# yfinance starts itself, which have no ``_deadline`` of their own; None when none runs.
+BATCH = SimpleNamespace(at=None)
 _slots = threading.BoundedSemaphore(FETCH_SLOTS)
 
 
@@ -63,6 +66,7 @@ def call_timeout() -> tuple[float, float]:
     curl_cffi gives a call connect + read seconds in all, so the pair never outlasts the fetch.
     """
     at = getattr(_deadline, "at", None)
+    at = BATCH.at if at is None else at
     left = (at - time.monotonic()) if at is not None else settings.current().yahoo_deadline
     if left <= 0.01:
         raise TimeoutError("the Yahoo fetch's deadline has passed")

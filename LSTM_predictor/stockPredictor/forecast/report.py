@@ -173,6 +173,48 @@ def describe(model: Artifact) -> dict:
             "network_test_mae_vs_naive": network or None}
 
 
+@dataclass(frozen=True)
+class OriginParts:
+    """What a forecast at one origin reads from its table: the one read of served forecasts
+    from row ``low`` to the origin ``row``, and the band widths at every step and level."""
+
+    table: tables.ForecastTable
+    row: int
+    origins: int | None  # the track record's origins (None: all the series allows)
+    low: int
+    served: np.ndarray  # (row - low + 1, table.steps)
+    widths: dict  # level -> (table.steps,) half-widths in log units
+    prices: str  # fingerprint(table.closes, row)
+    key: tuple | None  # what ``shared`` keeps this origin's parts under, None without it
+
+    def slice_of(self, wanted: np.ndarray, count: int) -> np.ndarray:
+        """The served forecasts at rows ``wanted``, their first ``count`` steps."""
+        return self.served[np.asarray(wanted) - self.low, :count]
+
+
+def origin_parts(frame: pd.DataFrame, model: Artifact, as_of=None, horizon: int = 1,
+                 cache: ByteBoundedLRU | None = None, origins: int | None | str = "auto",
+                 shared: BoundedCache | None = None) -> OriginParts:
+    """The table's parts a forecast at ``as_of`` reads (``build``'s first lines, shared with
+    the watchlist's summaries so that both read exactly the same numbers)."""
+    row = predict.origin_row(frame, model, as_of)
+    table = tables.table_for(frame, model, cache)
+    origins = scored_origins(frame) if origins == "auto" else origins
+    rows, _ = track_record.scored_rows(table, row, horizon, origins)
+    positions = predict.band_positions(table, row, table.steps)
+    low = min([row, *(int(part[0]) for part in (rows, positions) if len(part))])
+    served = table.forecasts(np.arange(low, row + 1), table.steps)  # the one read
+    prices = fingerprint(table.closes, row)
+    key = None if shared is None else (table.model_key, prices)
+    widths = shared.get(("bands", key)) if shared is not None else None
+    if widths is None:
+        widths = predict.band_widths(table, row, table.steps, LEVELS,
+                                     served[positions - low, :table.steps])
+        if shared is not None:
+            shared.put(("bands", key), widths)
+    return OriginParts(table, row, origins, low, served, widths, prices, key)
+
+
 def build(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON, as_of=None,
           level: float = DEFAULT_LEVEL, cache: ByteBoundedLRU | None = None,
           origins: int | None | str = "auto", shared: BoundedCache | None = None) -> Report:
@@ -187,25 +229,9 @@ def build(frame: pd.DataFrame, model: Artifact, horizon: int = DEFAULT_HORIZON, 
     """
     horizon = predict.check_horizon(horizon, min(MAX_HORIZON, model.config.output_steps))
     level = offered(level)
-    row = predict.origin_row(frame, model, as_of)
-    table = tables.table_for(frame, model, cache)
-    origins = scored_origins(frame) if origins == "auto" else origins
-    rows, _ = track_record.scored_rows(table, row, horizon, origins)
-    positions = predict.band_positions(table, row, table.steps)
-    low = min([row, *(int(part[0]) for part in (rows, positions) if len(part))])
-    served = table.forecasts(np.arange(low, row + 1), table.steps)  # the one read
-
-    def slice_of(wanted: np.ndarray, count: int) -> np.ndarray:
-        return served[np.asarray(wanted) - low, :count]
-
-    prices = fingerprint(table.closes, row)
-    key = None if shared is None else (table.model_key, prices)
-    widths = shared.get(("bands", key)) if shared is not None else None
-    if widths is None:
-        widths = predict.band_widths(table, row, table.steps, LEVELS,
-                                     slice_of(positions, table.steps))
-        if shared is not None:
-            shared.put(("bands", key), widths)
+    parts = origin_parts(frame, model, as_of, horizon, cache, origins, shared)
+    table, row, origins, slice_of = parts.table, parts.row, parts.origins, parts.slice_of
+    prices, key, widths, served = parts.prices, parts.key, parts.widths, parts.served
     closes = served[-1, :horizon]
     result = predict.make(frame, model, row, float(table.closes[row]), closes, level,
                           predict.bands_of(closes, widths), predict.moved(frame, as_of))

@@ -122,6 +122,11 @@ class ForecastTable:
         closes = self.model.windowing.decode(outputs, last)
         return closes if raw else self.policy.apply(closes, last)
 
+    def served_from(self, outputs: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """Served closes from raw outputs (n, h) and each origin's last close (n,), exactly
+        as the table serves its own (a watchlist's batch of newest windows)."""
+        return self._decode(outputs, last)
+
     def flags(self, rows, horizon: int, level: float = DEFAULT_LEVEL) -> np.ndarray:
         """``metrics.band_flags`` of each origin row's band at ``level`` (one of LEVELS),
         (len(rows), horizon)."""

@@ -18,7 +18,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import huey
@@ -27,14 +27,17 @@ from huey.constants import EmptyData
 from ..errors import NotTrainedError
 from ..settings import Settings
 
-__all__ = ["HANDLERS", "JobQueue", "NAME", "QUEUE_FILE"]
+__all__ = ["HANDLERS", "JobQueue", "NAME", "QUEUE_FILE", "WATCH_TASKS"]
 
 NAME = "stock-predictor"
 QUEUE_FILE = "jobs.db"  # in the instance folder, beside the default database
-# What task "train" runs with a job's token: jobs.worker sets it in the worker process only.
+# What task "train" runs with a job's token: jobs.worker sets it in the worker process only;
+# likewise "watch_cold" and "watch_refresh" with a watchlist's token (jobs.watch).
 HANDLERS: dict[str, Callable[[str], None]] = {}
 _PROGRESS = "progress:"
 _BEAT = "worker-beat"
+WATCH_TASKS = ("watch_cold", "watch_refresh")
+WatchTask = Literal["watch_cold", "watch_refresh"]
 REDIS_TIMEOUT_S = 5  # a Redis that does not answer fails a call within this, not a request's 30 s
 
 
@@ -47,6 +50,19 @@ def train(token: str) -> None:
     handler(token)
 
 
+def _watch_task(name: str) -> Callable[[str], None]:
+    def run(token: str) -> None:
+        handler = HANDLERS.get(name)
+        if handler is None:
+            raise NotTrainedError("watchlist jobs run in the worker process (stock-predictor "
+                                  "worker), not in this one")
+        handler(token)
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = f"Task {name!r}: run it for the watchlist ``token`` through HANDLERS."
+    return run
+
+
 class JobQueue:
     """A Huey instance with the task "train", progress by job token, and the worker's beat."""
 
@@ -54,6 +70,8 @@ class JobQueue:
         self.huey = instance
         self.kind = kind  # "redis" or "sqlite", for health and README
         self._train = instance.task(name="train")(train)
+        self._watch = {name: instance.task(name=name)(_watch_task(name))
+                       for name in WATCH_TASKS}
         if kind == "sqlite":
             _track(self)
 
@@ -83,6 +101,15 @@ class JobQueue:
         task = self._train.s(token)
         self.huey.enqueue(task)
         return task.id
+
+    def submit_watch(self, task: WatchTask, token: str) -> str:
+        """Enqueue the watchlist task ``task`` ("watch_cold" or "watch_refresh") for the list
+        ``token``; the task's id."""
+        if task not in self._watch:
+            raise ValueError(f"watchlist task {task!r} is not one of {', '.join(WATCH_TASKS)}")
+        signature = self._watch[task].s(token)
+        self.huey.enqueue(signature)
+        return signature.id
 
     def revoke(self, task_id: str) -> None:
         """Make the task ``task_id`` a no-op when a consumer takes it (a cancelled job)."""

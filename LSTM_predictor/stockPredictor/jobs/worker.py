@@ -35,6 +35,7 @@ from ..store import model_versions, uploads
 from .queue import HANDLERS, JobQueue
 from .spec import JobSpec
 from .steps import Phases, Progress, train_and_judge
+from . import watch
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,14 @@ _context: Context | None = None
 
 
 def install(context: Context) -> None:
-    """Make ``run_job`` run with ``context`` when the queue calls HANDLERS["train"]."""
+    """Make ``run_job`` run with ``context`` when the queue calls HANDLERS["train"], and the
+    watchlist jobs (jobs.watch) when it calls HANDLERS["watch_cold"] or ["watch_refresh"]."""
     global _context
     _context = context
     HANDLERS["train"] = run_job
+    watch.install(context)
+    HANDLERS["watch_cold"] = watch.run_cold
+    HANDLERS["watch_refresh"] = watch.run_refresh
 
 
 def training_folder(settings: Settings) -> Path:

@@ -1,5 +1,5 @@
 """The tables: prices per ticker and source, each ticker's fetch state, the forecast ledger,
-uploads, training jobs and the model versions they made."""
+uploads, training jobs and the model versions they made, watchlists and their summaries."""
 
 from __future__ import annotations
 
@@ -195,3 +195,43 @@ class ModelVersion(Base):
     sha256_json: Mapped[str] = mapped_column(String(64))  # of model.json, which holds the others'
     size: Mapped[int] = mapped_column(Integer)  # the three files' bytes
     summary: Mapped[dict] = mapped_column(JSON)
+
+
+class Watchlist(Base):
+    """A named list of tickers reached through its unguessable ``token`` (issue 22).
+
+    ``client`` is the creator's keyed hash, counted for the per-day bound; ``read_at`` dates the
+    last visit, for the purge; the two ``*_at`` claims space out the refresh and cold jobs.
+    """
+
+    __tablename__ = "watchlists"
+    __table_args__ = (UniqueConstraint("token", name="uq_watchlists_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(43))
+    client: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    tickers: Mapped[list] = mapped_column(JSON)  # uppercase, unique, in the order given
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    refresh_requested_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cold_queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WatchSummary(Base):
+    """What one ticker's newest forecast reads besides the point forecast (band widths, the
+    track record), keyed by model, ticker and the prices it was computed from (issue 22)."""
+
+    __tablename__ = "watch_summaries"
+    __table_args__ = (UniqueConstraint("model_digest", "ticker", "prices_fingerprint",
+                                       name="uq_watch_summaries_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_digest: Mapped[str] = mapped_column(String(32))
+    ticker: Mapped[str] = mapped_column(String(15))
+    prices_fingerprint: Mapped[str] = mapped_column(String(64))
+    model_name: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    payload: Mapped[dict] = mapped_column(JSON)
