@@ -172,8 +172,7 @@ def upload_prediction(upload_id: int):
     try:
         # The link's as_of as written: the reader ignores one that is not a date, and
         # _options refuses it below.
-        frame, options = services.load_upload(upload_id, viewed=True,
-                                              as_of=request.args.get("as_of"))
+        frame, options = services.load_upload(upload_id, viewed=True, as_of=_link_as_of())
         values["ticker"] = values["ticker"] or options.get("ticker") or ""
         report = _forecast(frame, _options())
     except ValidationError as exc:
@@ -195,8 +194,13 @@ def download(ticker: str, kind: str):
 @bp.route("/prediction/upload/<int:upload_id>/forecast.<any(csv, json):kind>")
 def upload_download(upload_id: int, kind: str):
     """A stored upload's forecast as a CSV or JSON file."""
-    frame, _ = services.load_upload(upload_id, as_of=request.args.get("as_of"))
+    frame, _ = services.load_upload(upload_id, as_of=_link_as_of())
     return forecast_page.download(_forecast(frame, _options()), kind)
+
+
+def _link_as_of() -> str | None:
+    # Bounded before any parser reads it; the schema refuses a bad one afterwards.
+    return request.args.get("as_of", "")[:forms.MAX_ECHO] or None
 
 
 @bp.route("/glossary")

@@ -3,7 +3,7 @@
 Usage: python bench/bands_study.py [--quick] [--models DIR] [--model general]
 
 For the general model on the bundled sample tickers, on identical origins (stride 1, steps 1-30)
-and in log prices: the served band (bands.py: EWMA volatility carried flat to every step),
+and in log prices: the former served band (EWMA volatility carried flat to every step, phi = 1),
 GARCH(1,1)-t (``arch``, refit every REFIT days on returns up to the origin, scaled by the sum of
 the 1..h step variances), a blend of the EWMA and long-run variances (day-k weight on the EWMA
 phi^(k-1)), and each of these plus separate upper and lower quantile trackers per step (conformal
@@ -29,12 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "LSTM_predictor"))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from scipy.signal import lfilter  # noqa: E402
 
 from stockPredictor.data.sources import load as load_prices  # noqa: E402
 from stockPredictor.forecast import tables  # noqa: E402
-from stockPredictor.forecast.bands import halfwidths_at, volatility, widths_at  # noqa: E402
+from stockPredictor.forecast.bands import halfwidths_at, term_scale, widths_at  # noqa: E402
 from stockPredictor.model.registry import Registry  # noqa: E402
 
 H = 30
@@ -45,7 +44,6 @@ FIRST_FIT = 250  # returns the first GARCH fit reads
 FIRST_ORIGIN = 600  # every method's 250 calibration errors exist from here (GARCH's included)
 FOLD = 630  # about 2.5 trading years of origins per validation fold
 MIN_FOLD = 250
-LONG_RUN = 1000  # returns in the long-run variance (about four years)
 PHIS = (0.0, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 1.0)
 ETAS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
 
@@ -82,13 +80,8 @@ def garch_scale(closes: np.ndarray, positions: np.ndarray) -> np.ndarray:
 
 
 def blend_scale(closes: np.ndarray, positions: np.ndarray, phi: float) -> np.ndarray:
-    """sqrt of sum_k (phi^(k-1) EWMA + (1 - phi^(k-1)) long-run variance), k = 1..h."""
-    ewma = volatility(closes, positions) ** 2
-    r2 = pd.Series(np.r_[np.nan, np.diff(np.log(closes)) ** 2])
-    long_run = r2.rolling(LONG_RUN, min_periods=CALIBRATION).mean().to_numpy()[positions]
-    weights = np.cumsum(phi ** np.arange(H))
-    var = long_run[:, None] * np.arange(1, H + 1) + (ewma - long_run)[:, None] * weights
-    return np.sqrt(var)
+    """The served scale (bands.term_scale): day k weighs the EWMA variance by phi^(k-1)."""
+    return term_scale(closes, positions, H, phi=phi)
 
 
 def scaled_widths(positions, errors, origins, scale) -> dict:
@@ -149,7 +142,7 @@ def series(artifact, ticker: str) -> dict | None:
     origins = np.arange(FIRST_ORIGIN, len(closes) - H)
     y = signed[origins - positions[0]]
     ones = np.ones_like(errors)
-    served = widths_at(closes, positions, errors, origins, LEVELS, CALIBRATION)
+    served = widths_at(closes, positions, errors, origins, LEVELS, CALIBRATION, phi=1.0)
     t0 = time.time()
     garch = garch_scale(closes, positions)
     out = {"ticker": ticker, "y": y, "garch_s": time.time() - t0, "bases": {

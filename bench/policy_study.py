@@ -115,7 +115,7 @@ def main() -> None:
     print("| policy | " + " | ".join(f"h={h}" for h in STEPS) + " | mean 1..30 | "
           + " | ".join(f"p worse h={h}" for h in STEPS) + " | steps p<0.05 |")
     print("|---|" + "---|" * (2 * len(STEPS) + 2))
-    for label, weights in ((chosen, fitted[chosen]), ("committed per-step", committed)):
+    for label, weights in ((chosen, fitted[chosen]), ("served (model.json)", committed)):
         ratio = np.mean([_fold_ratios(f, weights) for f in test_folds], axis=0)
         _, p_worse = sp.step_tests(test_folds, weights)
         flagged = [h + 1 for h in range(steps) if p_worse[h] < 0.05]

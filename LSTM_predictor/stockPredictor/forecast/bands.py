@@ -46,7 +46,7 @@ MIN_VOLATILITY_RETURNS = 20
 # had the lowest mean interval score, 0.991 / 1.001 of a plain rolling conformal band at 80% /
 # 95% (flat: 1.007 / 1.044; GARCH(1,1)-t: 1.003 / 1.017).
 TERM_PHI = 0.9
-LONG_RUN_RETURNS = 1000  # about four years of returns in the long-run variance
+LONG_RUN_RETURNS = 1000  # four years of returns; fixed before the study, not chosen by it
 _MEAN_ROWS = 4096  # rows whose long-run windows are summed at a time: 32 MB
 _VOLATILITY_FLOOR = 1e-4  # a flat price (no returns) still gets a band of a basis point
 _FEW_ORIGINS = 16  # up to this many origins (a request's band), gathering the windows is fastest
@@ -204,15 +204,7 @@ def volatility(closes: np.ndarray, rows: np.ndarray, decay: float = VOLATILITY_D
     rows = np.asarray(rows, dtype=np.intp)
     if not len(rows):
         return np.empty(0)
-    # Only the closes the rows' windows read: a request's few rows need not log a whole series.
-    low = max(0, int(rows.min()) - window)
-    closes = np.asarray(closes, dtype=np.float64)[low:int(rows.max()) + 1]
-    rows = rows - low
-    with np.errstate(divide="ignore", invalid="ignore"):
-        squared = np.diff(np.log(closes)) ** 2
-    squared[~np.isfinite(squared)] = np.nan
-    # padded[window + t] is the squared return ending at row t (row 0 has none).
-    padded = np.concatenate([np.full(window + 1, np.nan), squared])
+    padded, rows = _padded_squares(closes, rows, window)
     windows = sliding_window_view(padded, window)[rows + 1]
     weights = decay ** np.arange(window - 1, -1, -1, dtype=np.float64)
     known = ~np.isnan(windows)
@@ -234,23 +226,30 @@ def long_run_variance(closes: np.ndarray, rows: np.ndarray,
     rows = np.asarray(rows, dtype=np.intp)
     if not len(rows):
         return np.empty(0)
+    padded, rows = _padded_squares(closes, rows, window)
+    known = ~np.isnan(padded)
+    # Counts from a running count (exact integers); sums from each row's own window, copied
+    # with the missing returns already zero, so every row is summed alike in any batch.
+    running = np.concatenate([[0], np.cumsum(known)])
+    count = running[rows + 1 + window] - running[rows + 1]
+    view = sliding_window_view(np.where(known, padded, 0.0), window)
+    total = np.empty(len(rows))
+    for i in range(0, len(rows), _MEAN_ROWS):
+        total[i:i + _MEAN_ROWS] = view[rows[i:i + _MEAN_ROWS] + 1].sum(axis=1)
+    return np.where(count >= MIN_VOLATILITY_RETURNS, total / np.maximum(count, 1), np.nan)
+
+
+def _padded_squares(closes: np.ndarray, rows: np.ndarray, window: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    # The squared daily log returns the rows' windows read (NaN where not finite), padded so
+    # that padded[window + s] is the return ending at row s of the slice; and the rows in it.
+    # Only those closes: a request's few rows need not log a whole series.
     low = max(0, int(rows.min()) - window)
     closes = np.asarray(closes, dtype=np.float64)[low:int(rows.max()) + 1]
-    rows = rows - low
     with np.errstate(divide="ignore", invalid="ignore"):
         squared = np.diff(np.log(closes)) ** 2
     squared[~np.isfinite(squared)] = np.nan
-    padded = np.concatenate([np.full(window + 1, np.nan), squared])
-    view = sliding_window_view(padded, window)
-    out = np.full(len(rows), np.nan)
-    for i in range(0, len(rows), _MEAN_ROWS):
-        windows = view[rows[i:i + _MEAN_ROWS] + 1]
-        known = ~np.isnan(windows)
-        count = known.sum(axis=1)
-        total = np.where(known, windows, 0.0).sum(axis=1)
-        out[i:i + _MEAN_ROWS] = np.where(count >= MIN_VOLATILITY_RETURNS,
-                                         total / np.maximum(count, 1), np.nan)
-    return out
+    return np.concatenate([np.full(window + 1, np.nan), squared]), rows - low
 
 
 def term_scale(closes: np.ndarray, rows: np.ndarray, steps: int,

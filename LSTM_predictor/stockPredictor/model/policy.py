@@ -6,10 +6,11 @@ served forecast at step h is the network's forecast shrunk toward the last close
     served_h = c_t * (f_h / c_t) ** w_h,  i.e.  log(served_h / c_t) = w_h * log(f_h / c_t),
 
 with a weight w_h in [0, 1] per step. w_h = 0 serves the naive forecast itself, w_h = 1 the raw
-network. The weights are fitted on validation data only (never the test split nor anything
-later), by training/smooth_policy.py in the form chosen there (FORM): one weight c for the whole
-path, the c with the lowest mean validation MAE relative to naive over steps and folds (each
-fold one ticker's window of years, so no price level or period dominates), shrunk by the
+network. The weights are fitted on folds before the test split only (never the test split nor
+anything later), by training/smooth_policy.py in the form chosen there (FORM): one weight c for
+the whole path, the c with the lowest mean MAE relative to naive over steps and folds (each fold
+one ticker's validation split or a window of years before it, so no price level or period
+dominates; those earlier windows are in the network's training years), shrunk by the
 strength of the evidence that the path beats naive: w = c * max(0, 1 - 1 / t^2), t the
 Diebold-Mariano statistic of the path's mean loss against naive's (HAC variance, Harvey-
 Leybourne-Newbold correction) on the daily cross-fold mean of price-normalised errors. Where

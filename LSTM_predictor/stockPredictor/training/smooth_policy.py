@@ -9,13 +9,15 @@ days and then bend. The forms here tie the steps together:
 - ``constant``: one c for the whole path, w_h = c;
 - ``curve``: w_h = c * (1 - exp(-h / tau)).
 
-Each is fitted on validation folds: windows of origins whose outcomes lie inside the window
+Each is fitted on folds before the test split (the validation split, and windows of years before
+it, which lie in the network's training years, so they score it in sample): windows of origins
+whose outcomes lie inside the window
 (``Fold``), from several tickers and years, pooled as the mean over folds of each fold's
 MAE / naive MAE, so no price level or period dominates. ``constant`` and ``curve`` minimise the
 mean of that ratio over steps, then scale by the same James-Stein factor as policy_fit, with t
 the Diebold-Mariano statistic of the path's mean loss against naive's.
 
-FORM is the one served: bench/policy_study.py chose it on validation folds of the sample
+FORM is the one served: bench/policy_study.py chose it on those folds of the sample
 tickers (2001-2011) by a rule fixed before the run (the largest jump between adjacent steps at
 most 0.1, then the lowest leave-one-fold-out mean ratio): ``constant``, mean ratio 0.9856
 (``per-step`` 0.9870, ``isotonic`` 0.9862, ``curve`` 0.9856 with a jump above 0.1).
