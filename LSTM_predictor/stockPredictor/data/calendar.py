@@ -11,6 +11,9 @@ import pandas as pd
 
 EQUITY = "equity"
 CRYPTO = "crypto"
+# The most trading days any forecast looks ahead (model.config re-exports it): defined on this
+# floor because reading prices (an upload's as-of cut keeps a forecast's outcomes) needs it too.
+MAX_HORIZON = 30
 
 
 @lru_cache(maxsize=64)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from ..data.calendar import MAX_HORIZON
 from ..errors import DataError
 
 ARCHITECTURES = ("lstm", "attention")
 TARGETS = ("log_return", "minmax")
-MAX_HORIZON = 30
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ...errors import DataError
-from ...model.config import MAX_HORIZON
+from ..calendar import MAX_HORIZON
 from ..frame import finish
 from ..tickers import check_ticker, is_ticker
 from . import cells, days, layout, rawbytes, rows
