@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from loadkit import print_table  # noqa: E402
+import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from stockPredictor.data.synthetic import synthetic  # noqa: E402
@@ -197,6 +198,61 @@ def page(frames: dict, summaries: dict, reps: int) -> list:
     return table
 
 
+def store_read(frames: dict, reps: int) -> list:
+    """Rows timing the real ``price_batch.stored_frames`` of PAGE_TICKERS stored tickers on
+    SQLite: cold (the frames LRU empty: every row read) and warm (a poll: fetch_state only)."""
+    import datetime as dt
+
+    from sqlalchemy import insert
+
+    from stockPredictor.data.sources import PriceCache
+    from stockPredictor.store import database_url, engine_for, price_batch, upgrade
+    from stockPredictor.store.models import FetchState, Price
+    from stockPredictor.store.prices import PriceStore
+
+    chosen = dict(list(frames.items())[:PAGE_TICKERS])
+    now = dt.datetime.now(dt.timezone.utc)
+    with tempfile.TemporaryDirectory() as folder:
+        url = database_url("", Path(folder))
+        upgrade(url)
+        engine = engine_for(url)
+        with engine.begin() as connection:
+            for ticker, frame in chosen.items():
+                connection.execute(insert(Price), [
+                    dict(ticker=ticker, source="yahoo", day=day.date(), open=o, high=h, low=lo,
+                         close=c, volume=v) for day, (o, h, lo, c, v) in
+                    zip(frame.index, frame[["open", "high", "low", "close", "volume"]]
+                        .to_numpy())])
+                connection.execute(insert(FetchState).values(
+                    ticker=ticker, source="yahoo", checked_at=now, read_on=now.date(),
+                    last_day=frame.index[-1].date()))
+        store = PriceStore(engine, clock=lambda: now, recheck=dt.timedelta(hours=1),
+                           max_tickers=1000, frames_mb=256)
+        cache = PriceCache("yahoo", store=store)
+        tickers = list(chosen)
+        days = len(next(iter(chosen.values())))
+
+        def cold() -> None:
+            store.frames.clear()
+            price_batch.stored_frames(cache, tickers)
+
+        try:
+            got = price_batch.stored_frames(cache, tickers)
+            served = sum(isinstance(f, pd.DataFrame) and len(f) == days for f in got.values())
+            table = []
+            for label, function in (("cold: LRU empty, every row read", cold),
+                                    ("warm: a poll, fetch_state only",
+                                     lambda: price_batch.stored_frames(cache, tickers))):
+                spent, wall = median_cpu(function, reps)
+                table.append((f"store read ({label})", len(tickers), f"{spent:.3f}",
+                              f"{wall:.3f}", f"{1000 * spent / len(tickers):.2f}",
+                              f"real stored_frames, SQLite, {days} days; {served} frames whole; "
+                              f"LRU {store.frames.used / 2**20:.1f} MiB"))
+        finally:
+            engine.dispose()
+    return table
+
+
 def memory(rows: int, summaries: dict, cache, count: int, distinct: int) -> list:
     """Bytes per ticker held: frames, summaries (in memory and as stored JSON), table blocks."""
     tickers = names(count)
@@ -245,6 +301,7 @@ def main() -> None:
                                        args.cold_loop)
     header = ("measure", "tickers", "CPU s", "wall s", "CPU ms/ticker", "note")
     table = cold_rows + warm(frames, models, summaries, cache, args.sizes, args.reps)
+    table += store_read(frames, args.reps)
     table += page(frames, summaries, args.page_reps)
     print_table(table, header)
     print()

@@ -237,3 +237,53 @@ def test_the_sample_source_reads_the_bundled_frames(world):
     assert frames["IBM"].attrs["source"] == "sample" and len(frames["IBM"]) > 1000
     assert isinstance(frames["NOPE"], UnknownTickerError)
     assert due(frames) == []
+
+
+def test_a_second_read_of_an_unchanged_list_reads_no_price_rows(world):
+    world["fake"](lambda t, call: _answer(t, FIRST))
+    refresh_many(world["cache"], ["AAA", "BBB"], sleep=lambda s: None)
+    world["cache"].store.frames.clear()
+    statements = []
+    event.listen(world["engine"], "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))
+    first = stored_frames(world["cache"], ["AAA", "BBB"])
+    assert sum("FROM prices" in s for s in statements) == 1
+    statements.clear()
+    again = stored_frames(world["cache"], ["AAA", "BBB"])
+    selects = [s for s in statements if not s.startswith("BEGIN")]
+    assert len(selects) == 1 and "FROM fetch_state" in selects[0]  # the fetch states alone
+    assert all(s.split()[0] in ("BEGIN", "SELECT") for s in statements)  # nothing written
+    for ticker in ("AAA", "BBB"):
+        np.testing.assert_array_equal(again[ticker]["close"], first[ticker]["close"])
+    # BBB's rows change (a later refresh adds days): it alone is read again.
+    world["clock"]["now"] += dt.timedelta(days=7)
+    world["fake"](lambda t, call: _answer(t, FIRST + pd.Timedelta(days=7)))
+    refresh_many(world["cache"], ["BBB"], sleep=lambda s: None)
+    statements.clear()
+    later = stored_frames(world["cache"], ["AAA", "BBB"])
+    reads = [s for s in statements if "FROM prices" in s]
+    assert len(reads) == 1 and reads[0].count("?") == 2  # the source and one ticker: BBB
+    np.testing.assert_array_equal(later["BBB"]["close"],
+                                  _answer("BBB", FIRST + pd.Timedelta(days=7))["Close"])
+    assert len(later["AAA"]) == len(first["AAA"])
+
+
+def test_stored_frames_marks_what_it_reads_once_a_day(world):
+    world["fake"](lambda t, call: _answer(t, FIRST))
+    refresh_many(world["cache"], ["AAA"], sleep=lambda s: None)
+
+    def read_on():
+        with world["engine"].connect() as connection:
+            return connection.execute(select(FetchState.read_on).where(
+                FetchState.ticker == "AAA")).scalar_one()
+
+    assert read_on() == dt.date(2024, 3, 1)  # the fetch itself counts as a read
+    world["clock"]["now"] += dt.timedelta(days=2)
+    statements = []
+    event.listen(world["engine"], "before_cursor_execute",
+                 lambda *args: statements.append(args[2].split()[0]))
+    stored_frames(world["cache"], ["AAA"])
+    assert read_on() == dt.date(2024, 3, 3) and statements.count("UPDATE") == 1
+    statements.clear()
+    stored_frames(world["cache"], ["AAA"])  # the same day again: a poll writes nothing
+    assert "UPDATE" not in statements

@@ -2,11 +2,16 @@
 (issue 22, C).
 
 ``stored_frames`` never asks Yahoo: it reads what the shared price store holds, in one query for
-the fetch state and one for the rows. ``refresh_many`` fetches the due tickers with one
-``yf.download`` per attempt and saves each through the price store itself (a ``PriceStore``
-whose fetch answers from the download), so its rules all still hold: one claim per ticker across
-workers, the continuity check that refetches a re-adjusted history whole, the ticker and source
-back-off, the ledger's scoring and the ticker bound.
+the fetch state and, for the tickers whose rows changed since this process last read them, one
+for the rows; the frames stay in the store's byte-bounded ``frames`` LRU, keyed on each
+ticker's (checked_at, last_day), which every save moves. A poll of an unchanged list reads no
+price rows, and writes nothing but ``read_on``, at most once a day per ticker.
+
+``refresh_many`` fetches the due tickers with one ``yf.download`` per attempt and saves each
+through the price store itself (a ``PriceStore`` whose fetch answers from the download), so
+its rules all still hold: one claim per ticker across workers, the continuity check that
+refetches a re-adjusted history whole, the ticker and source back-off, the ledger's scoring and
+the ticker bound.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import random
 import time
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
 from ..data.frame import finish
 from ..data.sample import SAMPLE_TICKERS
@@ -29,8 +35,8 @@ from ..data.yahoo_batch import RATE_LIMITED, download_many, failure_error
 from ..errors import SourceUnavailableError, StockPredictorError, UnknownTickerError
 from .models import FetchState, Price
 from .price_bounds import SOURCE_ROW
-from .price_refresh import _VALUES, OVERLAP
-from .prices import UNKNOWN, PriceStore, _aware, _seconds
+from .price_refresh import OVERLAP, VALUES
+from .prices import UNKNOWN, PriceStore, aware, seconds
 
 __all__ = ["NotStoredError", "due", "refresh_many", "stored_frames"]
 
@@ -43,6 +49,20 @@ PER_DEADLINE = 10
 
 class NotStoredError(SourceUnavailableError):
     """No prices of this ticker are stored yet: the refresh job fetches them."""
+
+
+class Held:
+    """A stored ticker's finished frame as the store's ``frames`` LRU keeps it, with the
+    (checked_at, last_day) it was read under and its bytes (what the LRU weighs)."""
+
+    def __init__(self, frame: pd.DataFrame, stamp: tuple):
+        self.frame, self.stamp = frame, stamp
+        self.nbytes = int(frame.memory_usage(index=True).sum())
+
+
+def stamp(state) -> tuple:
+    """What changes in a ticker's fetch state whenever its stored rows change."""
+    return (aware(state.checked_at), state.last_day)
 
 
 def due(frames: dict[str, pd.DataFrame | Exception]) -> list[str]:
@@ -58,7 +78,8 @@ def stored_frames(cache: PriceCache, tickers: Iterable[str]
     """Each ticker's stored prices (never Yahoo), or the error saying why there are none.
 
     A frame carries the store's attrs (source, ticker, fetched_at, stale, name), and
-    ``refresh_due`` when the store last checked it longer ago than its recheck.
+    ``refresh_due`` when the store last checked it longer ago than its recheck. Frames share
+    their data with this process's LRU: read them, never write into them.
     """
     answer: dict[str, pd.DataFrame | Exception] = {}
     wanted = []
@@ -84,11 +105,32 @@ def stored_frames(cache: PriceCache, tickers: Iterable[str]
         return answer
     now = store.clock()
     states, down = _states(store, wanted)
-    rows = _rows(store, [t for t in wanted if t in states and states[t].last_day is not None])
+    held = _held(store, [t for t in wanted if t in states and states[t].last_day is not None],
+                 states)
     for ticker in wanted:
         answer[ticker] = _frame_or_error(cache, store, ticker, states.get(ticker), down,
-                                         rows.get(ticker), now)
+                                         held.get(ticker), now)
+    today = now.astimezone(dt.timezone.utc).date()
+    store.mark_read([t for t in held if t in answer and isinstance(answer[t], pd.DataFrame)
+                     and (states[t].read_on is None or states[t].read_on < today)], today)
     return answer
+
+
+def _held(store: PriceStore, tickers: list[str], states: dict) -> dict[str, pd.DataFrame]:
+    """Each stored ticker's finished frame: from the LRU when its stamp still holds, else read
+    (all the misses in one query) and kept."""
+    found, missing = {}, []
+    for ticker in tickers:
+        entry = store.frames.get(ticker)
+        if entry is not None and entry.stamp == stamp(states[ticker]):
+            found[ticker] = entry.frame
+        else:
+            missing.append(ticker)
+    for ticker, rows in _rows(store, missing).items():
+        frame = finish(rows, ticker, store.source)
+        store.frames.put(ticker, Held(frame, stamp(states[ticker])))
+        found[ticker] = frame
+    return found
 
 
 def _states(store: PriceStore, tickers: list[str]) -> tuple[dict, object | None]:
@@ -103,23 +145,31 @@ def _states(store: PriceStore, tickers: list[str]) -> tuple[dict, object | None]
 def _rows(store: PriceStore, tickers: list[str]) -> dict[str, pd.DataFrame]:
     if not tickers:
         return {}
-    query = (select(Price.ticker, Price.day, *(getattr(Price, c) for c in _VALUES))
+    # The day as the driver hands it (SQLite's ISO text, PostgreSQL's date), parsed by numpy at
+    # once rather than by SQLAlchemy row by row.
+    query = (select(Price.ticker, type_coerce(Price.day, String),
+                    *(getattr(Price, c) for c in VALUES))
              .where(Price.ticker.in_(tickers), Price.source == store.source)
              .order_by(Price.ticker, Price.day))
     with store.engine.connect() as connection:
-        records = connection.execute(query).all()
-    table = pd.DataFrame.from_records(records, columns=["ticker", "day", *_VALUES])
-    table.index = pd.DatetimeIndex(pd.to_datetime(table.pop("day")), name="date")
-    return {str(ticker): part.drop(columns="ticker") for ticker, part in
-            table.groupby("ticker", sort=False)}
+        records = connection.execute(query).tuples().all()  # plain tuples: no Row objects
+    if not records:
+        return {}
+    names, days, *values = zip(*records)
+    names = np.asarray(names, dtype=object)
+    index = pd.DatetimeIndex(np.asarray(days, dtype="datetime64[D]"), name="date")
+    table = pd.DataFrame(dict(zip(VALUES, (np.asarray(v, dtype=np.float64) for v in values))),
+                         index=index)
+    cuts = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1), len(names)]  # sorted by ticker
+    return {str(names[a]): table.iloc[a:b] for a, b in zip(cuts[:-1], cuts[1:])}
 
 
 def _frame_or_error(cache: PriceCache, store: PriceStore, ticker: str, state, down,
-                    rows: pd.DataFrame | None, now: dt.datetime) -> pd.DataFrame | Exception:
-    unknown = store._unknown.get(ticker)
+                    held: pd.DataFrame | None, now: dt.datetime) -> pd.DataFrame | Exception:
+    unknown = store.unknown.get(ticker)
     if unknown is not None and now < unknown[0]:
         return UnknownTickerError(unknown[1])
-    if rows is None or rows.empty:
+    if held is None or held.empty:
         failure = state.failure if state is not None else None
         if failure and failure.startswith(UNKNOWN):
             return UnknownTickerError(failure[len(UNKNOWN):])
@@ -129,8 +179,9 @@ def _frame_or_error(cache: PriceCache, store: PriceStore, ticker: str, state, do
         if yahoo_down:
             return SourceUnavailableError(f"{yahoo_down}; no prices of {ticker!r} are stored")
         return NotStoredError(f"prices of {ticker!r} are not stored yet; they are being fetched")
-    frame = finish(rows, ticker, store.source)
-    checked = _aware(state.checked_at)
+    frame = held.copy(deep=False)  # this call's attrs on the kept data
+    frame.attrs = dict(held.attrs)
+    checked = aware(state.checked_at)
     if checked is not None:  # when Yahoo last answered, as the store's own frames say
         frame.attrs["fetched_at"] = checked.isoformat(timespec="seconds")
     if state.name:
@@ -150,7 +201,7 @@ def _frame_or_error(cache: PriceCache, store: PriceStore, ticker: str, state, do
 
 def _backed_off(state, now: dt.datetime) -> str | None:
     """The failure that keeps Yahoo off this ``state``'s ticker (or source) now, else None."""
-    retry = _aware(state.retry_after) if state is not None else None
+    retry = aware(state.retry_after) if state is not None else None
     if retry is None or retry <= now:
         return None
     return state.failure or "Yahoo Finance failed"
@@ -175,16 +226,16 @@ def refresh_many(cache: PriceCache, tickers: Iterable[str], *,
     groups: dict[str | None, list[str]] = {}  # None: nothing stored, fetched whole
     for ticker in wanted:
         state = states.get(ticker)
-        retry = _aware(state.retry_after) if state is not None else None
+        retry = aware(state.retry_after) if state is not None else None
         if retry is not None and retry > now:
             answer[ticker] = f"{state.failure}; Yahoo will be asked again in " \
-                             f"{_seconds(retry - now)} s"
+                             f"{seconds(retry - now)} s"
         elif state is not None and state.checked_at is not None and \
-                now - _aware(state.checked_at) < store.recheck:
+                now - aware(state.checked_at) < store.recheck:
             answer[ticker] = None  # checked lately, by this worker or another
-        elif down is not None and down.retry_after and _aware(down.retry_after) > now:
+        elif down is not None and down.retry_after and aware(down.retry_after) > now:
             answer[ticker] = f"{down.failure}; Yahoo will be asked again in " \
-                             f"{_seconds(_aware(down.retry_after) - now)} s"
+                             f"{seconds(aware(down.retry_after) - now)} s"
         else:
             last = state.last_day if state is not None else None
             groups.setdefault(None if last is None else "stored", []).append(ticker)

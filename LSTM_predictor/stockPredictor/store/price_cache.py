@@ -31,7 +31,7 @@ def price_cache(settings: Settings, engine: Engine | None) -> PriceCache:
     store = None if engine is None else PriceStore(
         engine, fetch, recheck=dt.timedelta(seconds=settings.price_ttl),
         source_backoff=dt.timedelta(seconds=settings.yahoo_backoff),
-        max_tickers=settings.price_store_tickers,
+        max_tickers=settings.price_store_tickers, frames_mb=settings.price_frames_mb,
         wait=settings.yahoo_deadline + 2.0)  # another worker's fetch ends by its deadline
     return PriceCache(settings.price_source, store=store, cache_dir=settings.cache_dir,
                       ttl=settings.store_read_ttl if store else settings.price_ttl,

@@ -21,7 +21,12 @@ from .price_bounds import evict
 OVERLAP = dt.timedelta(days=7)
 # Adjusted closes that differ by more than this (relative) mean Yahoo re-adjusted the history.
 RTOL = 1e-6
-_VALUES = ("open", "high", "low", "close", "volume")
+# A claim stamps checked_at this much before the ``now`` its save stamps: the pair
+# (checked_at, last_day) then changes on every save, even a refetch that ends on the same day,
+# so a frame a reader kept while the fetch ran is never taken for the saved rows.
+CLAIMED = dt.timedelta(microseconds=1)
+# The price columns stored, in the order the store reads and writes them.
+VALUES = ("open", "high", "low", "close", "volume")
 
 
 class Refreshing:
@@ -77,8 +82,8 @@ class Refreshing:
         # new one, never half of a refetch.
         records = [] if frame is None else [
             dict(ticker=ticker, source=self.source, day=day.date(),
-                 **{c: float(v) for c, v in zip(_VALUES, values)})
-            for day, values in zip(frame.index, frame[list(_VALUES)].to_numpy())]
+                 **{c: float(v) for c, v in zip(VALUES, values)})
+            for day, values in zip(frame.index, frame[list(VALUES)].to_numpy())]
         key = and_(FetchState.ticker == ticker, FetchState.source == self.source)
         state = dict(checked_at=now, failure=None, retry_after=None)
         if frame is not None and frame.attrs.get("name"):
@@ -93,7 +98,7 @@ class Refreshing:
                 upsert = self._insert(Price)
                 upsert = upsert.on_conflict_do_update(
                     index_elements=["ticker", "source", "day"],
-                    set_={c: getattr(upsert.excluded, c) for c in _VALUES})
+                    set_={c: getattr(upsert.excluded, c) for c in VALUES})
                 connection.execute(upsert, records)
                 state["last_day"] = records[-1]["day"]
             connection.execute(update(FetchState).where(key).values(**state))

@@ -37,11 +37,11 @@ from ..data.frame import finish
 from ..data.tickers import check_ticker
 from ..data.yahoo import YahooBusyError, from_yahoo
 from ..errors import SourceUnavailableError, UnknownTickerError
-from ..lru import BoundedCache
+from ..lru import BoundedCache, ByteBoundedLRU
 from .db import guarded, writing
 from .models import FetchState, Price
 from .price_bounds import SOURCE_ROW, mark_read, sweep
-from .price_refresh import _VALUES, OVERLAP, RTOL, Refreshing  # noqa: F401  (their API too)
+from .price_refresh import CLAIMED, OVERLAP, RTOL, VALUES, Refreshing  # noqa: F401  (API too)
 
 Fetch = Callable[..., pd.DataFrame]
 UNKNOWN = "unknown: "  # prefix of a failure that means "Yahoo has no such ticker"
@@ -57,12 +57,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _seconds(delta: dt.timedelta) -> int:
+def seconds(delta: dt.timedelta) -> int:
+    """Whole seconds in ``delta``, rounded up, at least 1: what a notice says to wait."""
     return max(1, int(np.ceil(delta.total_seconds())))
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands DateTime(timezone=True) back naive; everything written here is UTC.
+def aware(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` in UTC: SQLite hands DateTime(timezone=True) back naive, and everything
+    written here is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
@@ -76,7 +78,8 @@ class PriceStore(Refreshing):
                  backoff: dt.timedelta = dt.timedelta(minutes=5),
                  wait: float = 10.0, clock: Callable[[], dt.datetime] = utcnow,
                  sleep: Callable[[float], None] = time.sleep,
-                 source_backoff: dt.timedelta | None = None, max_tickers: int | None = None):
+                 source_backoff: dt.timedelta | None = None, max_tickers: int | None = None,
+                 frames_mb: int | None = None):
         self.engine, self.fetch, self.source = engine, fetch, source
         self._writes = writing(engine)  # claims and saves take SQLite's write lock at BEGIN
         self.recheck, self.backoff, self.clock, self.sleep = recheck, backoff, clock, sleep
@@ -84,7 +87,11 @@ class PriceStore(Refreshing):
         self.source_backoff = source_backoff if source_backoff is not None else \
             dt.timedelta(seconds=settings.current().yahoo_backoff)
         self.max_tickers = max_tickers or settings.current().price_store_tickers
-        self._unknown = BoundedCache(UNKNOWN_REMEMBERED)  # ticker -> (until, message)
+        self.unknown = BoundedCache(UNKNOWN_REMEMBERED)  # ticker -> (until, message)
+        # This process's frames of stored tickers, read by price_batch.stored_frames and kept
+        # until fetch_state says their rows changed (PRICE_FRAMES_MB, the default).
+        self.frames = ByteBoundedLRU(
+            (frames_mb or settings.current().price_frames_mb) * 1024 * 1024)
         # How long a worker waits for another's first fetch of a ticker it has nothing of.
         self.wait = wait
         self._insert = (postgresql.insert if engine.dialect.name == "postgresql"
@@ -100,19 +107,19 @@ class PriceStore(Refreshing):
         """
         ticker = check_ticker(ticker)
         now = self.clock()
-        unknown = self._unknown.get(ticker)
+        unknown = self.unknown.get(ticker)
         if unknown is not None and now < unknown[0]:
             raise UnknownTickerError(unknown[1])
         state, down = self._states(ticker)
-        if state is not None and _aware(state.retry_after) and now < _aware(state.retry_after):
+        if state is not None and aware(state.retry_after) and now < aware(state.retry_after):
             return self._stale(ticker, state, now)
         if (state is not None and state.last_day is not None and state.checked_at is not None
-                and now - _aware(state.checked_at) < self.recheck):
+                and now - aware(state.checked_at) < self.recheck):
             frame = self._frame(ticker, state)  # checked lately: read, and take no write lock
             if not frame.empty:  # (empty: dropped by `evict` a moment ago; fetched again)
                 self._read(ticker, state, now)
                 return frame
-        if down is not None and _aware(down.retry_after) and now < _aware(down.retry_after):
+        if down is not None and aware(down.retry_after) and now < aware(down.retry_after):
             return self._stale(ticker, state, now, source=down)  # Yahoo itself is backed off
         if not self._claim(ticker, now):
             return self._stored_or_wait(ticker, state, now)
@@ -161,12 +168,22 @@ class PriceStore(Refreshing):
             with self._writes.begin() as connection:
                 mark_read(connection, ticker, self.source, today)
 
+    def mark_read(self, tickers: list[str], today: dt.date) -> None:
+        """Record in one statement that ``tickers`` were read ``today`` (what ``evict`` orders
+        by); callers pass only those whose ``read_on`` is older, so a poll writes nothing."""
+        if tickers:
+            with self._writes.begin() as connection:
+                connection.execute(update(FetchState).where(
+                    FetchState.ticker.in_(tickers), FetchState.source == self.source,
+                    or_(FetchState.read_on.is_(None), FetchState.read_on < today))
+                    .values(read_on=today))
+
     def _rows(self, ticker: str) -> pd.DataFrame:
-        query = (select(Price.day, *(getattr(Price, c) for c in _VALUES))
+        query = (select(Price.day, *(getattr(Price, c) for c in VALUES))
                  .where(Price.ticker == ticker, Price.source == self.source).order_by(Price.day))
         with self.engine.connect() as connection:
             rows = connection.execute(query).all()
-        frame = pd.DataFrame.from_records(rows, columns=["day", *_VALUES])
+        frame = pd.DataFrame.from_records(rows, columns=["day", *VALUES])
         return frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("day")), name="date"))
 
     def _frame(self, ticker: str, state: Row | None) -> pd.DataFrame:
@@ -174,7 +191,7 @@ class PriceStore(Refreshing):
         if frame.empty:
             return frame
         frame = finish(frame, ticker, self.source)
-        checked = _aware(state.checked_at) if state is not None else None
+        checked = aware(state.checked_at) if state is not None else None
         if checked is not None:  # when Yahoo last answered, not when this worker read the table
             frame.attrs["fetched_at"] = checked.isoformat(timespec="seconds")
         frame.attrs["stale"] = False
@@ -191,11 +208,11 @@ class PriceStore(Refreshing):
             "Yahoo Finance failed"
         frame = self._frame(ticker, state)
         if frame.empty:
-            until = _aware(backoff.retry_after) if backoff is not None and not busy else None
-            when = (f", and Yahoo will be asked again in {_seconds(until - now)} s" if until
+            until = aware(backoff.retry_after) if backoff is not None and not busy else None
+            when = (f", and Yahoo will be asked again in {seconds(until - now)} s" if until
                     and until > now else "")
             raise SourceUnavailableError(f"{failure}; no prices of {ticker!r} are stored{when}")
-        checked = _aware(state.checked_at)
+        checked = aware(state.checked_at)
         age = f"{(now - checked) // dt.timedelta(minutes=1)} minutes" if checked else "unknown"
         frame.attrs["stale"] = True
         frame.attrs["notice"] = (f"{failure}; showing stored prices to {frame.index[-1].date()}, "
@@ -237,11 +254,12 @@ class PriceStore(Refreshing):
             # UPDATEs only one changes the row: the row it returns, not a read, decides who
             # fetches. (RETURNING rather than rowcount, which psycopg leaves at -1 here.)
             claimed = connection.execute(update(FetchState).where(key, due, free)
-                                         .values(checked_at=now)
+                                         .values(checked_at=now - CLAIMED)
                                          .returning(FetchState.ticker)).first()
             if claimed is None:
                 first = (self._insert(FetchState)
-                         .values(ticker=ticker, source=self.source, checked_at=now)
+                         .values(ticker=ticker, source=self.source,
+                                 checked_at=now - CLAIMED)
                          .on_conflict_do_nothing(index_elements=["ticker", "source"])
                          .returning(FetchState.ticker))
                 claimed = connection.execute(first).first()
@@ -255,7 +273,7 @@ class PriceStore(Refreshing):
 
     def _forget(self, ticker: str, now: dt.datetime, message: str) -> None:
         # No row for a ticker Yahoo does not know: this worker remembers it for `recheck`.
-        self._unknown.put(ticker, (now + self.recheck, message))
+        self.unknown.put(ticker, (now + self.recheck, message))
         with self._writes.begin() as connection:
             connection.execute(delete(FetchState).where(
                 FetchState.ticker == ticker, FetchState.source == self.source,
