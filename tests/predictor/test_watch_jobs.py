@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stockPredictor.data.sample import from_sample
-from stockPredictor.errors import NotTrainedError
+from stockPredictor.errors import DataError, NotTrainedError, QueueFullError
 from stockPredictor.forecast import watch
 from stockPredictor.jobs import queue as queue_module
 from stockPredictor.jobs import worker
@@ -119,7 +119,60 @@ def test_a_list_gone_or_a_stopping_worker_ends_the_job_quietly(context, monkeypa
 def test_the_refresh_job_has_nothing_to_fetch_from_the_bundled_sample(context):
     worker.install(context)
     token = _list(context)
+    assert watchlists.claim(context.engine, token, "refresh", 300)
     context.queue.submit_watch("watch_refresh", token)
     _run_next(context.queue)
     assert watch_summaries.get_many(context.engine, _keys(context).values()) == {}
+    # Nothing fetched: the claim stays until its guard, so the page does not ask every poll.
+    assert watchlists.get(context.engine, token).refresh_requested_at is not None
     assert context.queue.progress("watch:" + token) is None
+
+
+def test_a_ticker_that_fails_gets_its_reason_stored_and_is_not_tried_again(context, monkeypatch):
+    worker.install(context)
+    token = _list(context)
+    keys = _keys(context)
+    summarise, tried = watch.summarise, []
+
+    def failing(frame, model, tables, ticker=None):
+        tried.append(ticker)
+        if ticker == "MSFT":
+            raise DataError("/srv/app/cache/MSFT.csv holds 3 rows")  # never shown
+        return summarise(frame, model, tables, ticker=ticker)
+
+    monkeypatch.setattr(watch, "summarise", failing)
+    assert watchlists.claim(context.engine, token, "cold", watchlists.CLAIM_STALE_S)
+    context.queue.submit_watch("watch_cold", token)
+    _run_next(context.queue)
+    stored = watch_summaries.get_many(context.engine, keys.values())
+    assert isinstance(stored[keys["IBM"]], watch.Summary)
+    failed = stored[keys["MSFT"]]
+    assert isinstance(failed, watch.Failed) and "/srv" not in failed.reason
+    assert failed.reason.endswith("change") and "rows" not in failed.reason
+    # Its work done, the job gave the claim back: the page may queue the next one...
+    assert watchlists.get(context.engine, token).cold_queued_at is None
+    # ...and the next finds nothing cold: the failure is not computed again, and with nothing
+    # to do the job keeps its claim, so a polling page does not queue one every poll.
+    assert watchlists.claim(context.engine, token, "cold", watchlists.CLAIM_STALE_S)
+    context.queue.submit_watch("watch_cold", token)
+    _run_next(context.queue)
+    assert sorted(tried) == ["IBM", "MSFT"]
+    assert watchlists.get(context.engine, token).cold_queued_at is not None
+
+
+def test_past_watch_jobs_max_waiting_tasks_no_watch_job_is_queued(context):
+    queue = context.queue
+    queue.watch_max = 2  # as WATCH_JOBS_MAX=2 opens it
+    queue.submit_watch("watch_cold", "a" * 43)
+    queue.submit_watch("watch_refresh", "a" * 43)
+    with pytest.raises(QueueFullError, match="WATCH_JOBS_MAX=2"):
+        queue.submit_watch("watch_cold", "b" * 43)
+    assert queue.pending() == 2
+    queue.huey.dequeue()  # the worker takes one: room again
+    queue.submit_watch("watch_cold", "b" * 43)
+    assert queue.pending() == 2
+
+
+def test_the_queue_takes_its_bound_from_the_settings(tmp_path):
+    settings = Settings.read({"WATCH_JOBS_MAX": "7"}, {})
+    assert JobQueue.open(settings, tmp_path).watch_max == 7

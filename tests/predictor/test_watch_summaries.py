@@ -1,5 +1,6 @@
 """Watchlist summaries in the database (SQLite and a real PostgreSQL): exact round trips, one
-query for a list, an upsert on the key, and the oldest evicted past the bound."""
+query for a list, an upsert on the key, failures stored and replaced, and the oldest evicted
+past the bound."""
 
 from __future__ import annotations
 
@@ -96,3 +97,26 @@ def test_the_oldest_go_past_the_bound(engine):
     watch_summaries.put(engine, _summary("F6"), max_rows=3, now=T0 + dt.timedelta(hours=2))
     kept = watch_summaries.get_many(engine, [_summary(t).key for t in [*tickers, "F6"]])
     assert sorted(key[1] for key in kept) == ["C3", "E5", "F6"]
+
+
+def test_a_failure_is_read_back_as_failed_and_a_success_replaces_it(engine):
+    failed, other = _summary("FA"), _summary("OK")
+    reason = "its stored prices are too few for its model's forecast"
+    watch_summaries.put(engine, other, max_rows=10, now=T0)
+    watch_summaries.put_failure(engine, failed.key, reason, max_rows=10, now=T0)
+    got = watch_summaries.get_many(engine, [failed.key, other.key])
+    assert got[failed.key] == watch.Failed(reason)
+    _same(got[other.key], other)  # one query answers both kinds
+    watch_summaries.put(engine, failed, max_rows=10, now=T0 + dt.timedelta(minutes=1))
+    assert watch_summaries.count(engine) == 2
+    _same(watch_summaries.get_many(engine, [failed.key])[failed.key], failed)
+
+
+def test_failures_count_under_the_bound_with_summaries(engine):
+    for minutes, ticker in enumerate(["A1", "B2", "C3"]):
+        watch_summaries.put_failure(engine, _summary(ticker).key, "no forecast", max_rows=2,
+                                    now=T0 + dt.timedelta(minutes=minutes))
+    watch_summaries.put(engine, _summary("D4"), max_rows=2, now=T0 + dt.timedelta(hours=1))
+    kept = watch_summaries.get_many(engine, [_summary(t).key for t in ["A1", "B2", "C3", "D4"]])
+    assert sorted(key[1] for key in kept) == ["C3", "D4"]
+    assert kept[_summary("C3").key] == watch.Failed("no forecast")

@@ -151,6 +151,45 @@ def test_a_claim_is_granted_once_per_interval_and_column(engine):
         watchlists.require_claim(engine, "z" * 43, "refresh", 300)
 
 
+def test_a_claim_holds_while_its_job_runs_and_goes_when_it_ends(engine):
+    token = _make(engine).token
+    later = [T0 + dt.timedelta(seconds=s) for s in (1, 5, 6, 899, 900)]
+    assert watchlists.claim(engine, token, "cold", watchlists.CLAIM_STALE_S, now=T0)
+    # Queued or running: every page's poll is refused, however long the job takes...
+    assert not watchlists.claim(engine, token, "cold", watchlists.CLAIM_STALE_S, now=later[0])
+    watchlists.finish(engine, token, "cold")  # ...until the job ends: the next may go at once
+    assert watchlists.get(engine, token).cold_queued_at is None
+    assert watchlists.claim(engine, token, "cold", watchlists.CLAIM_STALE_S, now=later[1])
+    # A job lost with its worker never gives its claim back: the stale guard takes it again.
+    assert not watchlists.claim(engine, token, "cold", 900, now=later[3])
+    assert watchlists.claim(engine, token, "cold", 900, now=later[4] + dt.timedelta(seconds=5))
+    assert watchlists.get(engine, token).refresh_requested_at is None  # the columns apart
+    assert watchlists.claim(engine, token, "refresh", 300, now=later[2])
+
+
+def test_past_watchlists_max_the_least_recently_read_lists_go(engine):
+    tokens = [_make(engine, client=f"client-{i}", now=T0 + dt.timedelta(minutes=i)).token
+              for i in range(4)]
+    # The oldest list is read (a day later), so the second oldest is the least recently read.
+    watchlists.get(engine, tokens[0], touch=True, now=T0 + dt.timedelta(days=1))
+    newest = _make(engine, client="client-4", now=T0 + dt.timedelta(days=1, hours=1),
+                   max_lists=3)
+    kept = {t for t in [*tokens, newest.token] if _exists(engine, t)}
+    assert kept == {tokens[0], tokens[3], newest.token}
+    # Tombstones do not count: deleting one list leaves room for one more.
+    watchlists.delete(engine, tokens[3])
+    _make(engine, client="client-5", now=T0 + dt.timedelta(days=1, hours=2), max_lists=3)
+    assert _exists(engine, tokens[0]) and _exists(engine, newest.token)
+
+
+def _exists(engine, token: str) -> bool:
+    try:
+        watchlists.get(engine, token)
+    except WatchlistNotFound:
+        return False
+    return True
+
+
 def test_racing_claims_grant_one(url, engine):
     token = _make(engine).token
     engines = [engine_for(url) for _ in range(6)]

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import huey
 from huey.constants import EmptyData
 
-from ..errors import NotTrainedError
+from ..errors import NotTrainedError, QueueFullError
 from ..settings import Settings
 
 __all__ = ["HANDLERS", "JobQueue", "NAME", "QUEUE_FILE", "WATCH_TASKS"]
@@ -66,9 +66,10 @@ def _watch_task(name: str) -> Callable[[str], None]:
 class JobQueue:
     """A Huey instance with the task "train", progress by job token, and the worker's beat."""
 
-    def __init__(self, instance: huey.Huey, kind: str):
+    def __init__(self, instance: huey.Huey, kind: str, watch_max: int | None = None):
         self.huey = instance
         self.kind = kind  # "redis" or "sqlite", for health and README
+        self.watch_max = watch_max  # WATCH_JOBS_MAX: tasks waiting past which no watch job goes
         self._train = instance.task(name="train")(train)
         self._watch = {name: instance.task(name=name)(_watch_task(name))
                        for name in WATCH_TASKS}
@@ -90,11 +91,12 @@ class JobQueue:
                 # encrypted, not authenticated, unless the URL asks for more itself.
                 options["ssl_cert_reqs"] = None
             pool = redis.ConnectionPool.from_url(url, **options)
-            return cls(huey.RedisHuey(NAME, results=False, connection_pool=pool), "redis")
+            return cls(huey.RedisHuey(NAME, results=False, connection_pool=pool), "redis",
+                       settings.watch_jobs_max)
         folder = Path(instance)
         folder.mkdir(parents=True, exist_ok=True)
         return cls(huey.SqliteHuey(NAME, results=False, filename=str(folder / QUEUE_FILE)),
-                   "sqlite")
+                   "sqlite", settings.watch_jobs_max)
 
     def submit(self, token: str) -> str:
         """Enqueue task "train" with ``token``; the task's id (for ``revoke``)."""
@@ -104,9 +106,15 @@ class JobQueue:
 
     def submit_watch(self, task: WatchTask, token: str) -> str:
         """Enqueue the watchlist task ``task`` ("watch_cold" or "watch_refresh") for the list
-        ``token``; the task's id."""
+        ``token``; the task's id. QueueFullError, nothing queued, when ``watch_max`` tasks
+        already wait (training's included): the list's rows wait as "computing" until the
+        worker catches up and a later view queues the job."""
         if task not in self._watch:
             raise ValueError(f"watchlist task {task!r} is not one of {', '.join(WATCH_TASKS)}")
+        if self.watch_max is not None and self.pending() >= self.watch_max:
+            raise QueueFullError(f"the job queue holds {self.watch_max} waiting tasks, the most "
+                                 f"WATCH_JOBS_MAX={self.watch_max} allows; this watchlist's "
+                                 f"rows wait until the worker catches up")
         signature = self._watch[task].s(token)
         self.huey.enqueue(signature)
         return signature.id

@@ -8,7 +8,11 @@ trained models included -> ``forecast.watch.summarise`` for every key missing in
 computed, so the page fills its rows in one by one. Refresh: the list's due tickers through one
 batched Yahoo download per attempt (``store.price_batch``), then the cold job for what changed.
 Progress of either goes to the queue's store under ``"watch:" + token``. Neither ever raises: a
-failed ticker gets no summary, and the page says why from its own read.
+ticker whose summary fails gets its reason stored in its place (``watch_summaries.put_failure``),
+so its row is an error row and no job is queued again for it. Each job gives back the list's
+claim (``watchlists.finish``) when it ends having done its work, so the page may queue the next;
+one that found nothing to do, or failed, keeps it until its stale guard, so a page polling rows
+that no job can fill does not queue one every poll.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import StockPredictorError
+from ..errors import DataError, StockPredictorError
 from ..forecast import watch
 from ..lru import ByteBoundedLRU
 from ..store import price_batch, watch_summaries, watchlists
@@ -28,6 +32,11 @@ log = logging.getLogger(__name__)
 __all__ = ["PROGRESS", "install", "run_cold", "run_refresh"]
 
 PROGRESS = "watch:"  # + the list's token: the key of its progress in the queue's store
+# What a failed ticker's row says (never the exception's text, which may hold paths).
+TOO_SHORT = ("its stored prices are too few or not valid for its model's forecast; it is tried "
+             "again when they change")
+NOT_COMPUTED = ("its forecast could not be computed; it is tried again when its prices or its "
+                "model change")
 _context: Any = None  # the worker's jobs.worker.Context (not imported: worker imports this)
 
 
@@ -62,7 +71,7 @@ def run_cold(token: str, context: Any = None) -> int:
         return 0
     try:
         return _cold(context, token, tickers)
-    except Exception:  # never the worker: the page queues the job again within a minute
+    except Exception:  # never the worker: the claim stays, the page asks again past its guard
         log.exception("watchlist %s: cold job failed", token[:6])
         return 0
     finally:
@@ -96,14 +105,33 @@ def _cold(context: Any, token: str, tickers: tuple[str, ...]) -> int:
             watch_summaries.put(context.engine, summary,
                                 context.settings.watchlist_summaries_max)
             done += 1
-        except StockPredictorError as exc:  # too short, say: the page's own read says why
+        except DataError as exc:  # too short, say: the row says so in a sentence of ours
             log.info("watchlist %s: %s not summarised: %s", token[:6], ticker, exc)
+            _failed(context, keys[ticker], TOO_SHORT)
         except Exception:
             log.exception("watchlist %s: %s not summarised", token[:6], ticker)
+            _failed(context, keys[ticker], NOT_COMPUTED)
         progress["done"] += 1
         context.queue.put_progress(PROGRESS + token, progress)
     log.info("watchlist %s: %d summaries stored for %d cold tickers", token[:6], done, len(cold))
+    if cold:  # its work done (or the worker stopping): the page may queue the next
+        _finish(context, token, "cold")
     return done
+
+
+def _failed(context: Any, key: watch.SummaryKey, reason: str) -> None:
+    try:
+        watch_summaries.put_failure(context.engine, key, reason,
+                                    context.settings.watchlist_summaries_max)
+    except StockPredictorError as exc:  # the database blinked: tried again by the next job
+        log.warning("failure of %s not stored: %s", key[1], exc)
+
+
+def _finish(context: Any, token: str, column: str) -> None:
+    try:
+        watchlists.finish(context.engine, token, column)
+    except StockPredictorError as exc:  # the claim's stale guard gives it back instead
+        log.warning("watchlist %s: %s claim not given back: %s", token[:6], column, exc)
 
 
 def run_refresh(token: str, context: Any = None) -> dict[str, str | None]:
@@ -127,7 +155,8 @@ def run_refresh(token: str, context: Any = None) -> dict[str, str | None]:
         log.exception("watchlist %s: refresh failed", token[:6])
         context.queue.clear_progress(PROGRESS + token)
         return {}
-    if fresh:
+    if fresh:  # work done: the page may queue the next refresh (none fresh: the guard waits)
+        _finish(context, token, "refresh")
         run_cold(token, context)  # new prices, new keys: their summaries, before a page asks
     else:
         context.queue.clear_progress(PROGRESS + token)

@@ -25,9 +25,9 @@ from .db import guarded, writing
 from .models import Job, ModelVersion
 
 __all__ = ["ACTIVE", "DONE", "STALE_AFTER_S", "ClientBusyError", "JobRecord", "QueueFullError",
-           "UnknownJobError", "active_count", "attach_task", "cancel", "check_room", "create",
-           "finish", "get", "heartbeat", "position", "requeue", "running_ids", "start",
-           "sweep_stale"]
+           "UnknownJobError", "active_count", "attach_task", "aware", "cancel", "check_room",
+           "create", "finish", "get", "heartbeat", "position", "requeue", "running_ids", "start",
+           "sweep_stale", "utc"]
 
 JOBS = "training jobs"
 ACTIVE = ("queued", "running")
@@ -86,15 +86,19 @@ class JobRecord:
     position: int | None  # queued jobs created before it; None unless queued
 
 
-def _utc(now: dt.datetime | None = None) -> dt.datetime:
+def utc(now: dt.datetime | None = None) -> dt.datetime:
+    """``now`` (default: the clock) in UTC; the stores that date rows share it."""
     return (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    # SQLite gives back what it stored (UTC) without its zone.
+def aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """``moment`` with its zone: SQLite gives back what it stored (UTC) without one."""
     if moment is None or moment.tzinfo:
         return moment
     return moment.replace(tzinfo=dt.timezone.utc)
+
+
+_utc, _aware = utc, aware  # this module's own spelling
 
 
 def _record(session: Session, job: Job) -> JobRecord:

@@ -3,7 +3,10 @@
 No accounts: whoever holds a list's token may read, change and delete it. Every bound is checked
 here, where the rows are written, so the pages and the API refuse alike: tickers per list, the
 name's length, lists made per client in any 24 hours (counted in the database, so every web
-process and dyno shares the count) and one refresh or cold job per list per interval.
+process and dyno shares the count), lists in all (past ``max_lists`` the least recently read
+go) and one refresh or cold job per list at a time: a claim holds while its job is queued or
+running, the job gives it back (``finish``) when it ends, and a claim older than its stale guard
+(a job lost with its worker) is taken again.
 
 A deleted list leaves a tombstone for a day: its name, tickers and token are erased (the token is
 replaced by a fresh one nobody was given), only its client and creation time stay, so deleting
@@ -26,11 +29,14 @@ from sqlalchemy.orm import Session
 from ..data.tickers import check_ticker
 from ..errors import DataError, StockPredictorError, excerpt
 from .db import guarded, writing
+from .jobs import aware as _aware
+from .jobs import utc as _utc
 from .models import Watchlist as Row
 
 __all__ = ["COLUMNS", "DEFAULT_NAME", "TOKEN", "Watchlist", "WatchlistBoundError",
            "WatchlistNotFound", "add_ticker", "claim", "clean_name", "clean_tickers", "create",
-           "delete", "get", "purge", "release", "replace", "require_claim"]
+           "delete", "finish", "get", "purge", "release", "replace", "require_claim",
+           "CLAIM_STALE_S"]
 
 WATCHLISTS = "watchlists"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32), as store.jobs.TOKEN
@@ -44,6 +50,9 @@ READ_REFRESH = dt.timedelta(days=1)
 # at BEGIN, does the same): two web workers never both count a client's lists and both insert.
 LOCK_KEY = 0x5761_7463_68  # "Watch"
 TOMBSTONE = ""  # the name of a deleted list's row; a live list's name is never empty
+# A cold job's claim older than this is taken again (its job was lost with its worker): longer
+# than a list's cold pass (~170 ms a ticker: 85 s for 500) plus a wait in the queue.
+CLAIM_STALE_S = 900
 
 
 class WatchlistNotFound(StockPredictorError, LookupError):
@@ -71,17 +80,6 @@ class Watchlist:
     read_at: dt.datetime | None = None
     refresh_requested_at: dt.datetime | None = None  # the last refresh job's claim
     cold_queued_at: dt.datetime | None = None  # the last cold job's claim
-
-
-def _utc(now: dt.datetime | None = None) -> dt.datetime:
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    # SQLite gives back what it stored (UTC) without its zone.
-    if moment is None or moment.tzinfo:
-        return moment
-    return moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _record(row: Row) -> Watchlist:
@@ -144,12 +142,14 @@ def _too_many(limit: int, count: int, where: str) -> WatchlistBoundError:
 @guarded(WATCHLISTS)
 def create(engine: Engine, name: str, tickers: list[str], client: str | None, *,
            max_tickers: int, max_name: int, per_day: int, now: dt.datetime | None = None,
-           keep_days: int | None = None, where: str = "") -> Watchlist:
+           keep_days: int | None = None, max_lists: int | None = None,
+           where: str = "") -> Watchlist:
     """A new watchlist, or WatchlistBoundError naming the bound passed.
 
     ``client`` (store.uploads.client_key; None: an unknown sender) may make ``per_day`` lists
     in any 24 hours. With ``keep_days``, lists unread that long are purged in the same
-    transaction.
+    transaction; with ``max_lists`` (WATCHLISTS_MAX), the least recently read lists go so that
+    at most that many are kept, the new one included.
     """
     now, client = _utc(now), client or UNKNOWN_CLIENT
     name, tickers = clean_name(name, max_name), clean_tickers(tickers, max_tickers, where)
@@ -167,11 +167,25 @@ def create(engine: Engine, name: str, tickers: list[str], client: str | None, *,
                 f"you made {per_day} watchlists in the last 24 hours, the most a client may "
                 f"(WATCHLISTS_PER_DAY={per_day}); add to one of them, or try again in "
                 f"{_hours(wait)}", "per_day", per_day, 429, max(1, wait))
+        if max_lists is not None:
+            _make_room(session, max_lists - 1)
         row = Row(token=secrets.token_urlsafe(32), client=client, name=name, tickers=tickers,
                   created_at=now, updated_at=now, read_at=now)
         session.add(row)
         session.flush()
         return _record(row)
+
+
+def _make_room(session: Session, keep: int) -> int:
+    # The least recently read live lists past ``keep`` go (tombstones stay: they count for
+    # the per-day bound, and go themselves after a day); how many went.
+    live = Row.name != TOMBSTONE
+    excess = (session.scalar(select(func.count()).select_from(Row).where(live)) or 0) - keep
+    if excess <= 0:
+        return 0
+    oldest = select(Row.id).where(live).order_by(Row.read_at, Row.id).limit(excess)
+    session.execute(sql_delete(Row).where(Row.id.in_(list(session.scalars(oldest)))))
+    return excess
 
 
 def _hours(seconds: int) -> str:
@@ -239,8 +253,10 @@ def delete(engine: Engine, token: str) -> None:
 @guarded(WATCHLISTS)
 def claim(engine: Engine, token: str, column: str, min_interval_s: float,
           now: dt.datetime | None = None) -> bool:
-    """True once per ``min_interval_s`` per list and ``column`` ("refresh" or "cold"): one
-    atomic UPDATE, so of two web processes asking at once only one is granted."""
+    """True when no job of ``column`` ("refresh" or "cold") is queued or running for the list:
+    its claim was given back (``finish``, ``release``) or is older than ``min_interval_s``, the
+    stale guard (for "cold", ``CLAIM_STALE_S``). One atomic UPDATE, so of two web processes
+    asking at once only one is granted."""
     now = _utc(now)
     field = getattr(Row, COLUMNS[column])
     with writing(engine).begin() as connection:
@@ -268,10 +284,14 @@ def require_claim(engine: Engine, token: str, column: str, min_interval_s: float
 
 @guarded(WATCHLISTS)
 def release(engine: Engine, token: str, column: str) -> None:
-    """Give back a claim whose job could not be queued, so the next ask is granted."""
+    """Give back a claim whose job could not be queued, or whose job ended (``finish``), so the
+    next ask is granted."""
     with writing(engine).begin() as connection:
         connection.execute(update(Row).where(Row.token == token).values(
             {getattr(Row, COLUMNS[column]): None}))
+
+
+finish = release  # what a job calls when it ends: the list may queue the next one
 
 
 def _purge(session: Session, keep_days: int, now: dt.datetime) -> int:
