@@ -4,12 +4,11 @@ delete it, read its rows at a horizon, ask for its prices to be refreshed.
 A list's token is its secret: whoever holds it may read, change and delete the list; nothing
 lists tokens. The bounds (tickers through the API, the name's length, lists per client per day,
 one refresh per list per WATCHLIST_REFRESH_S) are the store's, refused with a 4xx naming them.
-Every call counts as RATE_LIMIT_OTHER.
+A list's rows count as one forecast (RATE_LIMIT_FORECASTS); every other call as
+RATE_LIMIT_OTHER.
 """
 
 from __future__ import annotations
-
-import logging
 
 import flask_smorest
 from flask import jsonify
@@ -21,8 +20,6 @@ from . import api_examples, services, watch_view
 from . import watchlist_examples as ex
 from .schemas import watchlists as schemas
 from .schemas.answers import Error
-
-log = logging.getLogger(__name__)
 
 blp = flask_smorest.Blueprint("api-watchlists", __name__, url_prefix="/api/v1",
                               description="Watchlists: several tickers forecast on one page.")
@@ -37,7 +34,8 @@ ERRORS = {
     422: "the name is longer than WATCHLIST_NAME_CHARS (name_too_long), a ticker or field is "
          "not valid (invalid_input, naming it), or the token is malformed",
     429: "this client made WATCHLISTS_PER_DAY lists in the last 24 hours (too_many_watchlists), "
-         "or called too often (RATE_LIMIT_OTHER); Retry-After says in how many seconds",
+         "or called too often (RATE_LIMIT_OTHER; a list's rows: RATE_LIMIT_FORECASTS); "
+         "Retry-After says in how many seconds",
     503: "the database or the job queue does not answer",
 }
 EXAMPLES = {**ex.ERRORS, 403: api_examples.ERRORS[403], 422: {
@@ -98,7 +96,7 @@ def create():
         _engine(), body["name"], body["tickers"], services.client(),
         max_tickers=settings.watchlist_api_tickers, max_name=settings.watchlist_name_chars,
         per_day=settings.watchlists_per_day, keep_days=settings.watchlist_keep_days,
-        where=VIA_API)
+        max_lists=settings.watchlists_max, where=VIA_API)
     return jsonify(as_json(made)), 201, {"Location": f"/api/v1/watchlists/{made.token}"}
 
 
@@ -151,7 +149,8 @@ def remove(token: str):
 @blp.response(200, schemas.WatchTable, example=ex.WATCH_TABLE)
 @_errors(403, 404, 422, 429, 503)
 def rows(token: str, horizon: int):
-    """A watchlist's rows at ``horizon``: each ticker's forecast and whether it beats no change."""
+    """A watchlist's rows at ``horizon``: each ticker's forecast and whether it beats no change.
+    Counts as one forecast (RATE_LIMIT_FORECASTS)."""
     answer = jsonify(watch_view.table(watchlists.get(_engine(), token, touch=True), horizon))
     answer.headers["Cache-Control"] = "no-store"  # polled while rows compute
     return answer
@@ -166,13 +165,8 @@ def rows(token: str, horizon: int):
 @_errors(403, 404, 422, 429, 503, refresh=True)
 def refresh(token: str):
     """Refresh the list's prices in the background (202), at most once per interval (429)."""
-    engine = _engine()
-    watchlists.require_claim(engine, token, "refresh", services.settings().watchlist_refresh_s)
-    try:
-        services.job_queue().submit_watch("watch_refresh", token)
-    except Exception as exc:  # Redis down or refusing: give the claim back for the next ask
-        log.error("refresh of watchlist %s not queued: %s", token[:6], type(exc).__name__)
-        watchlists.release(engine, token, "refresh")
+    watchlists.require_claim(_engine(), token, "refresh", services.settings().watchlist_refresh_s)
+    if not watch_view.submit("watch_refresh", token):  # it gave the claim back
         raise DatabaseUnavailableError("the job queue does not answer now, so the refresh was "
-                                       "not queued; try again in a minute") from None
+                                       "not queued; try again in a minute")
     return jsonify(queued=True), 202

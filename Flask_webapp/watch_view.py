@@ -28,10 +28,11 @@ CSV_COLUMNS = ("ticker", "name", "last_close", "last_date", "day_change_pct", "f
                "change_pct", "low_pct", "high_pct", "beats_naive", "p_value", "mae_ratio",
                "origins", "stale", "age_days", "model", "status", "reason")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Seconds between two cold jobs of one list: the job runs a minute or so for 50 tickers.
-COLD_INTERVAL_S = 60
-# Without a database nothing stores summaries: a few are computed in the request, no more.
-IN_REQUEST_SUMMARIES = 5
+# The key of a list's job progress in the queue's store, + its token (jobs.watch.PROGRESS: the
+# web never imports jobs.watch).
+PROGRESS = "watch:"
+# A computing row whose prices are not stored yet says so (the template shows it).
+FETCHING = "its prices are not stored yet; they are being fetched"
 # Verdicts in the order "best first" sorts them.
 VERDICT_ORDER = {"better": 0, "no difference": 1, "worse": 2, "no change served": 3,
                  "too few": 4}
@@ -52,7 +53,12 @@ SORT_KEYS = {
 
 
 def table(watchlist: Watchlist, horizon: int) -> dict:
-    """spec22's WatchTable JSON for ``watchlist`` at ``horizon``; queues cold and refresh jobs."""
+    """spec22's WatchTable JSON for ``watchlist`` at ``horizon``; queues cold and refresh jobs.
+
+    A ticker with no prices stored yet is "computing" too (the refresh job fetches them, then
+    the cold job summarises them); ``refreshing`` is true while the list's refresh is queued by
+    this request or runs (its progress in the queue's store).
+    """
     tickers = list(watchlist.tickers)
     frames = dict(price_batch.stored_frames(services.price_cache(), tickers))
     models = {}
@@ -64,36 +70,39 @@ def table(watchlist: Watchlist, horizon: int) -> dict:
         except StockPredictorError as exc:  # no model for it: its own row says so
             frames[ticker] = exc
     keys = watch.keys(frames, models)
-    engine = services.database().engine
-    if engine is not None:
-        summaries = watch_summaries.get_many(engine, keys.values())
-    else:
-        summaries = _in_request(frames, models, keys)
-    rows = [row.to_dict() for row in watch.rows(frames, models, summaries, horizon,
-                                                keyed=keys)]
+    engine = services.database().require(watchlists.WATCHLISTS)  # lists live in it
+    summaries = watch_summaries.get_many(engine, keys.values())
+    rows = [_fetching(row) if isinstance(frames.get(row.ticker), price_batch.NotStoredError)
+            else row.to_dict()
+            for row in watch.rows(frames, models, summaries, horizon, keyed=keys)]
     pending = sum(row["status"] == "computing" for row in rows)
     refreshing = False
-    if engine is not None:
-        if pending and watchlists.claim(engine, watchlist.token, "cold", COLD_INTERVAL_S):
-            submit("watch_cold", watchlist.token)
-        if price_batch.due(frames) and watchlists.claim(
-                engine, watchlist.token, "refresh", services.settings().watchlist_refresh_s):
-            refreshing = submit("watch_refresh", watchlist.token)
+    # A claim holds while its job is queued or running (the job clears it as it ends), so a
+    # polled list never queues a second cold job; CLAIM_STALE_S frees one a dead worker left.
+    if pending and watchlists.claim(engine, watchlist.token, "cold", watchlists.CLAIM_STALE_S):
+        submit("watch_cold", watchlist.token)
+    if price_batch.due(frames) and watchlists.claim(
+            engine, watchlist.token, "refresh", services.settings().watchlist_refresh_s):
+        refreshing = submit("watch_refresh", watchlist.token)
     return {"token": watchlist.token, "name": watchlist.name, "horizon": horizon,
-            "level": DEFAULT_LEVEL, "pending": pending, "refreshing": refreshing, "rows": rows}
+            "level": DEFAULT_LEVEL, "pending": pending,
+            "refreshing": refreshing or is_refreshing(watchlist.token), "rows": rows}
 
 
-def _in_request(frames, models, keys) -> dict:
-    # No database to share summaries through: the first few are computed here, the rest stay
-    # "computing" (lists live in the database, so a page without one answers 503 before this).
-    summaries = {}
-    for ticker, key in list(keys.items())[:IN_REQUEST_SUMMARIES]:
-        try:
-            summaries[key] = watch.summarise(frames[ticker], models[ticker],
-                                             services.table_cache())
-        except StockPredictorError as exc:
-            frames[ticker] = exc
-    return summaries
+def _fetching(row: watch.WatchRow) -> dict:
+    # No prices stored yet: the refresh job is fetching them, so the row is computing.
+    return {**row.to_dict(), "status": "computing", "reason": FETCHING}
+
+
+def is_refreshing(token: str) -> bool:
+    """Whether the list's refresh job is running now: its progress under "watch:" + token
+    says the phase "refresh" (the cold job that follows counts in ``pending`` instead)."""
+    try:
+        progress = services.job_queue().progress(PROGRESS + token)
+    except Exception as exc:  # Redis down: the table is served, only the hint is lost
+        log.warning("a watchlist's progress not read: %s", type(exc).__name__)
+        return False
+    return bool(progress) and progress.get("phase") == "refresh"
 
 
 def submit(task: str, token: str) -> bool:

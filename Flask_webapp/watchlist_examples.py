@@ -52,7 +52,7 @@ ERRORS = {
           "[\"IBM\"]}"},
     404: {"error": "unknown_watchlist", "message": f"no watchlist has the token '{TOKEN}': it "
           "was never made, was deleted, or went unread too long"},
-    413: {"error": "too_many_tickers", "message": "a watchlist holds at most 500 tickers "
+    413: {"error": "too_many_tickers", "message": "a watchlist holds at most 70 tickers "
           "through the API; this one has 612"},
     415: {"error": "unsupported_media_type", "message": "Content-Type: 'text/plain' is not "
           "accepted; send application/json"},
@@ -74,6 +74,6 @@ DESCRIPTION = (
     "A watchlist is a named list of tickers reached through its secret token: whoever holds it "
     "may read, change and delete the list; nothing lists tokens. Tickers are upper-cased and "
     "kept once, in the order given. Bounds, each refused naming it: at most "
-    "WATCHLIST_API_TICKERS (500) tickers through the API (413 too_many_tickers), a name of at "
+    "WATCHLIST_API_TICKERS (70) tickers through the API (413 too_many_tickers), a name of at "
     "most WATCHLIST_NAME_CHARS (80) characters (422 name_too_long), at most WATCHLISTS_PER_DAY "
     "(20) new lists per client in any 24 hours (429 too_many_watchlists, Retry-After).")

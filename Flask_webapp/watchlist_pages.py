@@ -22,21 +22,18 @@ from stockPredictor.store.watchlists import WatchlistBoundError, WatchlistNotFou
 from . import errors, services, watch_view
 
 bp = Blueprint("watchlists", __name__)
-WHAT = "watchlists"  # what DatabaseUnavailableError says cannot be used
 SESSION_KEY = "watchlist"
-DEFAULT_NAME = "My watchlist"
-# The API's codes for each bound (spec22 §2), so a page and the API name it alike.
-BOUND_CODES = {"tickers": "too_many_tickers", "name": "name_too_long",
-               "per_day": "too_many_watchlists", "refresh": "refresh_too_soon"}
 PAGES = " through the pages (the API takes more)"
+# A person followed a link: said as a link (the API's answer names the token). Bounds and every
+# other error answer as anywhere in the app (errors.py).
+NOT_FOUND = ("no watchlist has this link: check that it was copied whole; a list nobody opened "
+             "for a year is removed")
 SEPARATORS = re.compile(r"[\s,;]+")
 # Column heads in the table's order: sort key (None: not sortable), label, numeric.
 COLUMNS = (("ticker", "Ticker", False), ("close", "Last close", True),
            ("day", "Day", True), ("trend", "60 days", True), ("change", "Forecast", True),
            ("band", "Band", True), ("verdict", "Beats no change?", False),
            ("fresh", "Prices", False), ("model", "Model", False))
-NOT_FOUND = ("no watchlist has this link: check that it was copied whole; a list nobody opened "
-             "for a year is removed")
 
 
 @bp.app_template_filter("pct")
@@ -61,7 +58,7 @@ def watchlist_token() -> str | None:
 
 
 def _engine():
-    return services.database().require(WHAT)
+    return services.database().require(watchlists.WATCHLISTS)
 
 
 def _horizon() -> int:
@@ -80,12 +77,6 @@ def _sort() -> tuple[str | None, bool]:
     return key, request.args.get("dir", "asc") == "desc"
 
 
-def _refused(exc: WatchlistBoundError):
-    headers = [("Retry-After", str(exc.retry_after))] if exc.retry_after else None
-    return errors.error_response(exc.status, BOUND_CODES.get(exc.bound, "invalid_input"),
-                                 str(exc), headers)
-
-
 def _load(token: str, touch: bool = False):
     return watchlists.get(_engine(), token, touch=touch)
 
@@ -93,11 +84,6 @@ def _load(token: str, touch: bool = False):
 @bp.errorhandler(WatchlistNotFound)
 def _not_found(exc: WatchlistNotFound):
     return errors.error_response(404, "unknown_watchlist", NOT_FOUND)
-
-
-@bp.errorhandler(WatchlistBoundError)
-def _bound(exc: WatchlistBoundError):
-    return _refused(exc)
 
 
 @bp.route("/watchlists/new")
@@ -118,9 +104,12 @@ def _new_form(values: dict, error: str | None = None, field: str = "tickers", st
 
 @bp.route("/watchlists", methods=["POST"])
 def create():
-    """Make a list from the form (name and tickers) or an "Add" button (ticker); 303 to it."""
+    """Make a list from the form (name and tickers) or an "Add" button (ticker); 303 to it.
+
+    A refused bound or ticker from an "Add" button answers as anywhere in the app (errors.py:
+    the bound's status and code, Retry-After); from the form, beside its field."""
     form = request.form
-    name = form.get("name", "").strip() or DEFAULT_NAME
+    name = form.get("name", "").strip() or watchlists.DEFAULT_NAME
     from_button = "tickers" not in form
     text = form.get("ticker", "") if from_button else form.get("tickers", "")
     settings = services.settings()
@@ -133,7 +122,8 @@ def create():
                                  max_tickers=settings.watchlist_page_tickers,
                                  max_name=settings.watchlist_name_chars,
                                  per_day=settings.watchlists_per_day,
-                                 keep_days=settings.watchlist_keep_days, where=PAGES)
+                                 keep_days=settings.watchlist_keep_days,
+                                 max_lists=settings.watchlists_max, where=PAGES)
     except DataError as exc:  # a bound, or a ticker that cannot be one: said beside the field
         if from_button:
             raise
@@ -179,7 +169,7 @@ def page(token: str):
         return render_template("_watchlist_rows.html", **context)
     link = url_for("watchlists.page", token=token, _external=True)
     return render_template("watchlist.html", new=request.args.get("new") == "1", link=link,
-                           **context)
+                           refreshed=request.args.get("refreshed") == "1", **context)
 
 
 @bp.route("/watchlists/<token>/rows.json")
@@ -213,6 +203,7 @@ def refresh(token: str):
     else:
         if watch_view.submit("watch_refresh", token):
             flash("This list's prices are being fetched; the table shows them once stored.")
-        else:
-            flash("The refresh could not be queued just now; try again in a minute.")
+            # The page polls until the job has run (it may wait a while in the queue).
+            return redirect(url_for("watchlists.page", token=token, refreshed=1), 303)
+        flash("The refresh could not be queued just now; try again in a minute.")
     return redirect(url_for("watchlists.page", token=token), 303)

@@ -35,7 +35,7 @@ class WatchlistRequest(ma.Schema):
                           required=True, error_messages={"invalid": TICKERS_RULE,
                                                          "required": TICKERS_RULE},
                           metadata={"example": ["IBM", "MSFT", "AAPL"],
-                                    "description": "at most WATCHLIST_API_TICKERS (500) through "
+                                    "description": "at most WATCHLIST_API_TICKERS (70) through "
                                                    "the API, each once"})
 
     @ma.pre_load

@@ -181,6 +181,9 @@ class Settings:
     # is 64 years of days (16,100 rows) at 134 B a row on PostgreSQL (93 B of row, 41 B of
     # index): 2.2 MB, so 120 of them take 260 MB of a 1 GB Heroku Postgres (README).
     price_store_tickers: int = 120
+    # Stored frames each process keeps for watchlists (store/price_batch.py), in MB: one 20-year
+    # ticker is 240 kB of float64, so 64 MB holds the 120 the store keeps at that length.
+    price_frames_mb: int = 64
     table_cache_mb: int = 64  # forecast-table blocks kept per process
     preload_tables: bool | None = None  # None: build the sample's tables when source is sample
     blas_threads: int = 1  # OpenBLAS threads per process; 0 leaves OpenBLAS alone
@@ -218,12 +221,18 @@ class Settings:
     # Watchlists (issue 22; README "Watchlists"): tickers per list through the page and the
     # API, name length, lists a client may make per rolling 24 h (counted in the database).
     watchlist_page_tickers: int = 50
-    watchlist_api_tickers: int = 500
+    # 70: one API list and one page list (50) fit in PRICE_STORE_TICKERS (120) together, so a
+    # list's refresh never evicts the list's own tickers (README "Watchlists" on raising both).
+    watchlist_api_tickers: int = 70
     watchlist_name_chars: int = 80
     watchlists_per_day: int = 20
-    watchlist_refresh_s: float = 300.0  # one price refresh per list per this many seconds
+    # A list's refresh is refused while one is queued or running, and for this long after one
+    # that fetched nothing (the store had fetched every ticker within PRICE_TTL).
+    watchlist_refresh_s: float = 300.0
     watchlist_summaries_max: int = 20000  # summaries kept; past it the oldest are evicted
     watchlist_keep_days: int = 365  # a list nobody opened this long is removed
+    watchlists_max: int = 10000  # lists kept in all; past it the least recently read go
+    watch_jobs_max: int = 200  # tasks waiting in the job queue past which no watch job is queued
     proxy_hops: int = 1  # proxies trusted in X-Forwarded-For/-Proto: Heroku's router is one
     debug: bool = False  # Flask's debugger and reloader, for `python Flask_webapp/app.py`
     traceback: bool = False  # the command line shows a traceback for an unexpected error
@@ -287,6 +296,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable]] = {
     "YAHOO_DEADLINE": ("yahoo_deadline", _positive),
     "YAHOO_BACKOFF": ("yahoo_backoff", _seconds),
     "PRICE_STORE_TICKERS": ("price_store_tickers", _whole(1)),
+    "PRICE_FRAMES_MB": ("price_frames_mb", _whole(1)),
     "TABLE_CACHE_MB": ("table_cache_mb", _whole(1)),
     "PRELOAD_TABLES": ("preload_tables", _preload),
     "BLAS_THREADS": ("blas_threads", _whole(0)),
@@ -319,6 +329,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable]] = {
     "WATCHLIST_REFRESH_S": ("watchlist_refresh_s", _seconds),
     "WATCHLIST_SUMMARIES_MAX": ("watchlist_summaries_max", _whole(1)),
     "WATCHLIST_KEEP_DAYS": ("watchlist_keep_days", _whole(1)),
+    "WATCHLISTS_MAX": ("watchlists_max", _whole(1)),
+    "WATCH_JOBS_MAX": ("watch_jobs_max", _whole(1)),
     "PROXY_HOPS": ("proxy_hops", _whole(0)),
     "FLASK_DEBUG": ("debug", _flag),
     "STOCK_PREDICTOR_DEBUG": ("traceback", _flag),

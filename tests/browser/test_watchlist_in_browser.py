@@ -125,3 +125,33 @@ def test_add_to_watchlist_from_the_home_and_forecast_pages(page, screenshot, ser
     assert page.evaluate("document.documentElement.scrollWidth") <= page.width
     screenshot("watchlist-added")
     assert serious_violations(page) == []
+
+
+def test_refresh_prices_polls_until_the_job_ran_then_swaps_in_every_row(
+        page, served_app, monkeypatch):
+    jobs = record_watch_jobs(served_app, monkeypatch)
+    page.goto("/watchlists/new")
+    page.get_by_label("Tickers").fill("IBM MSFT")
+    page.get_by_role("button", name="Make the list").click()
+    # The new list's page loaded whole (its script too) before the reload replaces it.
+    expect(page.locator("#keep-link")).to_contain_text("Keep this link.")
+    page.wait_for_load_state("load")
+    token = re.search(r"/watchlists/([A-Za-z0-9_-]{43})\?new=1", page.url)[1]
+    run_cold_job(served_app, token)
+    page.reload()
+    expect(page.locator('#watch-rows tr[data-status="ok"]')).to_have_count(2)
+    page.get_by_role("button", name="Refresh prices").click()
+    assert ("watch_refresh", token) in jobs.calls
+    status = page.locator("#watch-status")
+    expect(status).to_have_text("Fetching this list's prices: the rows update here when they "
+                                "are stored.")
+    queue, key = served_app.extensions["jobs"], "watch:" + token
+    queue.put_progress(key, {"phase": "refresh", "done": 0, "total": 2})  # the job runs
+    page.evaluate("document.querySelector('#watch-rows tr[data-ticker=\"IBM\"]').id = 'old'")
+    page.wait_for_timeout(2_500)  # a poll or more while it runs: the rows stay
+    expect(page.locator("#old")).to_have_count(1)
+    expect(status).to_contain_text("Fetching this list's prices")
+    queue.clear_progress(key)  # it ended: every row is swapped for the server's new one
+    expect(status).to_have_text("All rows are ready.", timeout=15_000)
+    expect(page.locator("#old")).to_have_count(0)
+    expect(page.locator('#watch-rows tr[data-status="ok"]')).to_have_count(2)

@@ -214,6 +214,22 @@ def test_a_ticker_without_summary_is_computing_with_its_prices(listed, summaries
     assert moved.status == "computing"
 
 
+def test_a_ticker_whose_summary_failed_is_an_error_row_with_its_reason(listed, summaries):
+    frames, models = listed
+    keys = watch.keys(frames, models)
+    failed = {**summaries, keys["GE"]: watch.Failed("the model's table could not be built")}
+    found = {r.ticker: r for r in watch.rows(frames, models, failed, 4, keyed=keys)}
+    document = found["GE"].to_dict()
+    assert (document["status"], document["reason"]) == (
+        "error", "the model's table could not be built")
+    assert document["forecast_close"] is None and document["verdict"] is None
+    # The others keep their rows: one failure never fails the list.
+    assert all(r.status == "ok" for t, r in found.items()
+               if t != "GE" and summaries.get(keys.get(t)) is not None)
+    with pytest.raises(AttributeError):  # frozen: stored once, read as stored
+        failed[keys["GE"]].reason = "other"
+
+
 def test_one_runtime_call_per_model(listed, summaries, monkeypatch):
     frames, models = listed
     batches = []

@@ -12,9 +12,12 @@ import numpy as np
 import pytest
 
 from stockPredictor.data.sample import from_sample
+from stockPredictor.jobs import watch as watch_jobs
+from stockPredictor.jobs.worker import Context
 from stockPredictor.data.synthetic import synthetic
 from stockPredictor.forecast import report
 from stockPredictor.store import price_batch, watchlists
+from tests.fakes import history_frame
 from tests.fakes_watch import record_watch_jobs, run_cold_job
 
 SPEC_CSV_HEADER = ("ticker,name,last_close,last_date,day_change_pct,forecast_close,change_pct,"
@@ -289,3 +292,81 @@ def test_without_a_database_lists_are_a_503_sentence(make_app, free_port):
     assert answer.status_code == 503
     answer = client.get(f"/watchlists/{'a' * 43}")
     assert answer.status_code == 503 and "database" in answer.get_data(as_text=True)
+
+
+def _worker(app) -> Context:
+    # The worker's parts, as run_cold_job builds them: the app's own settings, store and queue.
+    return Context(settings=app.extensions["settings"], engine=app.extensions["database"].engine,
+                   queue=app.extensions["jobs"], registry=app.extensions["registry"],
+                   prices=app.extensions["price_cache"])
+
+
+def test_a_ticker_with_no_prices_stored_is_computing_until_refresh_and_cold_jobs_ran(
+        make_app, fake_yahoo, monkeypatch):
+    app = make_app(PRICE_SOURCE="yahoo")  # a price store that holds nothing yet
+    jobs = record_watch_jobs(app, monkeypatch)
+    client = app.test_client()
+    token = _make(client, "IBM")
+    table = client.get(f"/watchlists/{token}/rows.json").get_json()
+    [row] = table["rows"]
+    assert (row["status"], table["pending"]) == ("computing", 1)
+    assert "not stored yet" in row["reason"] and row["last_close"] is None
+    assert sorted(jobs.calls) == [("watch_cold", token), ("watch_refresh", token)]
+    html = client.get(f"/watchlists/{token}").get_data(as_text=True)
+    assert 'data-pending="1"' in html and _rows(html) == [("IBM", "computing")]  # it polls
+    assert "Fetching… IBM" in html
+    sample = from_sample("IBM")
+    fake_yahoo(history_frame(sample.index[-300:], close=list(sample["close"].to_numpy()[-300:])))
+    watch_jobs.run_refresh(token, _worker(app))  # stores the prices, then runs the cold job
+    table = client.get(f"/watchlists/{token}/rows.json").get_json()
+    [row] = table["rows"]
+    assert (row["status"], table["pending"], table["refreshing"]) == ("ok", 0, False)
+    assert row["source"] == "yahoo" and row["last_close"] == pytest.approx(
+        sample["close"].iloc[-1], rel=1e-6)
+    assert row["forecast_close"] is not None
+
+
+def test_refreshing_is_read_from_the_jobs_progress_and_the_page_polls_meanwhile(
+        app, client, jobs):
+    token = _make(client, "IBM")
+    run_cold_job(app, token)
+    queue = app.extensions["jobs"]
+    assert client.get(f"/watchlists/{token}/rows.json").get_json()["refreshing"] is False
+    queue.put_progress("watch:" + token, {"phase": "refresh", "done": 0, "total": 1})
+    table = client.get(f"/watchlists/{token}/rows.json").get_json()
+    assert (table["refreshing"], table["pending"]) == (True, 0)
+    html = client.get(f"/watchlists/{token}").get_data(as_text=True)
+    assert 'data-refreshing="true"' in html and "Fetching this list" in html
+    queue.clear_progress("watch:" + token)
+    html = client.get(f"/watchlists/{token}").get_data(as_text=True)
+    assert 'data-refreshing="false"' in html
+    # "Refresh prices": the page it lands on polls until the queued job has run.
+    answer = client.post(f"/watchlists/{token}/refresh", data={})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("refreshed=1")
+    html = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert 'data-refreshing="true"' in html
+
+
+def test_a_lists_rows_count_as_forecasts_one_a_call(make_app, monkeypatch):
+    app = make_app(RATE_LIMIT_FORECASTS="3 per minute", RATE_LIMIT_OTHER="100 per minute")
+    record_watch_jobs(app, monkeypatch)
+    client = app.test_client()
+    token = _make(client, "IBM MSFT ZZZZ")  # making a list is not a forecast
+    for path in (f"/watchlists/{token}", f"/watchlists/{token}/rows.json",
+                 f"/watchlists/{token}.csv"):
+        assert client.get(path).status_code == 200, path
+    for path in (f"/api/v1/watchlists/{token}/rows", f"/watchlists/{token}/rows.json",
+                 "/prediction/IBM"):  # one count shared with the single forecasts
+        answer = client.get(path)
+        assert answer.status_code == 429, path
+        assert "Too many forecasts from your address: the limit is 3 a minute" in \
+            answer.get_data(as_text=True)
+    # Reading or changing the list itself is not a forecast.
+    assert client.get(f"/api/v1/watchlists/{token}").status_code == 200
+
+
+def test_every_page_links_to_making_a_watchlist_in_its_nav(client):
+    for path in ("/", "/predict", "/watchlists/new"):
+        page = client.get(path).get_data(as_text=True)
+        nav = page.split('<nav aria-label="Main">')[1].split("</nav>")[0]
+        assert '<a href="/watchlists/new">Watchlist</a>' in nav, path

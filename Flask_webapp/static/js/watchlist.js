@@ -1,12 +1,15 @@
 /*
  * A watchlist's page (templates/watchlist.html): sorts the table by the column whose heading is
  * selected, in the page (the server sorts the same way from ?sort=&dir= without this script),
- * and while rows are computing polls the list's rows.json every 2 s (5 min at most); when a
- * row's status changes it fetches the server-rendered rows (?fragment=rows) and swaps in the
- * changed <tr data-ticker> rows: no reload.
+ * and while rows are computing or the list's prices are being refreshed polls the list's
+ * rows.json every 2 s (5 min at most); when a row's status changes, or a refresh ends, it
+ * fetches the server-rendered rows (?fragment=rows) and swaps in the changed <tr data-ticker>
+ * rows: no reload. After "Refresh prices" (data-refreshing="true") it polls for up to
+ * REFRESH_WAIT_MS until the queued job is seen running, then until it ends.
  *
  * Contract with the templates:
- *   table#watch-table[data-rows-url][data-fragment-url][data-pending][data-sort][data-dir]
+ *   table#watch-table[data-rows-url][data-fragment-url][data-pending][data-refreshing]
+ *     [data-sort][data-dir]
  *   thead th[data-key][data-numeric] a.sort-link span.sort-icon   one per column
  *   tbody#watch-rows tr[data-ticker][data-status][data-sort-<key>]  one per ticker
  *   #watch-status (status line), #csv-link, form.watch-horizon (hidden sort and dir kept)
@@ -16,6 +19,7 @@
 
   var POLL_MS = 2000;
   var POLL_FOR_MS = 5 * 60 * 1000;
+  var REFRESH_WAIT_MS = 60 * 1000; // a queued refresh not yet running: poll this long for it
   var table = document.getElementById('watch-table');
   if (!table) { return; }
   var body = document.getElementById('watch-rows');
@@ -97,14 +101,14 @@
 
   function say(text) { if (status) { status.textContent = text; } }
 
-  function swapIn(html) {
+  function swapIn(html, all) {
     var holder = document.createElement('tbody');
     holder.innerHTML = html; // the server's own rendering of this list's rows
     Array.prototype.slice.call(holder.querySelectorAll('tr[data-ticker]')).forEach(function (fresh) {
       var ticker = fresh.getAttribute('data-ticker');
       rows().forEach(function (old) {
         if (old.getAttribute('data-ticker') === ticker &&
-            old.getAttribute('data-status') !== fresh.getAttribute('data-status')) {
+            (all || old.getAttribute('data-status') !== fresh.getAttribute('data-status'))) {
           body.replaceChild(fresh.cloneNode(true), old);
         }
       });
@@ -120,6 +124,14 @@
   }
 
   var started = Date.now();
+  var refreshAsked = table.getAttribute('data-refreshing') === 'true';
+  var wasRefreshing = false;
+
+  function waitForRefresh(answer) {
+    // True while this page's refresh still runs, or is queued and not yet seen running.
+    if (answer.refreshing) { wasRefreshing = true; return true; }
+    return refreshAsked && !wasRefreshing && Date.now() - started < REFRESH_WAIT_MS;
+  }
 
   function poll() {
     fetch(table.getAttribute('data-rows-url'), { headers: { Accept: 'application/json' } })
@@ -128,13 +140,20 @@
         return response.json();
       })
       .then(function (answer) {
-        var next = changed(answer)
-          ? fetch(table.getAttribute('data-fragment-url')).then(function (r) { return r.text(); }).then(swapIn)
+        var refreshed = wasRefreshing && !answer.refreshing; // new prices: every row may change
+        var waiting = waitForRefresh(answer);
+        if (refreshed) { refreshAsked = wasRefreshing = false; }
+        var next = changed(answer) || refreshed
+          ? fetch(table.getAttribute('data-fragment-url')).then(function (r) { return r.text(); })
+            .then(function (html) { swapIn(html, refreshed); })
           : Promise.resolve();
         return next.then(function () {
           table.setAttribute('data-pending', String(answer.pending));
           if (answer.pending > 0) {
             say('Computing ' + answer.pending + ' of ' + answer.rows.length + ' rows: they fill in here when ready.');
+            schedule();
+          } else if (waiting) {
+            say('Fetching this list\'s prices: the rows update here when they are stored.');
             schedule();
           } else {
             say('All rows are ready.');
@@ -152,5 +171,5 @@
     window.setTimeout(poll, POLL_MS);
   }
 
-  if (parseInt(table.getAttribute('data-pending'), 10) > 0) { schedule(); }
+  if (parseInt(table.getAttribute('data-pending'), 10) > 0 || refreshAsked) { schedule(); }
 }());

@@ -67,6 +67,14 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Failed:
+    """A ticker's summary that could not be computed, stored so: its row is an error row with
+    ``reason`` (a sentence), not "computing" forever."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class WatchRow:
     """One ticker's row of a watchlist; to_dict() is spec22's WatchRow JSON.
 
@@ -134,11 +142,12 @@ def summarise(frame: pd.DataFrame, model: Artifact, cache: ByteBoundedLRU | None
 
 
 def rows(frames: Mapping[str, pd.DataFrame | Exception], models: Mapping[str, Artifact],
-         summaries: Mapping[SummaryKey, Summary], horizon: int,
+         summaries: Mapping[SummaryKey, Summary | Failed], horizon: int,
          level: float = DEFAULT_LEVEL,
          keyed: Mapping[str, SummaryKey] | None = None) -> list[WatchRow]:
     """Rows in ``frames``' order: one batched runtime call per model for the warm tickers,
-    "computing" for tickers without a summary, "error" with the reason for the rest.
+    "computing" for tickers without a summary, "error" with the reason for the rest (a
+    ``Failed`` summary's reason among them).
 
     ``keyed``: ``keys(frames, models)`` when the caller has it already. A horizon that is not
     1..MAX_HORIZON is a DataError for the whole list; one past a model's steps, its rows'.
@@ -158,6 +167,9 @@ def rows(frames: Mapping[str, pd.DataFrame | Exception], models: Mapping[str, Ar
             found[ticker] = WatchRow(ticker, "error", reason)
             continue
         summary = summaries.get(keyed.get(ticker))
+        if isinstance(summary, Failed):
+            found[ticker] = WatchRow(ticker, "error", summary.reason)
+            continue
         closes = frame["close"].to_numpy(np.float64)
         if summary is None:
             found[ticker] = WatchRow(ticker, "computing", None, _prices(
