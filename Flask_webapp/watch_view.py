@@ -4,7 +4,7 @@
 through the database, and forecasts the warm tickers in one batched runtime call per model
 (``forecast.watch.rows``). Tickers without a summary are "computing": the cold job fills them;
 stale or missing prices queue the refresh job. Both are claimed per list, so a page polled every
-2 s queues each at most once per interval.
+2 s queues neither again while one is queued or running.
 """
 
 from __future__ import annotations
