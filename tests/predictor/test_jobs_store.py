@@ -4,7 +4,6 @@ per client, cancel, re-queue once, a stale heartbeat, and the queue position."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import update
@@ -12,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from stockPredictor.errors import ClientBusyError, QueueFullError, UnknownJobError
 from stockPredictor.jobs.spec import JobSpec
-from stockPredictor.store import engine_for, jobs
+from stockPredictor.store import jobs
 from stockPredictor.store.models import Job
+
+from tests.race import race
 
 SPEC = JobSpec(ticker="IBM", epochs=2)
 
@@ -55,27 +56,17 @@ def test_a_full_queue_is_refused_naming_its_bound(engine):
 def test_racing_web_workers_never_overfill_the_queue(url, engine):
     # Eight clients at once against room for three, each through its own engine (as separate
     # gunicorn workers have): the count and the insert are one transaction.
-    engines = [engine_for(url) for _ in range(8)]
-    barrier, made, refused, other = threading.Barrier(8), [], [], []
+    made, refused, other = [], [], []
 
-    def submit(index: int) -> None:
-        barrier.wait(timeout=30)
+    def submit(each, index: int) -> None:
         try:
-            made.append(jobs.create(engines[index], SPEC, f"client-{index}", queue_size=3))
+            made.append(jobs.create(each, SPEC, f"client-{index}", queue_size=3))
         except QueueFullError:
             refused.append(index)
         except Exception as exc:  # noqa: BLE001 - reported by the assert below
             other.append(exc)
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for each in engines:
-            each.dispose()
+    race(url, 8, submit)
     assert other == [] and len(made) == 3 and len(refused) == 5
     assert jobs.active_count(engine) == 3
 

@@ -4,15 +4,16 @@ name, lists per client per day, refresh interval), replace, add, delete, claims 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
 from stockPredictor.errors import DataError
-from stockPredictor.store import engine_for, watchlists
+from stockPredictor.store import watchlists
 from stockPredictor.store.models import Watchlist as Row
 from stockPredictor.store.watchlists import WatchlistBoundError, WatchlistNotFound
+
+from tests.race import race
 
 T0 = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
 BOUNDS = {"max_tickers": 5, "max_name": 12, "per_day": 3}
@@ -192,47 +193,23 @@ def _exists(engine, token: str) -> bool:
 
 def test_racing_claims_grant_one(url, engine):
     token = _make(engine).token
-    engines = [engine_for(url) for _ in range(6)]
-    barrier, granted = threading.Barrier(6), []
-
-    def ask(index: int) -> None:
-        barrier.wait(timeout=30)
-        granted.append(watchlists.claim(engines[index], token, "cold", 60))
-
-    threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for each in engines:
-            each.dispose()
+    granted = []
+    race(url, 6, lambda each, _: granted.append(watchlists.claim(each, token, "cold", 60)))
     assert sorted(granted) == [False] * 5 + [True]
 
 
 def test_racing_creations_never_pass_the_daily_bound(url, engine):
-    engines = [engine_for(url) for _ in range(6)]
-    barrier, made, refused, other = threading.Barrier(6), [], [], []
+    made, refused, other = [], [], []
 
-    def submit(index: int) -> None:
-        barrier.wait(timeout=30)
+    def submit(each, index: int) -> None:
         try:
-            made.append(_make(engines[index]))
+            made.append(_make(each))
         except WatchlistBoundError:
             refused.append(index)
         except Exception as exc:  # noqa: BLE001 - reported by the assert below
             other.append(exc)
 
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(6)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for each in engines:
-            each.dispose()
+    race(url, 6, submit)
     assert other == [] and len(made) == 3 and len(refused) == 3
 
 
