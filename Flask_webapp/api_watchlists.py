@@ -18,6 +18,7 @@ from stockPredictor.store.watchlists import Watchlist
 
 from . import api_examples, services, watch_view
 from . import watchlist_examples as ex
+from .watch_view import engine_of_lists
 from .schemas import watchlists as schemas
 from .schemas.answers import Error
 
@@ -73,10 +74,6 @@ def as_json(watchlist: Watchlist) -> dict:
             "rows_url": f"/api/v1/watchlists/{watchlist.token}/rows"}
 
 
-def _engine():
-    return services.database().require(watchlists.WATCHLISTS)
-
-
 def _body() -> dict:
     return schemas.WatchlistRequest().load(services.request_body())
 
@@ -93,7 +90,7 @@ def create():
     """Make a watchlist (201): its token, in the answer, is the only key to it."""
     body, settings = _body(), services.settings()
     made = watchlists.create(
-        _engine(), body["name"], body["tickers"], services.client(),
+        engine_of_lists(), body["name"], body["tickers"], services.client(),
         max_tickers=settings.watchlist_api_tickers, max_name=settings.watchlist_name_chars,
         per_day=settings.watchlists_per_day, keep_days=settings.watchlist_keep_days,
         max_lists=settings.watchlists_max, where=VIA_API)
@@ -107,7 +104,7 @@ def create():
 @_errors(403, 404, 422, 429, 503)
 def read(token: str):
     """A watchlist: its name and tickers."""
-    return jsonify(as_json(watchlists.get(_engine(), token, touch=True)))
+    return jsonify(as_json(watchlists.get(engine_of_lists(), token, touch=True)))
 
 
 @blp.route("/watchlists/<token>", methods=["PUT"])
@@ -122,7 +119,7 @@ def replace(token: str):
     """Replace a watchlist's name and tickers, within the same bounds as when it was made."""
     body, settings = _body(), services.settings()
     return jsonify(as_json(watchlists.replace(
-        _engine(), token, body["name"], body["tickers"],
+        engine_of_lists(), token, body["name"], body["tickers"],
         max_tickers=settings.watchlist_api_tickers, max_name=settings.watchlist_name_chars,
         where=VIA_API)))
 
@@ -134,7 +131,7 @@ def replace(token: str):
 @_errors(403, 404, 422, 429, 503)
 def remove(token: str):
     """Delete a watchlist (it still counts for its maker's WATCHLISTS_PER_DAY for a day)."""
-    watchlists.delete(_engine(), token)
+    watchlists.delete(engine_of_lists(), token)
     return "", 204
 
 
@@ -151,7 +148,8 @@ def remove(token: str):
 def rows(token: str, horizon: int):
     """A watchlist's rows at ``horizon``: each ticker's forecast and whether it beats no change.
     Counts as one forecast (RATE_LIMIT_FORECASTS)."""
-    answer = jsonify(watch_view.table(watchlists.get(_engine(), token, touch=True), horizon))
+    watchlist = watchlists.get(engine_of_lists(), token, touch=True)
+    answer = jsonify(watch_view.table(watchlist, horizon))
     answer.headers["Cache-Control"] = "no-store"  # polled while rows compute
     return answer
 
@@ -165,7 +163,8 @@ def rows(token: str, horizon: int):
 @_errors(403, 404, 422, 429, 503, refresh=True)
 def refresh(token: str):
     """Refresh the list's prices in the background (202), at most once per interval (429)."""
-    watchlists.require_claim(_engine(), token, "refresh", services.settings().watchlist_refresh_s)
+    watchlists.require_claim(engine_of_lists(), token, "refresh",
+                             services.settings().watchlist_refresh_s)
     if not watch_view.submit("watch_refresh", token):  # it gave the claim back
         raise DatabaseUnavailableError("the job queue does not answer now, so the refresh was "
                                        "not queued; try again in a minute")

@@ -70,7 +70,7 @@ def table(watchlist: Watchlist, horizon: int) -> dict:
         except StockPredictorError as exc:  # no model for it: its own row says so
             frames[ticker] = exc
     keys = watch.keys(frames, models)
-    engine = services.database().require(watchlists.WATCHLISTS)  # lists live in it
+    engine = engine_of_lists()
     summaries = watch_summaries.get_many(engine, keys.values())
     rows = [_fetching(row) if isinstance(frames.get(row.ticker), price_batch.NotStoredError)
             else row.to_dict()
@@ -87,6 +87,11 @@ def table(watchlist: Watchlist, horizon: int) -> dict:
     return {"token": watchlist.token, "name": watchlist.name, "horizon": horizon,
             "level": DEFAULT_LEVEL, "pending": pending,
             "refreshing": refreshing or is_refreshing(watchlist.token), "rows": rows}
+
+
+def engine_of_lists():
+    """The database engine, where lists live: a 503 sentence when there is none."""
+    return services.database().require(watchlists.WATCHLISTS)
 
 
 def _fetching(row: watch.WatchRow) -> dict:

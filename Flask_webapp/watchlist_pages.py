@@ -20,6 +20,7 @@ from stockPredictor.store import watchlists
 from stockPredictor.store.watchlists import WatchlistBoundError, WatchlistNotFound
 
 from . import errors, services, watch_view
+from .watch_view import engine_of_lists
 
 bp = Blueprint("watchlists", __name__)
 SESSION_KEY = "watchlist"
@@ -57,10 +58,6 @@ def watchlist_token() -> str | None:
     return token if isinstance(token, str) else None
 
 
-def _engine():
-    return services.database().require(watchlists.WATCHLISTS)
-
-
 def _horizon() -> int:
     raw = request.args.get("horizon", str(DEFAULT_HORIZON)).strip()
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_HORIZON:
@@ -78,7 +75,7 @@ def _sort() -> tuple[str | None, bool]:
 
 
 def _load(token: str, touch: bool = False):
-    return watchlists.get(_engine(), token, touch=touch)
+    return watchlists.get(engine_of_lists(), token, touch=touch)
 
 
 @bp.errorhandler(WatchlistNotFound)
@@ -118,7 +115,7 @@ def create():
         if not tickers:
             raise DataError("no tickers were given: type one or more, separated by spaces or "
                             "commas (for example IBM MSFT)")
-        made = watchlists.create(_engine(), name, tickers, services.client(),
+        made = watchlists.create(engine_of_lists(), name, tickers, services.client(),
                                  max_tickers=settings.watchlist_page_tickers,
                                  max_name=settings.watchlist_name_chars,
                                  per_day=settings.watchlists_per_day,
@@ -141,7 +138,7 @@ def add(token: str):
     """Append the form's ticker (the "Add to watchlist" button); 303 to the list."""
     ticker = check_ticker(request.form.get("ticker", ""))
     try:
-        watchlists.add_ticker(_engine(), token, ticker,
+        watchlists.add_ticker(engine_of_lists(), token, ticker,
                               max_tickers=services.settings().watchlist_page_tickers,
                               where=PAGES)
     except WatchlistNotFound:
@@ -196,7 +193,7 @@ def csv(token: str):
 def refresh(token: str):
     """Queue a refresh of the list's prices, at most once per WATCHLIST_REFRESH_S; 303 back."""
     try:
-        watchlists.require_claim(_engine(), token, "refresh",
+        watchlists.require_claim(engine_of_lists(), token, "refresh",
                                  services.settings().watchlist_refresh_s)
     except WatchlistBoundError as exc:  # too soon: the sentence says when it may be again
         flash(f"Not refreshed: {exc}.")
