@@ -19,7 +19,7 @@ from tests.webapp.test_procfile import procfile_web_command
 DEADLINE = 2.0
 # Short, so that the back-off set by the start-up's own fetches (PRELOAD_TABLES builds the
 # sample's tables, asking Yahoo first in auto mode) is over when the test begins.
-BACKOFF = 3.0
+BACKOFF = 6.0  # long enough that the checks after the hang still fall inside it
 MARGIN = 3.0  # a worker's first import of yfinance, and a slow shared machine
 UNKNOWN = [f"ZZQ{letter}" for letter in "ABCDEFGH"]
 
